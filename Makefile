@@ -1,0 +1,42 @@
+# rbsim: two set-up commands (see README.md). Both work on a fresh Debian machine as root.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXAMPLE ?= scenarios/comfortable.yaml
+
+.PHONY: run test install install-test system-deps bench clean
+
+## make run: install rbsim and simulate the example scenario
+run: install
+	$(BIN)/rbsim run $(EXAMPLE) --out out/
+
+## make test: install everything the tests need (redis-server included) and run them
+test: install-test
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.rbsim-installed
+install-test: system-deps $(VENV)/.rbsim-test-installed
+
+$(VENV)/.rbsim-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.rbsim-test-installed: pyproject.toml $(VENV)/.rbsim-installed
+	$(BIN)/python -m pip install --quiet -e '.[test,parquet]'
+	touch $@
+
+## system packages: Debian's redis-server for the harness tests
+system-deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends redis-server; }
+
+## make bench: simulator speed on standard scenarios
+bench: install
+	$(BIN)/python benchmarks/bench_simulate.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

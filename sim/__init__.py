@@ -1,0 +1,1 @@
+"""rbsim: a simulator and capacity planner for Redis/ElastiCache backups."""

@@ -1,0 +1,41 @@
+"""The node's memory budget: physical limit, reserved memory, data limit and swap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..catalog import get_node_type
+from ..scenario import Node
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """Limits a backup's memory demand is measured against (bytes)."""
+
+    node_memory: int  # node type's maxmemory (the advertised node memory) or the container limit
+    reserved: int  # held back from data for backups, failover and buffers
+    swap: int
+
+    @property
+    def maxmemory(self) -> int:
+        """The data limit Redis enforces: node memory minus the reservation."""
+        return self.node_memory - self.reserved
+
+    @property
+    def hard_limit(self) -> int:
+        """Demand above this has nowhere to go: the kernel kills a process."""
+        return self.node_memory + self.swap
+
+
+def memory_budget(node: Node) -> MemoryBudget:
+    """Budget of a scenario's node.
+
+    ElastiCache reserves ``reserved-memory-percent`` of the node type's ``maxmemory`` (elasticache.md
+    §1.1: cache.t3.micro 536870912 x 0.75 = the 402653184 INFO shows); a container is treated alike.
+    """
+    memory = get_node_type(node.type).maxmemory_bytes if node.type else int(node.memory)
+    if node.reserved_memory is not None:
+        reserved = min(int(node.reserved_memory), memory)
+    else:
+        reserved = int(round(memory * node.reserved_percent / 100.0))
+    return MemoryBudget(node_memory=memory, reserved=reserved, swap=int(node.swap))

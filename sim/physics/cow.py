@@ -1,0 +1,97 @@
+"""Copy-on-write growth of a forked save: expected bytes the child holds privately.
+
+After ``fork()`` parent and child share every page. A SET on an existing key rewrites a
+few allocations (see :mod:`.layout`); the first write to a shared page makes the kernel
+give the parent a copy, and the old page stays with the child. So the child's private
+memory is the number of distinct pages that held at least one rewritten allocation.
+
+For an allocation class with slot size ``s`` on pages of ``P`` bytes, one slot overlaps
+``span`` pages and a page overlaps ``m = span x P / s`` slots (:func:`page_spans`). Keys sit on pages independently
+of their popularity, so a page is still clean with probability ``(1 - q)^m`` where ``q`` is
+the fraction of distinct keys written (:meth:`Popularity.distinct_fraction`). For uniform
+writes this is the classic ``pages x (1 - exp(-n/pages))``.
+
+Redis 7.0+ with jemalloc releases (``madvise(MADV_DONTNEED)``) whole pages inside values
+of at least one page once the child has saved them (``dismissObject``); those pages stop
+counting, so with save progress ``x`` their share of the copies falls by ``x``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .keyspace import Popularity
+from .layout import KeyLayout
+
+
+@dataclass(frozen=True)
+class PageClass:
+    """Pages holding one kind of rewritten allocation."""
+
+    name: str
+    pages: float  # pages this class occupies
+    slots_per_page: float  # allocations overlapping one page
+    dismissed_share: float  # share of these pages the child releases after saving them
+
+
+@dataclass(frozen=True)
+class CowModel:
+    """Expected copy-on-write bytes as a function of writes since fork and save progress."""
+
+    page_size: int
+    classes: tuple[PageClass, ...]
+    popularity: Popularity
+    base_bytes: int = 0
+
+    @property
+    def max_pages(self) -> float:
+        return float(sum(c.pages for c in self.classes))
+
+    def dirty_pages(self, writes: float | np.ndarray, progress: float | np.ndarray = 0.0) -> np.ndarray | float:
+        """Expected private pages of the child after ``writes`` overwrites at save ``progress``."""
+        q = np.asarray(self.popularity.distinct_fraction(writes))
+        x = np.asarray(progress, dtype=float)
+        total = np.zeros(np.broadcast(q, x).shape)
+        for c in self.classes:
+            clean = (1.0 - q) ** c.slots_per_page
+            total = total + c.pages * (1.0 - clean) * (1.0 - c.dismissed_share * x)
+        return float(total) if total.ndim == 0 else total
+
+    def cow_bytes(self, writes: float | np.ndarray, progress: float | np.ndarray = 0.0) -> np.ndarray | float:
+        """Expected copy-on-write bytes (key pages plus the fixed base)."""
+        return self.base_bytes + self.page_size * np.asarray(self.dirty_pages(writes, progress))
+
+
+def cow_model(
+    layout: KeyLayout,
+    keys: int,
+    popularity: Popularity,
+    page_size: int = 4096,
+    dismiss_large_values: bool = False,
+    base_bytes: int = 0,
+) -> CowModel:
+    """Build the page classes of ``keys`` keys with ``layout`` for pages of ``page_size`` bytes."""
+    classes = []
+    for alloc in layout.rewritten:
+        span, inner = page_spans(alloc.size, page_size)
+        pages = keys * alloc.size / page_size
+        dismissed = inner / span if dismiss_large_values and alloc.size >= page_size else 0.0
+        classes.append(PageClass(alloc.name, pages, span * page_size / alloc.size, dismissed))
+    return CowModel(page_size, tuple(classes), popularity, base_bytes)
+
+
+def page_spans(size: int, page_size: int) -> tuple[float, float]:
+    """Mean pages one allocation overlaps, and mean pages wholly inside it.
+
+    Allocators lay out same-size slots back to back from a page-aligned start (jemalloc slabs;
+    large extents are page-aligned), so slot offsets within a page are multiples of
+    ``gcd(size, page_size)``; averaging over those offsets gives exact means.
+    """
+    step = math.gcd(size, page_size)
+    offsets = range(0, page_size, step)
+    span = sum((o + size - 1) // page_size + 1 for o in offsets) / len(offsets)
+    inner = sum(max(0, (o + size) // page_size - (-(-o // page_size))) for o in offsets) / len(offsets)
+    return span, inner

@@ -1,0 +1,118 @@
+"""Platform profiles: the machine-dependent costs of a backup (fork, save, memory, latency).
+
+A profile is a small YAML file. Built-in ones live in ``sim/profiles/`` (``nitro``,
+``xen-pv``, ``lab``); a scenario may also name a profile file of its own, for instance
+one written by ``rbsim calibrate``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .scenario import Size
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ForkCost(_Section):
+    """Fork stall = base_ms + ms_per_gib x parent RSS in GiB."""
+
+    base_ms: float = Field(ge=0)
+    ms_per_gib: float = Field(ge=0)
+
+
+class SaveCost(_Section):
+    """Fork child's serialization cost: per key, per byte, and the overshoot of each usleep()."""
+
+    us_per_key: float = Field(ge=0)
+    bytes_per_sec: Size
+    delay_overhead_us: float = Field(ge=0)
+
+
+class MemoryShape(_Section):
+    """RSS of an empty server and RSS / used_memory of a loaded one."""
+
+    rss_base: Size
+    fragmentation: float = Field(ge=1.0, le=3.0)
+
+
+class CowExtras(_Section):
+    """Copy-on-write that does not come from keys: the child's buffers and pages the parent always touches."""
+
+    child_base: Size
+    parent_base: Size
+
+
+class LatencyCost(_Section):
+    """Mean service time of one simple command on the main thread."""
+
+    service_us: float = Field(gt=0)
+
+
+class Platform(BaseModel):
+    """A platform profile (see module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str = ""
+    fork: ForkCost
+    save: SaveCost
+    memory: MemoryShape
+    cow: CowExtras
+    latency: LatencyCost
+    calibration: dict | None = None
+
+
+class PlatformError(ValueError):
+    """A platform name or profile file that cannot be used."""
+
+
+def builtin_platforms() -> list[str]:
+    """Names of the profiles shipped in the package."""
+    folder = resources.files("sim") / "profiles"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_platform(name_or_path: str, relative_to: Path | None = None) -> Platform:
+    """A built-in profile by name, or a profile YAML file by path."""
+    if name_or_path in builtin_platforms():
+        return _builtin(name_or_path)
+    candidates = [Path(name_or_path)]
+    if relative_to is not None and not Path(name_or_path).is_absolute():
+        candidates.insert(0, relative_to / name_or_path)
+    for path in candidates:
+        if path.is_file():
+            return _read(path.read_text(), str(path))
+    message = f"unknown platform {name_or_path!r}: not a built-in profile ({', '.join(builtin_platforms())}) nor a profile file"
+    close = difflib.get_close_matches(name_or_path, builtin_platforms(), n=1)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    raise PlatformError(message)
+
+
+@lru_cache(maxsize=None)
+def _builtin(name: str) -> Platform:
+    text = (resources.files("sim") / "profiles" / f"{name}.yaml").read_text()
+    return _read(text, f"built-in profile {name}")
+
+
+def _read(text: str, source: str) -> Platform:
+    try:
+        data = yaml.safe_load(text)
+        return Platform.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise PlatformError(f"{source}: malformed YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
+        raise PlatformError(f"{source}: not a valid platform profile: {problems}") from None

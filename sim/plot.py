@@ -1,0 +1,52 @@
+"""Plots of a run: memory over the backup against the node's limits, and request latency."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .result import Result  # noqa: E402
+
+GIB = 1024**3
+
+
+def plot_memory(result: Result, path: str | Path | None = None):
+    """Two panels: stacked memory demand with limit lines, and latency; saved when ``path`` is given."""
+    tl = result.timeline
+    t = tl["time_s"]
+    fig, (mem, lat) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(3, 1))
+    mem.stackplot(
+        t,
+        tl["parent_rss_bytes"] / GIB,
+        tl["cow_bytes"] / GIB,
+        tl["child_kernel_bytes"] / GIB,
+        tl["page_cache_bytes"] / GIB,
+        labels=("parent RSS", "copy-on-write (child)", "child page tables", "page cache (RDB file)"),
+        colors=("#4c72b0", "#dd8452", "#937860", "#cccccc"),
+        alpha=0.85,
+    )
+    mem.axhline(result["memory_limit_bytes"] / GIB, color="crimson", lw=1.5, label="node memory")
+    mem.axhline(result["maxmemory_bytes"] / GIB, color="gray", lw=1, ls="--", label="maxmemory (data limit)")
+    if result["swap_limit_bytes"]:
+        mem.axhline(
+            (result["memory_limit_bytes"] + result["swap_limit_bytes"]) / GIB,
+            color="black", lw=1, ls=":", label="memory + swap",
+        )
+    for when, what in result.events:
+        mem.axvline(when, color="black", lw=0.6, alpha=0.4)
+        mem.annotate(what, (when, mem.get_ylim()[1]), rotation=90, va="top", ha="right", fontsize=7)
+    mem.set_ylabel("GiB")
+    mem.set_title(f"{result['scenario']}: {result['outcome']} ({result['method']} backup from {result['backup_source']})")
+    mem.legend(loc="lower right", fontsize=7)
+    lat.plot(t, tl["latency_ms"], color="#55a868")
+    lat.set_ylabel("wait (ms)")
+    lat.set_xlabel("time (s)")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

@@ -1,0 +1,130 @@
+"""Resolve a scenario and its platform profile into the numbers the engine runs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalog import get_node_type
+from .physics import layout as layout_mod
+from .physics.budget import MemoryBudget, memory_budget
+from .physics.cow import CowModel, cow_model
+from .physics.fork import fork_stall_seconds, page_table_bytes
+from .physics.keyspace import popularity
+from .physics.save import effective_key_delay_us, rdb_bytes, save_seconds
+from .platform import Platform, load_platform
+from .scenario import Scenario
+
+HUGE_PAGE = 2 * 1024 * 1024
+SMALL_PAGE = 4096
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything derived from the inputs before time starts."""
+
+    scenario: Scenario
+    platform: Platform
+    budget: MemoryBudget
+    keys: int
+    key_size: int
+    value_size: int
+    used_memory: int
+    rss: int
+    page_size: int
+    cow: CowModel
+    bytes_per_key: float
+    fork_stall_s: float
+    page_tables: float
+    save_s: float
+    rdb_bytes: int
+    writes_per_sec: float
+    reads_per_sec: float
+    service_s: float
+    method: str
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def overwrite_share(self) -> float:
+        return 1.0 - self.scenario.workload.new_keys_fraction
+
+
+def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Path | None = None) -> Prepared:
+    """Derive dataset size, budget, fork stall, save time and the copy-on-write model."""
+    platform = platform or load_platform(scenario.platform, relative_to=source_dir)
+    warnings: list[str] = []
+    data, engine, node = scenario.dataset, scenario.engine, scenario.node
+    keys, value_size, used = _dataset_shape(scenario)
+    page_size = HUGE_PAGE if node.transparent_huge_pages else SMALL_PAGE
+    layout = layout_mod.key_layout(data.key_size, value_size, keys, engine.allocator)
+    rss = int(platform.memory.rss_base + used * platform.memory.fragmentation)
+    budget = memory_budget(node)
+
+    if used > budget.maxmemory:
+        warnings.append(
+            f"used_memory ({used:,} B) exceeds maxmemory ({budget.maxmemory:,} B = node memory minus reserved): "
+            "Redis would evict keys or refuse writes before this backup"
+        )
+    if node.type and not get_node_type(node.type).backup_supported:
+        warnings.append(f"ElastiCache does not support backups on {node.type} (elasticache.md §3.4)")
+
+    pop = popularity(scenario.workload.key_distribution, keys)
+    cow = cow_model(
+        layout,
+        keys,
+        pop,
+        page_size=page_size,
+        dismiss_large_values=engine.dismisses_child_memory and page_size == SMALL_PAGE,
+        base_bytes=int(platform.cow.child_base + platform.cow.parent_base),
+    )
+    delay = effective_key_delay_us(scenario.backup.rdb_key_save_delay_us, platform.save.delay_overhead_us)
+    payload = keys * (data.key_size + value_size)
+    save_s = save_seconds(keys, payload, platform.save.us_per_key, platform.save.bytes_per_sec, delay)
+    method = _method(scenario, warnings)
+    return Prepared(
+        scenario=scenario,
+        platform=platform,
+        budget=budget,
+        keys=keys,
+        key_size=data.key_size,
+        value_size=value_size,
+        used_memory=used,
+        rss=rss,
+        page_size=page_size,
+        cow=cow,
+        bytes_per_key=layout.bytes_per_key,
+        fork_stall_s=fork_stall_seconds(rss, platform.fork.base_ms, platform.fork.ms_per_gib, node.transparent_huge_pages),
+        page_tables=page_table_bytes(rss, page_size),
+        save_s=save_s,
+        rdb_bytes=rdb_bytes(keys, data.key_size, value_size, data.value_pattern, scenario.backup.compression),
+        writes_per_sec=scenario.workload.writes_per_sec,
+        reads_per_sec=scenario.workload.reads_per_sec if scenario.backup.source == "primary" else 0.0,
+        service_s=platform.latency.service_us / 1e6,
+        method=method,
+        warnings=tuple(warnings),
+    )
+
+
+def _dataset_shape(scenario: Scenario) -> tuple[int, int, int]:
+    """(keys, value size, used_memory) from whichever two the scenario gives."""
+    data, allocator = scenario.dataset, scenario.engine.allocator
+    if data.keys is not None and data.value_size is not None:
+        return data.keys, data.value_size, layout_mod.used_memory(data.keys, data.key_size, data.value_size, allocator)
+    if data.keys is not None:
+        value_size = layout_mod.value_size_for_used_memory(data.used_memory, data.keys, data.key_size, allocator)
+        return data.keys, value_size, data.used_memory
+    keys = layout_mod.keys_for_used_memory(data.used_memory, data.key_size, data.value_size, allocator)
+    return keys, data.value_size, data.used_memory
+
+
+def _method(scenario: Scenario, warnings: list[str]) -> str:
+    """The backup method that will run: fork, unless forkless is asked for and modelled."""
+    requested = scenario.backup.method
+    if requested == "forkless":
+        raise NotImplementedError("forkless backups are not simulated yet; use method fork or auto")
+    if requested == "auto" and scenario.engine.can_fork_less:
+        warnings.append(
+            "method auto: rbsim does not yet model ElastiCache's switch to a forkless backup when memory "
+            "is short, so this run simulates a fork"
+        )
+    return "fork"

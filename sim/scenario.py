@@ -1,0 +1,399 @@
+"""The scenario: one Redis node, its data, its load and one backup, read from YAML.
+
+This model is the contract shared by the simulator, the harness, the planner and the
+notebooks. Quantities are written with units (``13.07GiB``, ``20k/s``); every field is
+documented in README.md. :func:`load_scenario` turns a file into a validated
+:class:`Scenario` or raises :class:`ScenarioError` naming the file, field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from . import units
+
+FORKLESS_MIN_VERSION = (2, 8, 22)
+"""ElastiCache engines from 2.8.22 can choose a forkless backup (elasticache.md §3.1)."""
+
+
+def _unit_parser(parse):
+    def check(value: Any):
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except units.UnitError as exc:
+            raise ValueError(str(exc)) from None
+
+    return BeforeValidator(check)
+
+
+Size = Annotated[int, _unit_parser(units.parse_size)]
+Count = Annotated[int, _unit_parser(units.parse_count)]
+Rate = Annotated[float, _unit_parser(units.parse_rate)]
+Duration = Annotated[float, _unit_parser(units.parse_duration)]
+Fraction = Annotated[float, _unit_parser(units.parse_fraction)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Engine(_Model):
+    """Server engine and version; versions before 2.8.22 always fork (old Redis)."""
+
+    name: Literal["redis", "valkey"] = "redis"
+    version: str = "7.0.15"
+    allocator: Literal["jemalloc", "libc"] = "jemalloc"
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _check_version(cls, value: Any) -> str:
+        text = str(value).strip()
+        parts = text.split(".")
+        if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+            raise ValueError(f"{value!r} is not a version; write it like \"7.0.15\" or \"2.8.22\"")
+        return text
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int]:
+        parts = [int(p) for p in self.version.split(".")] + [0, 0]
+        return parts[0], parts[1], parts[2]
+
+    @property
+    def can_fork_less(self) -> bool:
+        """Whether this engine has ElastiCache's forkless backup (Redis >= 2.8.22, any Valkey)."""
+        return self.name == "valkey" or self.version_tuple >= FORKLESS_MIN_VERSION
+
+    @property
+    def dismisses_child_memory(self) -> bool:
+        """Redis >= 7.0 (and Valkey) with jemalloc release serialized values in the fork child."""
+        modern = self.name == "valkey" or self.version_tuple >= (7, 0, 0)
+        return modern and self.allocator == "jemalloc"
+
+
+class Node(_Model):
+    """A catalog node type or an explicit memory limit (a container), plus swap and reservation."""
+
+    type: str | None = None
+    memory: Size | None = None
+    swap: Size = 0
+    reserved_memory_percent: float | None = Field(default=None, ge=0, le=100)
+    reserved_memory: Size | None = None
+    transparent_huge_pages: bool = False
+    oom_score_adj: bool = False
+
+    @model_validator(mode="after")
+    def _one_memory_source(self) -> "Node":
+        if (self.type is None) == (self.memory is None):
+            which = "both" if self.type is not None else "neither"
+            raise ValueError(
+                f"give exactly one of node.type (a catalog node type such as cache.r6g.large) "
+                f"or node.memory (an explicit limit such as 1.4GiB); {which} given"
+            )
+        if self.reserved_memory_percent is not None and self.reserved_memory is not None:
+            raise ValueError(
+                "give at most one of reserved_memory_percent and reserved_memory "
+                "(ElastiCache parameter groups hold one, never both)"
+            )
+        return self
+
+    @property
+    def reserved_percent(self) -> float:
+        """Reserved share of maxmemory in percent (ElastiCache default 25)."""
+        return 25.0 if self.reserved_memory_percent is None else self.reserved_memory_percent
+
+
+class Zipf(_Model):
+    """Zipf popularity: the key of rank r is written with probability proportional to r^-s."""
+
+    zipf: float = Field(gt=0, le=5)
+
+
+class HotSetSpec(_Model):
+    keys: Fraction
+    writes: Fraction
+
+    @model_validator(mode="after")
+    def _proper(self) -> "HotSetSpec":
+        if not 0 < self.keys < 1:
+            raise ValueError("hot_set.keys must be strictly between 0% and 100%")
+        return self
+
+
+class HotSet(_Model):
+    """A hot set: ``keys`` share of the keys takes ``writes`` share of the writes, uniformly within."""
+
+    hot_set: HotSetSpec
+
+
+class Uniform(_Model):
+    """Every key equally likely (written as the plain string ``uniform``)."""
+
+    uniform: bool = True
+
+
+def _distribution(value: Any) -> Any:
+    if value == "uniform":
+        return {"uniform": True}
+    if isinstance(value, str):
+        raise ValueError(
+            f"{value!r} is not a key distribution; use uniform, {{zipf: 0.99}} "
+            f"or {{hot_set: {{keys: 10%, writes: 90%}}}}"
+        )
+    return value
+
+
+KeyDistribution = Annotated[Union[Uniform, Zipf, HotSet], BeforeValidator(_distribution)]
+
+
+class Dataset(_Model):
+    """The data at the start of the backup: keys × value size, or used_memory with one of them."""
+
+    keys: Count | None = None
+    value_size: Size | None = None
+    used_memory: Size | None = None
+    key_size: Size = 16
+    value_pattern: Literal["random", "repetitive"] = "random"
+
+    @model_validator(mode="after")
+    def _enough(self) -> "Dataset":
+        if self.keys is not None and self.value_size is not None:
+            if self.used_memory is not None:
+                raise ValueError("give keys and value_size, or used_memory with one of them, not all three")
+        elif self.used_memory is None or (self.keys is None and self.value_size is None):
+            raise ValueError(
+                "describe the data with keys and value_size (e.g. {keys: 8M, value_size: 1KB}) "
+                "or with used_memory and one of keys or value_size"
+            )
+        if self.keys == 0:
+            raise ValueError("keys must be at least 1")
+        if self.value_size == 0:
+            raise ValueError("value_size must be at least 1B")
+        return self
+
+
+class Workload(_Model):
+    """Request rates during the backup and which keys the writes hit."""
+
+    writes_per_sec: Rate = 0.0
+    reads_per_sec: Rate = 0.0
+    key_distribution: KeyDistribution = Uniform()
+    new_keys_fraction: Fraction = 0.0
+
+
+class Backup(_Model):
+    """Where and how the backup is taken."""
+
+    source: Literal["primary", "replica"] = "primary"
+    method: Literal["auto", "fork", "forkless"] = "auto"
+    rdb_key_save_delay_us: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    compression: bool = True
+
+
+class Simulation(_Model):
+    """How much steady state the timeline shows around the backup."""
+
+    before: Duration = 5.0
+    after: Duration = 5.0
+
+
+class Scenario(_Model):
+    """One node, its data and load, and one backup to simulate."""
+
+    name: str = "scenario"
+    description: str = ""
+    engine: Engine = Engine()
+    node: Node
+    platform: str = "nitro"
+    dataset: Dataset
+    workload: Workload = Workload()
+    backup: Backup = Backup()
+    simulation: Simulation = Simulation()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scenario":
+        if self.backup.method == "forkless" and not self.engine.can_fork_less:
+            raise ValueError(
+                f"backup.method forkless needs engine 2.8.22 or later; engine.version is {self.engine.version}"
+            )
+        return self
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; ``str()`` names the file, the field and what is allowed."""
+
+    def __init__(self, source: str, problems: list[tuple[str, int | None, str]]):
+        self.source = source
+        self.problems = problems
+        lines = []
+        for path, line, message in problems:
+            where = f"{source}:{line}" if line else source
+            lines.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+        super().__init__("\n".join(lines))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(str(path), [("", None, f"cannot read the file: {exc.strerror or exc}")]) from None
+    return parse_scenario(text, source=str(path))
+
+
+def parse_scenario(text: str, source: str = "<scenario>", overrides: dict | None = None) -> Scenario:
+    """Validate scenario YAML text, optionally with nested overrides applied on top."""
+    try:
+        data = yaml.safe_load(text)
+        tree = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(source, [("", line, f"malformed YAML: {problem}")]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [("", None, "a scenario must be a YAML mapping of fields (name:, node:, dataset:, ...)")])
+    if overrides:
+        data = merge(data, overrides)
+    return validate_scenario(data, source=source, tree=tree)
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Deep-merge ``overrides`` into a copy of ``base`` (mappings merge, other values replace)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def validate_scenario(data: dict, source: str = "<scenario>", tree: yaml.Node | None = None) -> Scenario:
+    """Validate a scenario mapping, turning pydantic errors into :class:`ScenarioError`."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(source, _problems(exc, data, tree)) from None
+    _check_references(scenario, source, tree)
+    return scenario
+
+
+def _check_references(scenario: Scenario, source: str, tree: yaml.Node | None) -> None:
+    """Check names that point outside the file: the node type and the platform profile."""
+    from .catalog import UnknownNodeTypeError, get_node_type
+    from .platform import PlatformError, load_platform
+
+    if scenario.node.type is not None:
+        try:
+            get_node_type(scenario.node.type)
+        except UnknownNodeTypeError as exc:
+            raise ScenarioError(source, [("node.type", _line(tree, ("node", "type")), str(exc))]) from None
+    try:
+        load_platform(scenario.platform, relative_to=Path(source).parent if source != "<scenario>" else None)
+    except PlatformError as exc:
+        raise ScenarioError(source, [("platform", _line(tree, ("platform",)), str(exc))]) from None
+
+
+def _problems(exc: ValidationError, data: dict, tree: yaml.Node | None) -> list[tuple[str, int | None, str]]:
+    problems = []
+    seen = set()
+    for error in exc.errors():
+        loc = _clean_loc(error["loc"])
+        path = ".".join(str(p) for p in loc)
+        if error["type"] == "extra_forbidden":
+            message = _unknown_field_message(loc)
+        elif error["type"] == "union_tag_invalid" or (loc and loc[-1] == "key_distribution" and error["type"] != "value_error"):
+            message = "use uniform, {zipf: 0.99} or {hot_set: {keys: 10%, writes: 90%}}"
+        elif error["type"] == "missing":
+            message = "this field is required"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            if "input" in error and error["type"] not in ("value_error",):
+                message = f"{message} (got {error['input']!r})"
+        key = (path, message)
+        if key in seen:
+            continue
+        seen.add(key)
+        problems.append((path, _line(tree, loc), message))
+    return problems
+
+
+_UNION_TAGS = {"Uniform", "Zipf", "HotSet"}
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    """Drop pydantic's union-member markers from an error location."""
+    return tuple(p for p in loc if p not in _UNION_TAGS and not str(p).startswith("function-"))
+
+
+def _unknown_field_message(loc: tuple) -> str:
+    allowed = _allowed_fields(loc[:-1])
+    name = str(loc[-1])
+    message = f"unknown field {name!r}"
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    if allowed:
+        message += f" (allowed here: {', '.join(allowed)})"
+    return message
+
+
+def _allowed_fields(parent: tuple) -> list[str]:
+    model: Any = Scenario
+    for part in parent:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    if part_is_distribution(parent):
+        return ["uniform", "zipf", "hot_set"]
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def part_is_distribution(parent: tuple) -> bool:
+    return bool(parent) and parent[-1] == "key_distribution"
+
+
+def _model_of(annotation: Any) -> Any:
+    for candidate in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(candidate)
+        if found is not None:
+            return found
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _line(tree: yaml.Node | None, loc: tuple) -> int | None:
+    """1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
+    node, line = tree, None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if key_node.value == str(part):
+                node, line = value_node, key_node.start_mark.line + 1
+                break
+        else:
+            break
+    return line
