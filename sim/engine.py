@@ -148,10 +148,11 @@ class BackupSimulation:
     def _advance(self, s: NodeState, dt: float) -> NodeState:
         """State after ``dt`` seconds: fluid queue, writes since fork, save progress."""
         p = self.p
-        arrivals = p.writes_per_sec + p.reads_per_sec
+        writes_rate, reads_rate = p.rates(s.time)
+        arrivals = writes_rate + reads_rate
         stalled = min(dt, s.stall_left)
         backlog, served = latency.drain(s.backlog + arrivals * stalled, arrivals, 1.0 / p.service_s, dt - stalled)
-        write_share = p.writes_per_sec / arrivals if arrivals > 0 else 0.0
+        write_share = writes_rate / arrivals if arrivals > 0 else 0.0
         writes = served * write_share
         overwrites = s.overwrites_since_fork + (writes * p.overwrite_share if s.child_alive else 0.0)
         progress = s.progress

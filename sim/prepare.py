@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .catalog import get_node_type
+from .dayload import DayLoad, read_day_csv
 from .physics import layout as layout_mod
 from .physics.budget import MemoryBudget, memory_budget
 from .physics.cow import CowModel, cow_model
@@ -13,7 +14,7 @@ from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.keyspace import popularity
 from .physics.save import effective_key_delay_us, rdb_bytes, save_seconds
 from .platform import Platform, load_platform
-from .scenario import Scenario
+from .scenario import Scenario, resolve_path
 
 HUGE_PAGE = 2 * 1024 * 1024
 SMALL_PAGE = 4096
@@ -38,8 +39,10 @@ class Prepared:
     page_tables: float
     save_s: float
     rdb_bytes: int
-    writes_per_sec: float
-    reads_per_sec: float
+    writes_per_sec: float  # at the fork
+    reads_per_sec: float  # at the fork, on the node that forks
+    load: DayLoad
+    fork_time_of_day: float  # seconds after midnight
     service_s: float
     method: str
     warnings: tuple[str, ...] = field(default=())
@@ -47,6 +50,11 @@ class Prepared:
     @property
     def overwrite_share(self) -> float:
         return 1.0 - self.scenario.workload.new_keys_fraction
+
+    def rates(self, sim_time: float) -> tuple[float, float]:
+        """(writes/s, reads/s) arriving at the forking node at simulation time ``sim_time``."""
+        writes, reads = self.load.at(self.fork_time_of_day - self.scenario.simulation.before + sim_time)
+        return writes, reads if self.scenario.backup.source == "primary" else 0.0
 
 
 def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Path | None = None) -> Prepared:
@@ -81,6 +89,9 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     payload = keys * (data.key_size + value_size)
     save_s = save_seconds(keys, payload, platform.save.us_per_key, platform.save.bytes_per_sec, delay)
     method = _method(scenario, warnings)
+    load = day_load(scenario, source_dir)
+    start = scenario.backup.start or 0.0
+    writes, reads = load.at(start)
     return Prepared(
         scenario=scenario,
         platform=platform,
@@ -97,12 +108,25 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         page_tables=page_table_bytes(rss, page_size),
         save_s=save_s,
         rdb_bytes=rdb_bytes(keys, data.key_size, value_size, data.value_pattern, scenario.backup.compression),
-        writes_per_sec=scenario.workload.writes_per_sec,
-        reads_per_sec=scenario.workload.reads_per_sec if scenario.backup.source == "primary" else 0.0,
+        writes_per_sec=writes,
+        reads_per_sec=reads if scenario.backup.source == "primary" else 0.0,
+        load=load,
+        fork_time_of_day=start,
         service_s=platform.latency.service_us / 1e6,
         method=method,
         warnings=tuple(warnings),
     )
+
+
+def day_load(scenario: Scenario, source_dir: Path | None = None) -> DayLoad:
+    """The workload's rates over the day (constant unless a daily profile is given)."""
+    workload = scenario.workload
+    profile = workload.daily_profile
+    if profile is None:
+        return DayLoad.constant(workload.writes_per_sec, workload.reads_per_sec)
+    if profile.csv is not None:
+        return read_day_csv(resolve_path(profile.csv, source_dir))
+    return DayLoad.hourly(profile.writes_per_sec, profile.reads_per_sec)
 
 
 def _dataset_shape(scenario: Scenario) -> tuple[int, int, int]:

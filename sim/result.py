@@ -51,8 +51,7 @@ def summarize(run: "BackupSimulation") -> Result:
         outcome = "paging"
     else:
         outcome = "ok"
-    arrivals = p.writes_per_sec + p.scenario.workload.reads_per_sec
-    rho = arrivals * p.service_s
+    rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s  # the primary's clients
     base_ms = 1000 * latency.mm1_mean_sojourn(p.service_s, rho)
     stall_affects_clients = p.scenario.backup.source == "primary"
     max_latency_ms = base_ms + (1000 * run.max_wait_s if stall_affects_clients else 0.0)

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from . import units
+from .dayload import DayLoadError, parse_time_of_day
 
 FORKLESS_MIN_VERSION = (2, 8, 22)
 """ElastiCache engines from 2.8.22 can choose a forkless backup (elasticache.md §3.1)."""
@@ -46,6 +47,18 @@ Count = Annotated[int, _unit_parser(units.parse_count)]
 Rate = Annotated[float, _unit_parser(units.parse_rate)]
 Duration = Annotated[float, _unit_parser(units.parse_duration)]
 Fraction = Annotated[float, _unit_parser(units.parse_fraction)]
+
+
+def _time_of_day(value: Any):
+    if value is None:
+        return None
+    try:
+        return parse_time_of_day(value)
+    except DayLoadError as exc:
+        raise ValueError(str(exc)) from None
+
+
+TimeOfDay = Annotated[float, BeforeValidator(_time_of_day)]
 
 
 class _Model(BaseModel):
@@ -186,11 +199,32 @@ class Dataset(_Model):
         return self
 
 
+class DailyProfile(_Model):
+    """Rates over a day: 24 hourly values (the first is 00:00-01:00) or a CSV file of a real day."""
+
+    writes_per_sec: list[Rate] | None = None
+    reads_per_sec: list[Rate] | None = None
+    csv: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DailyProfile":
+        if (self.csv is None) == (self.writes_per_sec is None):
+            raise ValueError("give either writes_per_sec (24 hourly rates) or csv (a file with time,writes_per_sec[,reads_per_sec])")
+        for name in ("writes_per_sec", "reads_per_sec"):
+            values = getattr(self, name)
+            if values is not None and len(values) != 24:
+                raise ValueError(f"{name} needs 24 hourly values, one per hour from 00:00; got {len(values)}")
+        if self.csv is not None and self.reads_per_sec is not None:
+            raise ValueError("with csv, put reads_per_sec in the CSV file")
+        return self
+
+
 class Workload(_Model):
     """Request rates during the backup and which keys the writes hit."""
 
     writes_per_sec: Rate = 0.0
     reads_per_sec: Rate = 0.0
+    daily_profile: DailyProfile | None = None
     key_distribution: KeyDistribution = Uniform()
     new_keys_fraction: Fraction = 0.0
 
@@ -202,6 +236,7 @@ class Backup(_Model):
     method: Literal["auto", "fork", "forkless"] = "auto"
     rdb_key_save_delay_us: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     compression: bool = True
+    start: TimeOfDay | None = None
 
 
 class Simulation(_Model):
@@ -223,6 +258,7 @@ class Scenario(_Model):
     workload: Workload = Workload()
     backup: Backup = Backup()
     simulation: Simulation = Simulation()
+    plan: dict | None = None  # planner settings, validated by ``rbsim plan``
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
@@ -304,10 +340,26 @@ def _check_references(scenario: Scenario, source: str, tree: yaml.Node | None) -
             get_node_type(scenario.node.type)
         except UnknownNodeTypeError as exc:
             raise ScenarioError(source, [("node.type", _line(tree, ("node", "type")), str(exc))]) from None
+    folder = Path(source).parent if source != "<scenario>" else None
     try:
-        load_platform(scenario.platform, relative_to=Path(source).parent if source != "<scenario>" else None)
+        load_platform(scenario.platform, relative_to=folder)
     except PlatformError as exc:
         raise ScenarioError(source, [("platform", _line(tree, ("platform",)), str(exc))]) from None
+    profile = scenario.workload.daily_profile
+    if profile is not None and profile.csv is not None:
+        from .dayload import read_day_csv
+
+        try:
+            read_day_csv(resolve_path(profile.csv, folder))
+        except DayLoadError as exc:
+            loc = ("workload", "daily_profile", "csv")
+            raise ScenarioError(source, [(".".join(loc), _line(tree, loc), str(exc))]) from None
+
+
+def resolve_path(name: str, folder: Path | None) -> Path:
+    """A path named in a scenario, relative to the scenario file's folder."""
+    path = Path(name)
+    return path if path.is_absolute() or folder is None else folder / path
 
 
 def _problems(exc: ValidationError, data: dict, tree: yaml.Node | None) -> list[tuple[str, int | None, str]]:
@@ -363,14 +415,14 @@ def _allowed_fields(parent: tuple) -> list[str]:
         if field is None:
             return []
         model = _model_of(field.annotation)
-    if part_is_distribution(parent):
+    if _is_distribution(parent):
         return ["uniform", "zipf", "hot_set"]
     if isinstance(model, type) and issubclass(model, BaseModel):
         return list(model.model_fields)
     return []
 
 
-def part_is_distribution(parent: tuple) -> bool:
+def _is_distribution(parent: tuple) -> bool:
     return bool(parent) and parent[-1] == "key_distribution"
 
 

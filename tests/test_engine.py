@@ -131,3 +131,24 @@ def test_more_memory_or_swap_never_makes_the_outcome_worse(memory_mib, extra_mib
     base = outcome(memory_mib, swap_mib)
     assert outcome(memory_mib + extra_mib, swap_mib) <= base
     assert outcome(memory_mib, swap_mib + extra_mib) <= base
+
+
+def test_daily_profile_sets_the_load_at_the_backup_start():
+    quiet = [1_000] * 24
+    quiet[14] = 150_000  # a busy hour 14:00-15:00
+    busy = simulate(scenario(workload={"daily_profile": {"writes_per_sec": quiet}}, backup={"start": "14:10"}))
+    calm = simulate(scenario(workload={"daily_profile": {"writes_per_sec": quiet}}, backup={"start": "03:00"}))
+    assert busy["writes_per_sec"] == 150_000 and calm["writes_per_sec"] == 1_000
+    assert busy["cow_peak_bytes"] > 10 * calm["cow_peak_bytes"]
+
+
+def test_load_changes_during_the_save():
+    """A save that runs past the hour sees the next hour's rate."""
+    rates = [0] * 24
+    rates[4] = 50_000
+    s = scenario(workload={"daily_profile": {"writes_per_sec": rates}}, backup={"start": "03:59:58", "rdb_key_save_delay_us": 5})
+    r = simulate(s)
+    served = r.timeline.set_index("time_s")["served_writes_per_sec"]
+    fork_at = s.simulation.before
+    assert served[(served.index > fork_at) & (served.index < fork_at + 1.5)].max() == 0
+    assert served[served.index > fork_at + 3].max() == pytest.approx(50_000, rel=0.01)
