@@ -9,9 +9,8 @@ from pathlib import Path
 
 from . import units
 from .catalog import load_catalog
-from .engine import simulate
+from .run import run as run_scenario
 from .platform import PlatformError, builtin_platforms
-from .prepare import prepare
 from .result import Result
 from .scenario import ScenarioError, load_scenario
 
@@ -52,7 +51,7 @@ def _run(args) -> int:
     scenarios = [(path, load_scenario(path)) for path in args.files]  # validate all before running any
     results = []
     for path, scenario in scenarios:
-        result = simulate(scenario, prepare(scenario, source_dir=Path(path).parent))
+        result = run_scenario(scenario, source_dir=Path(path).parent)
         results.append(result)
         if args.out:
             _write_outputs(result, Path(args.out), args.format)
@@ -81,6 +80,7 @@ def _safe_name(name: str) -> str:
 
 
 OUTCOME_TEXT = {
+    "failed": "the backup fails; the server keeps running",
     "ok": "backup completes; memory stays within the node",
     "paging": "demand spills into swap: the node pages and slows down",
     "oom": "the kernel kills a process",
@@ -111,8 +111,17 @@ def render_summary(result: Result, path: str = "") -> str:
         ("max latency", f"{r['max_latency_ms']:.3g} ms (baseline {r['baseline_latency_ms']:.3g} ms)"
                         + (" at the primary, which does not fork" if r["backup_source"] == "replica" else "")),
     ]
+    rows.append(("latency in backup", f"p50 {r['p50_latency_ms']:.3g} ms, p99 {r['p99_latency_ms']:.3g} ms, "
+                                      f"p99.9 {r['p999_latency_ms']:.3g} ms (before: p99 {r['p99_latency_before_ms']:.3g} ms)"))
+    if r["method"] == "forkless":
+        rows.append(("writes delayed", f"{r['writes_delayed']:,.0f}"))
+    if r["failure"]:
+        rows.append(("failure", r["failure"]))
     if r["backup_source"] == "replica":
         rows.append(("replica lag", d(r["replica_lag_s"])))
+    if r.get("cluster"):
+        c = r["cluster"]
+        rows.append(("cluster", f"{c['shards']} shards, worst {r['worst_shard']}, {c['shards_failing']} not ok"))
     rows.append(("RDB size", b(r["rdb_bytes"])))
     width = max(len(k) for k, _ in rows)
     head = f"{r['scenario']}" + (f"  [{path}]" if path else "")

@@ -1,14 +1,16 @@
-"""SimPy model of one backup on one node: steady state, fork stall, save, and after.
+"""SimPy model of one backup on one node: steady state, fork stall or forkless save, and after.
 
 Two processes share a :class:`NodeState`:
 
 * ``lifecycle`` walks the backup's phases, integrating load, save progress and memory in
-  steps of ``dt`` (a fluid model: writes are a rate, never one event per write);
+  steps (a fluid model: writes are a rate, never one event per write);
 * ``oom_killer`` sleeps until demand passes memory plus swap, then picks a victim the way
   the kernel does and interrupts the lifecycle (the child dies: the backup fails; the parent
   dies: the cache is lost).
 
-Each step appends one row to the timeline; :func:`simulate` returns a :class:`Result`.
+Paging feeds back within each step: swapped pages slow requests (fewer writes served, so less
+copy-on-write) and the save (a longer save, so more). Each step appends a timeline row;
+:func:`simulate` returns a :class:`Result`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass, replace
 
 import simpy
 
-from .physics import latency
+from .physics import forkless, latency, paging
+from .physics.changelog import command_bytes
 from .prepare import Prepared, prepare
 from .result import Result, summarize
 from .scenario import Scenario
@@ -29,18 +32,24 @@ MIN_STEP_S = 1e-3
 
 @dataclass(frozen=True)
 class NodeState:
-    """The node at one instant (bytes, requests, seconds)."""
+    """The forking node at one instant (bytes, requests, seconds)."""
 
     time: float = 0.0
     phase: str = "steady"
-    child_alive: bool = False
+    child_alive: bool = False  # a fork child, or the forkless snapshot, is running
     parent_alive: bool = True
     backlog: float = 0.0  # requests waiting at the main thread
     served_writes_per_sec: float = 0.0
     overwrites_since_fork: float = 0.0
     new_keys: float = 0.0
-    progress: float = 0.0  # share of keys the child has saved
+    progress: float = 0.0  # share of keys saved
     stall_left: float = 0.0  # seconds of fork stall still to come
+    change_log: float = 0.0  # bytes of writes buffered for the backup (engines before 2.8.22)
+    delayed_writes: float = 0.0
+    service_s: float = 0.0  # mean main-thread time per request now
+    progress_per_s: float = 0.0  # save pace now
+    snapshot_share: float = 0.0  # main-thread share the forkless snapshot takes now
+    delayed_share: float = 0.0  # share of arriving requests delayed by a forkless save
 
 
 @dataclass(frozen=True)
@@ -61,12 +70,13 @@ class BackupSimulation:
     def __init__(self, prepared: Prepared):
         self.p = prepared
         self.env = simpy.Environment()
-        self.state = NodeState()
+        self.state = NodeState(service_s=prepared.service_s)
         self.rows: list[dict] = []
         self.events: list[tuple[float, str]] = []
         self.over_limit = self.env.event()
         self.oom_victim: str | None = None
-        self.fork_started_at: float | None = None
+        self.failure: str | None = None
+        self.backup_started_at: float | None = None
         self.save_ended_at: float | None = None
         self.max_wait_s = 0.0  # longest wait at the forking node's main thread
         self.lifecycle_process = self.env.process(self.lifecycle())
@@ -74,23 +84,24 @@ class BackupSimulation:
 
     # -- processes -------------------------------------------------------------------------
     def lifecycle(self):
-        """Phases of the backup, each integrated in steps; an OOM kill interrupts it."""
+        """Phases of the backup; an OOM kill or a failed backup interrupts them."""
         sim = self.p.scenario.simulation
         try:
             yield from self._run("steady", sim.before)
-            yield from self._fork()
+            if self.p.method == "fork":
+                yield from self._fork()
             yield from self._save()
         except simpy.Interrupt:
             pass
         if self.state.parent_alive:
-            yield from self._run("after" if self.state.phase != "failed" else "failed", sim.after)
+            yield from self._run("failed" if self.state.phase == "failed" else "after", sim.after)
 
     def oom_killer(self):
         """Wait for demand over memory + swap, then kill the process the kernel would pick."""
         yield self.over_limit
         victim = self._oom_victim()
         self.oom_victim = victim
-        self.events.append((self.env.now, f"OOM killer takes the {victim}"))
+        self.events.append((self.env.now, f"OOM kills the {victim}"))
         if victim == "child":
             self.state = replace(self.state, child_alive=False, phase="failed")
         else:
@@ -101,23 +112,28 @@ class BackupSimulation:
     # -- phases ----------------------------------------------------------------------------
     def _fork(self):
         p = self.p
-        self.fork_started_at = self.env.now
+        self.backup_started_at = self.env.now
         self.events.append((self.env.now, "fork"))
-        wait = latency.stall_wait_seconds(p.fork_stall_s, self.state.backlog, p.service_s)
-        self.max_wait_s = max(self.max_wait_s, wait)
-        self.state = replace(self.state, phase="fork", child_alive=True, stall_left=p.fork_stall_s, overwrites_since_fork=0.0)
+        self.state = replace(self.state, phase="fork", child_alive=True, stall_left=p.fork_stall_s)
+        self._record()
         yield from self._run("fork", p.fork_stall_s)
         self.state = replace(self.state, stall_left=0.0)
 
     def _save(self):
-        self.state = replace(self.state, phase="save")
+        if self.backup_started_at is None:
+            self.backup_started_at = self.env.now
+            self.events.append((self.env.now, "forkless save"))
+        self.state = replace(self.state, phase="save", child_alive=True)
         dt = max(MIN_STEP_S, self.p.save_s / STEPS_PER_SAVE)
         while self.state.progress < 1.0:
-            step = min(dt, self._time_to_finish())
-            yield from self._step(max(step, 1e-9))
+            yield from self._step(dt)
+            if self.failure:
+                self.state = replace(self.state, child_alive=False, phase="failed")
+                self._record()
+                return
         self.save_ended_at = self.env.now
         self.events.append((self.env.now, "save done"))
-        self.state = replace(self.state, phase="after", child_alive=False)
+        self.state = replace(self.state, phase="after", child_alive=False, change_log=0.0)
         self._record()
 
     def _run(self, phase: str, duration: float):
@@ -131,7 +147,9 @@ class BackupSimulation:
             yield from self._step(min(duration / steps, end - self.env.now))
 
     def _step(self, dt: float):
-        """Advance the state by ``dt``, or to the instant demand crosses memory + swap."""
+        """Advance by ``dt``, ending early when the save completes or demand crosses memory + swap."""
+        if self.state.phase == "save":
+            dt = min(dt, self._time_to_finish(self.state, dt))
         nxt = self._advance(self.state, dt)
         crossing = not self.over_limit.triggered and self._memory(nxt).demand > self.p.budget.hard_limit
         if crossing:
@@ -139,6 +157,7 @@ class BackupSimulation:
             nxt = self._advance(self.state, dt)
         yield self.env.timeout(dt)
         self.state = replace(nxt, time=self.env.now)
+        self._check_change_log()
         self._record()
         if crossing:
             self.over_limit.succeed()
@@ -146,42 +165,95 @@ class BackupSimulation:
 
     # -- physics of one step ---------------------------------------------------------------
     def _advance(self, s: NodeState, dt: float) -> NodeState:
-        """State after ``dt`` seconds: fluid queue, writes since fork, save progress."""
-        p = self.p
+        """State after ``dt``: fluid queue, writes since fork, save progress, paging slowdown."""
+        p, prof = self.p, self.p.platform
         writes_rate, reads_rate = p.rates(s.time)
         arrivals = writes_rate + reads_rate
-        stalled = min(dt, s.stall_left)
-        backlog, served = latency.drain(s.backlog + arrivals * stalled, arrivals, 1.0 / p.service_s, dt - stalled)
         write_share = writes_rate / arrivals if arrivals > 0 else 0.0
-        writes = served * write_share
-        overwrites = s.overwrites_since_fork + (writes * p.overwrite_share if s.child_alive else 0.0)
-        progress = s.progress
+        mem = self._memory(s)
+        share_out = paging.out_share(mem.swap, mem.demand)
+        fault_s, page_out_s = prof.paging.fault_us / 1e6, prof.paging.page_out_us / 1e6
+        service = paging.request_service_s(p.service_s, share_out, p.pages_per_key, fault_s)
+        forking = s.child_alive and p.method == "fork"
+        if forking and mem.demand > p.budget.node_memory:
+            service += write_share * paging.reclaim_s_per_write(self._new_pages_per_write(s), page_out_s)
+        save_s = p.save_s + p.keys * paging.save_s_per_key(share_out, p.pages_per_key, fault_s)
+
+        share, delayed_share, progress_per_s = 0.0, 0.0, 0.0
         if s.child_alive and s.phase == "save":
-            progress = min(1.0, progress + dt / p.save_s) if p.save_s > 0 else 1.0
+            if forking:
+                progress_per_s = 1.0 / save_s
+            else:
+                share = forkless.snapshot_share(arrivals * service, prof.forkless.min_share)
+                progress_per_s = forkless.progress_rate(share, save_s, prof.forkless.main_thread_share)
+                share = min(share, progress_per_s * save_s * prof.forkless.main_thread_share)
+                delayed_share = write_share * self._delayed_write_fraction(s)
+        capacity = (1.0 - share) / service
+
+        stalled = min(dt, s.stall_left)
+        backlog, served = latency.drain(s.backlog + arrivals * stalled, arrivals, capacity, dt - stalled)
+        writes = served * write_share
+        backing_up = s.child_alive
         return replace(
             s,
             backlog=backlog,
             served_writes_per_sec=writes / dt if dt > 0 else 0.0,
-            overwrites_since_fork=overwrites,
+            overwrites_since_fork=s.overwrites_since_fork + (writes * p.overwrite_share if backing_up else 0.0),
             new_keys=s.new_keys + writes * (1.0 - p.overwrite_share),
-            progress=progress,
+            progress=_clip_progress(s.progress + dt * progress_per_s),
+            progress_per_s=progress_per_s,
             stall_left=max(0.0, s.stall_left - dt),
+            change_log=s.change_log + (writes * self._command_bytes if forking and p.old_engine else 0.0),
+            delayed_writes=s.delayed_writes + served * delayed_share,
+            service_s=service,
+            snapshot_share=share,
+            delayed_share=delayed_share,
         )
 
     def _memory(self, s: NodeState) -> Memory:
         p = self.p
-        parent = p.rss + s.new_keys * p.bytes_per_key if s.parent_alive else 0.0
-        cow = float(p.cow.cow_bytes(s.overwrites_since_fork, s.progress)) if s.child_alive else 0.0
-        cow = min(cow, p.rss)
-        kernel = p.page_tables if s.child_alive else 0.0
+        parent = (p.rss + s.new_keys * p.bytes_per_key + s.change_log) if s.parent_alive else 0.0
+        forking = s.child_alive and p.method == "fork"
+        if forking:
+            cow = min(float(p.cow.cow_bytes(s.overwrites_since_fork, s.progress)), p.rss)
+        elif s.child_alive:
+            cow = float(p.forkless_buffer_bytes)
+        else:
+            cow = 0.0
+        kernel = p.page_tables if forking else 0.0
         demand = parent + cow + kernel
         swap = max(0.0, min(demand, p.budget.hard_limit) - p.budget.node_memory)
         written = p.rdb_bytes * s.progress if s.child_alive or s.progress >= 1.0 else 0.0
         cache = max(0.0, min(written, p.budget.node_memory - demand))
         return Memory(parent, cow, kernel, demand, cache, swap)
 
-    def _time_to_finish(self) -> float:
-        return (1.0 - self.state.progress) * self.p.save_s
+    def _new_pages_per_write(self, s: NodeState) -> float:
+        """Pages one more overwrite copies now: d(dirty pages)/d(writes)."""
+        n = s.overwrites_since_fork
+        step = max(1.0, 0.01 * n)
+        return float(self.p.cow.dirty_pages(n + step, s.progress) - self.p.cow.dirty_pages(n, s.progress)) / step
+
+    def _delayed_write_fraction(self, s: NodeState) -> float:
+        """Share of writes a forkless save delays: big values of keys not yet saved."""
+        p = self.p
+        if p.value_size <= p.platform.forkless.clone_max_value:
+            return 0.0
+        return forkless.unsaved_write_fraction(p.cow.popularity, s.overwrites_since_fork, s.progress)
+
+    @property
+    def _command_bytes(self) -> float:
+        return command_bytes(self.p.key_size, self.p.value_size)
+
+    def _check_change_log(self) -> None:
+        """Before 2.8.22 the backup fails once its change log overflows the output buffer."""
+        if self.failure is None and self.state.change_log > self.p.output_buffer_limit:
+            self.failure = "change log exceeded the client output buffer limit"
+            self.events.append((self.env.now, "output buffer overflow: backup fails"))
+
+    def _time_to_finish(self, s: NodeState, dt: float) -> float:
+        """Time until the save completes at the current pace (at most ``dt``)."""
+        pace = self._advance(s, min(dt, 1e-6)).progress_per_s
+        return dt if pace <= 0 else min(dt, max(1e-9, (1.0 - s.progress) / pace))
 
     def _crossing(self, dt: float) -> float:
         """Bisect the step for the instant demand first exceeds memory + swap."""
@@ -201,7 +273,8 @@ class BackupSimulation:
         allocations; the parent goes first. Redis's ``oom-score-adj yes`` gives the save
         child +800 (``oom-score-adj-values 0 200 800``), so then the child goes.
         """
-        if self.state.child_alive and (self.p.scenario.node.oom_score_adj or not self.state.parent_alive):
+        fork_child = self.state.child_alive and self.p.method == "fork"
+        if fork_child and (self.p.scenario.node.oom_score_adj or not self.state.parent_alive):
             return "child"
         return "parent"
 
@@ -209,17 +282,21 @@ class BackupSimulation:
     def _record(self) -> None:
         s, p = self.state, self.p
         m = self._memory(s)
-        waiting = s.stall_left + s.backlog * p.service_s
+        writes_rate, reads_rate = p.rates(s.time)
+        wait = s.stall_left + s.backlog * s.service_s
+        self.max_wait_s = max(self.max_wait_s, wait)
         self.rows.append(
             {
                 "time_s": self.env.now,
                 "phase": s.phase,
+                "arrivals_per_sec": writes_rate + reads_rate,
                 "served_writes_per_sec": s.served_writes_per_sec,
                 "writes_since_fork": s.overwrites_since_fork if s.child_alive else 0.0,
                 "save_progress": s.progress,
                 "parent_rss_bytes": m.parent_rss,
                 "cow_bytes": m.cow,
                 "child_kernel_bytes": m.child_kernel,
+                "change_log_bytes": s.change_log,
                 "demand_bytes": m.demand,
                 "page_cache_bytes": m.page_cache,
                 "container_usage_bytes": min(m.demand, p.budget.node_memory) + m.page_cache,
@@ -228,9 +305,19 @@ class BackupSimulation:
                 "maxmemory_bytes": p.budget.maxmemory,
                 "hard_limit_bytes": p.budget.hard_limit,
                 "backlog_requests": s.backlog,
-                "latency_ms": 1000 * (waiting + p.service_s),
+                "service_us": s.service_s * 1e6,
+                "snapshot_share": s.snapshot_share,
+                "delayed_share": s.delayed_share,
+                "delayed_writes": s.delayed_writes,
+                "wait_ms": 1000 * wait,
+                "latency_ms": 1000 * (wait + s.service_s),
             }
         )
+
+
+def _clip_progress(value: float) -> float:
+    """Save progress, snapped to 1 within rounding error so the last step ends the save."""
+    return 1.0 if value > 1.0 - 1e-9 else value
 
 
 def simulate(scenario: Scenario, prepared: Prepared | None = None) -> Result:
@@ -240,4 +327,3 @@ def simulate(scenario: Scenario, prepared: Prepared | None = None) -> Result:
     run._record()
     run.env.run()
     return summarize(run)
-

@@ -57,6 +57,23 @@ class LatencyCost(_Section):
     service_us: float = Field(gt=0)
 
 
+class PagingCost(_Section):
+    """Major-fault time per swapped page read back, and reclaim time per page written out."""
+
+    fault_us: float = Field(ge=0)
+    page_out_us: float = Field(ge=0)
+
+
+class ForklessDesign(_Section):
+    """Assumed shape of the forkless backup (see sim/physics/forkless.py)."""
+
+    min_share: float = Field(gt=0, le=1)
+    main_thread_share: float = Field(ge=0, le=1)
+    clone_max_value: Size
+    clone_pool: Size
+    auto_threshold: float = Field(ge=0, le=1)
+
+
 class Platform(BaseModel):
     """A platform profile (see module docstring)."""
 
@@ -69,6 +86,8 @@ class Platform(BaseModel):
     memory: MemoryShape
     cow: CowExtras
     latency: LatencyCost
+    paging: PagingCost
+    forkless: ForklessDesign
     calibration: dict | None = None
 
 

@@ -9,7 +9,8 @@ from .catalog import get_node_type
 from .dayload import DayLoad, read_day_csv
 from .physics import layout as layout_mod
 from .physics.budget import MemoryBudget, memory_budget
-from .physics.cow import CowModel, cow_model
+from .physics.changelog import output_buffer_limit
+from .physics.cow import CowModel, cow_model, page_spans
 from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.keyspace import popularity
 from .physics.save import effective_key_delay_us, rdb_bytes, save_seconds
@@ -45,6 +46,10 @@ class Prepared:
     fork_time_of_day: float  # seconds after midnight
     service_s: float
     method: str
+    pages_per_key: float  # pages a request or the save touches for one key
+    old_engine: bool  # before 2.8.22: the change log is buffered during a backup
+    output_buffer_limit: int
+    forkless_buffer_bytes: int
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -88,7 +93,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     delay = effective_key_delay_us(scenario.backup.rdb_key_save_delay_us, platform.save.delay_overhead_us)
     payload = keys * (data.key_size + value_size)
     save_s = save_seconds(keys, payload, platform.save.us_per_key, platform.save.bytes_per_sec, delay)
-    method = _method(scenario, warnings)
+    method = _method(scenario, platform, budget, rss, warnings)
     load = day_load(scenario, source_dir)
     start = scenario.backup.start or 0.0
     writes, reads = load.at(start)
@@ -114,6 +119,12 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         fork_time_of_day=start,
         service_s=platform.latency.service_us / 1e6,
         method=method,
+        pages_per_key=sum(page_spans(a.size, page_size)[0] for a in layout.allocations) + 1.0,
+        old_engine=not engine.can_fork_less,
+        output_buffer_limit=output_buffer_limit(
+            get_node_type(node.type).replica_output_buffer_limit_bytes if node.type else None, budget.node_memory
+        ),
+        forkless_buffer_bytes=int(platform.forkless.clone_pool),
         warnings=tuple(warnings),
     )
 
@@ -141,14 +152,24 @@ def _dataset_shape(scenario: Scenario) -> tuple[int, int, int]:
     return keys, data.value_size, data.used_memory
 
 
-def _method(scenario: Scenario, warnings: list[str]) -> str:
-    """The backup method that will run: fork, unless forkless is asked for and modelled."""
+def _method(scenario: Scenario, platform: Platform, budget: MemoryBudget, rss: int, warnings: list[str]) -> str:
+    """The backup method that runs: engines before 2.8.22 always fork; ``auto`` picks by free memory.
+
+    ElastiCache forks "if there is sufficient available memory" and otherwise saves forkless
+    (elasticache.md §3.1); the test is not published, so rbsim uses the platform's documented
+    ``forkless.auto_threshold``: forkless when free memory is below that share of node memory.
+    """
     requested = scenario.backup.method
+    if not scenario.engine.can_fork_less or requested == "fork":
+        return "fork"
     if requested == "forkless":
-        raise NotImplementedError("forkless backups are not simulated yet; use method fork or auto")
-    if requested == "auto" and scenario.engine.can_fork_less:
+        return "forkless"
+    free = budget.node_memory - rss
+    threshold = platform.forkless.auto_threshold
+    if free < threshold * budget.node_memory:
         warnings.append(
-            "method auto: rbsim does not yet model ElastiCache's switch to a forkless backup when memory "
-            "is short, so this run simulates a fork"
+            f"method auto: free memory {free / budget.node_memory:.0%} of the node is below the "
+            f"{threshold:.0%} threshold, so the backup runs forkless (rbsim's assumed rule; AWS does not publish it)"
         )
+        return "forkless"
     return "fork"

@@ -6,15 +6,20 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from .physics import latency
+from .physics.forkless import SLICE_S, key_save_s
 
 if TYPE_CHECKING:
     from .engine import BackupSimulation
 
-OUTCOMES = ("ok", "paging", "oom")
-"""ok: demand stayed within node memory; paging: it spilled to swap; oom: the kernel killed a process."""
+OUTCOMES = ("ok", "paging", "failed", "oom")
+"""In rising severity. ok: demand stayed within node memory; paging: it spilled to swap; failed: the
+backup failed but the server lives (output buffer overflow); oom: the kernel killed a process."""
+SUB_STEPS = 6
+QUANTILES = (0.5, 0.99, 0.999)
 
 
 @dataclass
@@ -47,26 +52,30 @@ def summarize(run: "BackupSimulation") -> Result:
     swap_peak = float(timeline["swap_bytes"].max())
     if run.oom_victim:
         outcome = "oom"
+    elif run.failure:
+        outcome = "failed"
     elif swap_peak > 0:
         outcome = "paging"
     else:
         outcome = "ok"
-    rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s  # the primary's clients
-    base_ms = 1000 * latency.mm1_mean_sojourn(p.service_s, rho)
-    stall_affects_clients = p.scenario.backup.source == "primary"
-    max_latency_ms = base_ms + (1000 * run.max_wait_s if stall_affects_clients else 0.0)
     completed = run.save_ended_at is not None
-    save_duration = run.save_ended_at - run.fork_started_at - p.fork_stall_s if completed else None
+    stall = p.fork_stall_s if p.method == "fork" else 0.0
+    save_duration = run.save_ended_at - run.backup_started_at - stall if completed else None
+    before, during = client_latency(run, timeline)
+    primary_rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s
+    base_ms = 1000 * latency.mm1_mean_sojourn(p.service_s, primary_rho)
+    on_primary = p.scenario.backup.source == "primary"
     summary = {
         "scenario": p.scenario.name,
         "outcome": outcome,
         "method": p.method,
         "backup_source": p.scenario.backup.source,
         "backup_completed": completed,
+        "failure": run.failure,
         "oom_victim": run.oom_victim,
-        "fork_stall_s": p.fork_stall_s,
+        "fork_stall_s": stall,
         "save_duration_s": save_duration,
-        "backup_duration_s": (p.fork_stall_s + save_duration) if completed else None,
+        "backup_duration_s": (stall + save_duration) if completed else None,
         "cow_peak_bytes": float(timeline["cow_bytes"].max()),
         "peak_memory_bytes": peak_demand,
         "peak_container_usage_bytes": float(timeline["container_usage_bytes"].max()),
@@ -76,9 +85,16 @@ def summarize(run: "BackupSimulation") -> Result:
         "swap_limit_bytes": budget.swap,
         "swap_peak_bytes": swap_peak,
         "headroom_bytes": budget.node_memory - peak_demand,
-        "max_latency_ms": max_latency_ms,
+        "max_latency_ms": base_ms + (1000 * run.max_wait_s if on_primary else 0.0),
+        "p50_latency_ms": during[0],
+        "p99_latency_ms": during[1],
+        "p999_latency_ms": during[2],
+        "p50_latency_before_ms": before[0],
+        "p99_latency_before_ms": before[1],
         "baseline_latency_ms": base_ms,
-        "replica_lag_s": run.max_wait_s if p.scenario.backup.source == "replica" else 0.0,
+        "writes_delayed": float(timeline["delayed_writes"].iloc[-1]),
+        "min_served_writes_per_sec": _min_served(timeline),
+        "replica_lag_s": run.max_wait_s if not on_primary else 0.0,
         "rdb_bytes": p.rdb_bytes,
         "used_memory_bytes": p.used_memory,
         "rss_bytes": p.rss,
@@ -90,3 +106,61 @@ def summarize(run: "BackupSimulation") -> Result:
         "warnings": list(p.warnings),
     }
     return Result(summary=summary, timeline=timeline, events=run.events)
+
+
+def _min_served(timeline: pd.DataFrame) -> float:
+    during = timeline[timeline["phase"] == "save"]
+    return float(during["served_writes_per_sec"].min()) if len(during) else float("nan")
+
+
+def client_latency(run: "BackupSimulation", timeline: pd.DataFrame) -> tuple[list[float], list[float]]:
+    """p50/p99/p99.9 latency (ms) of client requests before the backup and while it runs.
+
+    Each step's requests meet the fluid wait of that moment (interpolated within the step) plus
+    M/M/1 jitter; a forkless save adds slices of main-thread time and delays writes to unsaved
+    keys by the time to save them. A replica backup leaves the primary's clients at baseline.
+    """
+    p = run.p
+    if p.scenario.backup.source != "primary":
+        rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s
+        base = [1000 * latency.mm1_sojourn_quantile(p.service_s, rho, q) for q in QUANTILES]
+        return base, base
+    t = timeline["time_s"].to_numpy()
+    phase = timeline["phase"].to_numpy()
+    start = run.backup_started_at if run.backup_started_at is not None else np.inf
+    end = run.save_ended_at if run.save_ended_at is not None else t[-1]
+    before_mask = t[1:] <= start
+    during_mask = (t[:-1] >= start - 1e-12) & (t[1:] <= end + 1e-12) & (phase[1:] != "steady")
+    key_delay = key_save_s(p.platform.save.us_per_key, p.key_size + p.value_size, p.platform.save.bytes_per_sec)
+    return (_quantiles(timeline, before_mask, 0.0), _quantiles(timeline, during_mask, key_delay))
+
+
+def _quantiles(tl: pd.DataFrame, mask: np.ndarray, key_delay_s: float) -> list[float]:
+    if not mask.any():
+        return [float("nan")] * len(QUANTILES)
+    t = tl["time_s"].to_numpy()
+    wait = tl["wait_ms"].to_numpy() / 1000
+    service = tl["service_us"].to_numpy()[1:] / 1e6
+    arrivals = tl["arrivals_per_sec"].to_numpy()[:-1]
+    share = tl["snapshot_share"].to_numpy()[1:]
+    delayed = tl["delayed_share"].to_numpy()[1:]
+    dt = np.diff(t)
+    rho = np.minimum(arrivals * service, 0.95)
+    rate = (1 - rho) / service
+    weights, shifts, rates = [], [], []
+    for k in range(SUB_STEPS):
+        frac = (k + 0.5) / SUB_STEPS
+        w = wait[:-1] + frac * (wait[1:] - wait[:-1])
+        base = arrivals * dt * mask / SUB_STEPS
+        for weight, extra in (
+            (base * (1 - share) * (1 - delayed), 0.0),
+            (base * share * (1 - delayed), SLICE_S / 2),
+            (base * delayed, key_delay_s),
+        ):
+            weights.append(weight)
+            shifts.append(w + extra)
+            rates.append(rate)
+    weights, shifts, rates = (np.concatenate(x) for x in (weights, shifts, rates))
+    if weights.sum() <= 0:
+        return [float("nan")] * len(QUANTILES)
+    return [1000 * x for x in latency.mixture_quantiles(weights, shifts, rates, QUANTILES)]

@@ -26,6 +26,8 @@ from pydantic import (
 from . import units
 from .dayload import DayLoadError, parse_time_of_day
 
+MAX_MANUAL_BACKUPS_PER_DAY = 20
+"""'you can create no more than 20 manual backups per node in the cluster' per 24 h (elasticache.md §3.4)."""
 FORKLESS_MIN_VERSION = (2, 8, 22)
 """ElastiCache engines from 2.8.22 can choose a forkless backup (elasticache.md §3.1)."""
 
@@ -237,6 +239,47 @@ class Backup(_Model):
     rdb_key_save_delay_us: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     compression: bool = True
     start: TimeOfDay | None = None
+    kind: Literal["automatic", "manual", "final"] = "automatic"
+    per_day: int = Field(default=1, ge=1, le=1440)
+    retention_days: int = Field(default=1, ge=0, le=35)
+    scope: Literal["cluster", "shard"] = "cluster"
+
+
+def _shard_skew(value: Any) -> Any:
+    if value == "uniform":
+        return {"uniform": True}
+    if isinstance(value, list):
+        return {"weights": value}
+    return value
+
+
+class ShardWeights(_Model):
+    """Explicit shares of data and writes per shard (normalized)."""
+
+    weights: list[float] = Field(min_length=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        if any(w <= 0 for w in value):
+            raise ValueError("shard weights must all be positive")
+        return value
+
+
+ShardSkew = Annotated[Union[Uniform, Zipf, ShardWeights], BeforeValidator(_shard_skew)]
+
+
+class Cluster(_Model):
+    """Cluster mode: the dataset and load split over shards that all back up together."""
+
+    shards: int = Field(ge=1, le=500)
+    skew: ShardSkew = Uniform()
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> "Cluster":
+        if isinstance(self.skew, ShardWeights) and len(self.skew.weights) != self.shards:
+            raise ValueError(f"skew lists {len(self.skew.weights)} weights for {self.shards} shards")
+        return self
 
 
 class Simulation(_Model):
@@ -258,6 +301,7 @@ class Scenario(_Model):
     workload: Workload = Workload()
     backup: Backup = Backup()
     simulation: Simulation = Simulation()
+    cluster: Cluster | None = None
     plan: dict | None = None  # planner settings, validated by ``rbsim plan``
 
     @model_validator(mode="after")
@@ -266,6 +310,13 @@ class Scenario(_Model):
             raise ValueError(
                 f"backup.method forkless needs engine 2.8.22 or later; engine.version is {self.engine.version}"
             )
+        if self.backup.kind == "manual" and self.backup.per_day > MAX_MANUAL_BACKUPS_PER_DAY:
+            raise ValueError(
+                f"backup.per_day {self.backup.per_day}: ElastiCache allows at most {MAX_MANUAL_BACKUPS_PER_DAY} "
+                "manual backups per node in any 24 hours"
+            )
+        if self.cluster is not None and self.cluster.shards > 1 and self.backup.scope == "shard":
+            raise ValueError("backup.scope shard: with cluster mode enabled, ElastiCache backs up the whole cluster, never one shard")
         return self
 
 
@@ -386,7 +437,7 @@ def _problems(exc: ValidationError, data: dict, tree: yaml.Node | None) -> list[
     return problems
 
 
-_UNION_TAGS = {"Uniform", "Zipf", "HotSet"}
+_UNION_TAGS = {"Uniform", "Zipf", "HotSet", "ShardWeights"}
 
 
 def _clean_loc(loc: tuple) -> tuple:

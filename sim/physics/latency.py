@@ -38,3 +38,30 @@ def mm1_sojourn_quantile(service_s: float, utilization: float, q: float) -> floa
     if utilization >= 1.0:
         return math.inf
     return -math.log1p(-q) * service_s / (1.0 - utilization)
+
+
+def mixture_quantiles(weights, shifts, rates, qs) -> list[float]:
+    """Quantiles of a mixture whose component i is ``shifts[i] + Exp(rates[i])`` (seconds).
+
+    The engine describes each moment of a run by the fluid wait a request meets (the shift) and
+    the M/M/1 jitter around it (rate ``(1 - rho) / s``); weights are the requests arriving then.
+    """
+    import numpy as np
+
+    w = np.asarray(weights, float)
+    shift = np.asarray(shifts, float)
+    rate = np.asarray(rates, float)
+    keep = w > 0
+    w, shift, rate = w[keep] / w[keep].sum(), shift[keep], rate[keep]
+
+    def cdf(x: float) -> float:
+        return float(w @ np.where(x > shift, -np.expm1(-rate * np.maximum(x - shift, 0.0)), 0.0))
+
+    out = []
+    for q in qs:
+        lo, hi = 0.0, float(shift.max() + 50.0 / rate.min())
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
+        out.append(hi)
+    return out

@@ -1,0 +1,29 @@
+"""Run a scenario end to end: cluster shards, the backup simulation and the managed-service rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import managed
+from .cluster import combine, shard_scenarios
+from .engine import simulate
+from .prepare import prepare
+from .result import Result
+from .scenario import Scenario
+
+
+def run(scenario: Scenario, source_dir: Path | None = None) -> Result:
+    """Simulate ``scenario`` (every shard of a cluster) and add the managed-backup warnings."""
+    source, notes = managed.final_backup_source(scenario.backup.kind, scenario.backup.source)
+    if source != scenario.backup.source:
+        scenario = scenario.model_copy(update={"backup": scenario.backup.model_copy(update={"source": source})})
+    if scenario.cluster is not None and scenario.cluster.shards > 1:
+        shards = [simulate(s, prepare(s, source_dir=source_dir)) for s in shard_scenarios(scenario)]
+        result = combine(scenario, shards)
+    else:
+        result = simulate(scenario, prepare(scenario, source_dir=source_dir))
+    result.summary["warnings"] = notes + result.summary["warnings"] + managed.run_warnings(
+        scenario.backup.kind, result.summary["backup_duration_s"]
+    )
+    result.summary["operations_blocked_s"] = managed.operations_blocked_s(result.summary["backup_duration_s"])
+    return result

@@ -1,0 +1,18 @@
+"""Small scenario builder shared by the engine tests."""
+
+from sim.scenario import merge, validate_scenario
+
+BASE = {
+    "name": "t",
+    "node": {"memory": "2GiB", "swap": "0B", "reserved_memory_percent": 25},
+    "platform": "lab",
+    "dataset": {"keys": "1M", "value_size": "1KB"},
+    "workload": {"writes_per_sec": "20k", "reads_per_sec": "10k"},
+    "backup": {"method": "fork"},
+    "simulation": {"before": "2s", "after": "2s"},
+}
+
+
+def scenario(**overrides):
+    """The BASE scenario with nested overrides merged in."""
+    return validate_scenario(merge(BASE, overrides))
