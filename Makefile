@@ -24,7 +24,7 @@ $(VENV)/.rbsim-installed: pyproject.toml
 	touch $@
 
 $(VENV)/.rbsim-test-installed: pyproject.toml $(VENV)/.rbsim-installed
-	$(BIN)/python -m pip install --quiet -e '.[test,parquet]'
+	$(BIN)/python -m pip install --quiet -e '.[test,parquet,aws]'
 	touch $@
 
 ## system packages: Debian's redis-server for the harness tests

@@ -44,7 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     catalog.set_defaults(handler=_catalog)
     platforms = sub.add_parser("platforms", help="list the built-in platform profiles")
     platforms.set_defaults(handler=_platforms)
+    for register in _front_ends():
+        register(sub)
     return parser
+
+
+def _front_ends():
+    """``register(subparsers)`` of the commands that live in their own packages."""
+    from .profile.cli import register as profile
+
+    return [profile]
 
 
 def _run(args) -> int:

@@ -46,6 +46,7 @@ class NodeState:
     stall_left: float = 0.0  # seconds of fork stall still to come
     change_log: float = 0.0  # bytes of writes buffered for the backup (engines before 2.8.22)
     delayed_writes: float = 0.0
+    deferred_requests: float = 0.0  # requests clients could not send while all waited on replies
     service_s: float = 0.0  # mean main-thread time per request now
     progress_per_s: float = 0.0  # save pace now
     snapshot_share: float = 0.0  # main-thread share the forkless snapshot takes now
@@ -192,6 +193,8 @@ class BackupSimulation:
 
         stalled = min(dt, s.stall_left)
         backlog, served = latency.drain(s.backlog + arrivals * stalled, arrivals, capacity, dt - stalled)
+        deferred = max(0.0, backlog - p.scenario.workload.clients)  # clients wait for replies: no more are sent
+        backlog -= deferred
         writes = served * write_share
         backing_up = s.child_alive
         return replace(
@@ -205,6 +208,7 @@ class BackupSimulation:
             stall_left=max(0.0, s.stall_left - dt),
             change_log=s.change_log + (writes * self._command_bytes if forking and p.old_engine else 0.0),
             delayed_writes=s.delayed_writes + served * delayed_share,
+            deferred_requests=s.deferred_requests + deferred,
             service_s=service,
             snapshot_share=share,
             delayed_share=delayed_share,
@@ -309,6 +313,7 @@ class BackupSimulation:
                 "snapshot_share": s.snapshot_share,
                 "delayed_share": s.delayed_share,
                 "delayed_writes": s.delayed_writes,
+                "deferred_requests": s.deferred_requests,
                 "wait_ms": 1000 * wait,
                 "latency_ms": 1000 * (wait + s.service_s),
             }

@@ -30,10 +30,12 @@ class ForkCost(_Section):
 
 
 class SaveCost(_Section):
-    """Fork child's serialization cost: per key, per byte, and the overshoot of each usleep()."""
+    """Serialization cost: per key, per stored byte, per byte LZF scans, and each usleep()'s overshoot."""
 
     us_per_key: float = Field(ge=0)
-    bytes_per_sec: Size
+    write_bytes_per_sec: Size
+    lzf_random_bytes_per_sec: Size
+    lzf_repetitive_bytes_per_sec: Size
     delay_overhead_us: float = Field(ge=0)
 
 

@@ -13,7 +13,7 @@ from .physics.changelog import output_buffer_limit
 from .physics.cow import CowModel, cow_model, page_spans
 from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.keyspace import popularity
-from .physics.save import effective_key_delay_us, rdb_bytes, save_seconds
+from .physics.save import effective_key_delay_us, lzf_scanned_bytes, rdb_bytes, save_seconds
 from .platform import Platform, load_platform
 from .scenario import Scenario, resolve_path
 
@@ -90,9 +90,12 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         dismiss_large_values=engine.dismisses_child_memory and page_size == SMALL_PAGE,
         base_bytes=int(platform.cow.child_base + platform.cow.parent_base),
     )
-    delay = effective_key_delay_us(scenario.backup.rdb_key_save_delay_us, platform.save.delay_overhead_us)
-    payload = keys * (data.key_size + value_size)
-    save_s = save_seconds(keys, payload, platform.save.us_per_key, platform.save.bytes_per_sec, delay)
+    cost = platform.save
+    delay = effective_key_delay_us(scenario.backup.rdb_key_save_delay_us, cost.delay_overhead_us)
+    rdb = rdb_bytes(keys, data.key_size, value_size, data.value_pattern, scenario.backup.compression)
+    lzf_rate = cost.lzf_random_bytes_per_sec if data.value_pattern == "random" else cost.lzf_repetitive_bytes_per_sec
+    lzf = lzf_scanned_bytes(keys, value_size, scenario.backup.compression)
+    save_s = save_seconds(keys, rdb, lzf, cost.us_per_key, cost.write_bytes_per_sec, lzf_rate, delay)
     method = _method(scenario, platform, budget, rss, warnings)
     load = day_load(scenario, source_dir)
     start = scenario.backup.start or 0.0
@@ -112,7 +115,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         fork_stall_s=fork_stall_seconds(rss, platform.fork.base_ms, platform.fork.ms_per_gib, node.transparent_huge_pages),
         page_tables=page_table_bytes(rss, page_size),
         save_s=save_s,
-        rdb_bytes=rdb_bytes(keys, data.key_size, value_size, data.value_pattern, scenario.backup.compression),
+        rdb_bytes=rdb,
         writes_per_sec=writes,
         reads_per_sec=reads if scenario.backup.source == "primary" else 0.0,
         load=load,

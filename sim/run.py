@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import managed
+from .costs import backup_storage_usd_per_month
 from .cluster import combine, shard_scenarios
 from .engine import simulate
 from .prepare import prepare
@@ -26,4 +27,8 @@ def run(scenario: Scenario, source_dir: Path | None = None) -> Result:
         scenario.backup.kind, result.summary["backup_duration_s"]
     )
     result.summary["operations_blocked_s"] = managed.operations_blocked_s(result.summary["backup_duration_s"])
+    backup = scenario.backup
+    kept = backup.retention_days * (backup.per_day if backup.kind == "manual" else 1)
+    result.summary["backups_kept"] = kept
+    result.summary["backup_storage_usd_month"] = backup_storage_usd_per_month(result.summary["rdb_bytes"], kept)
     return result

@@ -229,6 +229,7 @@ class Workload(_Model):
     daily_profile: DailyProfile | None = None
     key_distribution: KeyDistribution = Uniform()
     new_keys_fraction: Fraction = 0.0
+    clients: int = Field(default=500, ge=1)
 
 
 class Backup(_Model):

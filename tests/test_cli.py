@@ -28,15 +28,21 @@ def test_json_has_the_contract_fields():
     results = json.loads(done.stdout)
     assert len(results) == len(SCENARIOS)
     required = {"outcome", "method", "fork_stall_s", "save_duration_s", "cow_peak_bytes", "peak_memory_bytes",
-                "memory_limit_bytes", "swap_peak_bytes", "max_latency_ms", "rdb_bytes"}
+                "memory_limit_bytes", "swap_peak_bytes", "max_latency_ms", "rdb_bytes", "oom_victim", "writes_delayed",
+                "p50_latency_ms", "p99_latency_ms", "replica_lag_s", "backup_storage_usd_month", "warnings"}
     for r in results:
         assert required <= set(r)
-        assert r["outcome"] in ("ok", "paging", "oom")
+        assert r["outcome"] in ("ok", "paging", "failed", "oom")
     by_name = {r["scenario"]: r for r in results}
     assert by_name["comfortable"]["outcome"] == "ok"
     assert by_name["write-heavy"]["outcome"] in ("paging", "oom")
     assert by_name["write-heavy-from-replica"]["max_latency_ms"] < by_name["write-heavy"]["max_latency_ms"]
     assert by_name["old-xen-fork-stall"]["fork_stall_s"] > 5
+    assert by_name["old-engine-buffer-overflow"]["outcome"] == "failed"
+    assert by_name["oom-score-adj"]["oom_victim"] == "child"
+    assert by_name["forkless-auto"]["method"] == "forkless" and by_name["forkless-auto"]["writes_delayed"] > 0
+    assert len(by_name["cluster-skewed"]["shards"]) == 4
+    assert by_name["cluster-skewed"]["backup_storage_usd_month"] > 0
 
 
 def test_out_writes_timeline_plot_and_json(tmp_path):

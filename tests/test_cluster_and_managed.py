@@ -65,3 +65,10 @@ def test_long_automatic_backup_outlasts_the_window():
 def test_t1_micro_warns_that_backups_are_unsupported():
     r = run(parse_scenario("node: {type: cache.t1.micro}\ndataset: {keys: 10k, value_size: 1KB}\n"))
     assert any("does not support backups" in w for w in r["warnings"])
+
+
+def test_storage_cost_follows_retention_and_the_free_backup():
+    one = run(parse_scenario(BASE.replace("backup: {method: fork}", "backup: {retention_days: 1}")))
+    week = run(parse_scenario(BASE.replace("backup: {method: fork}", "backup: {retention_days: 7}")))
+    assert one["backup_storage_usd_month"] == 0  # the one backup per cluster is free
+    assert week["backup_storage_usd_month"] == pytest.approx(6 * week["rdb_bytes"] / 2**30 * 0.085)

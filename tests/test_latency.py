@@ -41,14 +41,15 @@ def test_stall_spike_shows_in_the_tail_in_proportion():
     With a = D / ((1 - rho) T) the share of the backup's requests caught by the stall, the share
     waiting more than x is a (1 - x/D), so the q-quantile is D (1 - (1 - q)/a).
     """
-    r = simulate(scenario(workload={"writes_per_sec": "20k", "reads_per_sec": "30k"}))
-    stall, rho = r["fork_stall_s"], 0.5
+    r = simulate(scenario(platform="xen-pv", workload={"writes_per_sec": "10k", "reads_per_sec": "10k"},
+                          dataset={"value_pattern": "repetitive"}))
+    s = 15e-6  # the xen-pv profile's service time
+    stall, rho = r["fork_stall_s"], 20_000 * s
     a = stall / ((1 - rho) * r["backup_duration_s"])
     for key, q in (("p99_latency_ms", 0.99), ("p999_latency_ms", 0.999)):
         expected = stall * (1 - (1 - q) / a)
         assert expected > rho * stall  # inside the linear part of the tail
         assert r[key] == pytest.approx(1000 * expected, rel=0.1, abs=0.05)
     # the other requests keep the M/M/1 shape; the median moves up by the share the stall took
-    s = 10e-6
     assert r["p50_latency_ms"] == pytest.approx(-1000 * math.log(1 - 0.5 / (1 - a)) * s / (1 - rho), rel=0.03)
     assert r["max_latency_ms"] == pytest.approx(1000 * stall + r["baseline_latency_ms"], rel=1e-6)

@@ -40,11 +40,6 @@ def unsaved_write_fraction(popularity: Popularity, writes_since_start: float, pr
     return max(0.0, 1.0 - progress) * untouched
 
 
-def key_save_s(us_per_key: float, key_and_value_bytes: float, bytes_per_sec: float) -> float:
-    """Seconds to serialize one key (what an expedited write waits for)."""
-    return us_per_key / 1e6 + key_and_value_bytes / bytes_per_sec
-
-
 def progress_rate(share: float, work_s: float, main_thread_share: float) -> float:
     """Save progress per second when the snapshot gets ``share`` of the main thread.
 

@@ -49,6 +49,20 @@ def effective_key_delay_us(delay_us: int, overhead_us: float) -> float:
     return 0.0
 
 
-def save_seconds(keys: int, payload_bytes: float, us_per_key: float, bytes_per_sec: float, key_delay_us: float = 0.0) -> float:
-    """Seconds to serialize ``keys`` keys holding ``payload_bytes`` of keys and values."""
-    return keys * (us_per_key + key_delay_us) / 1e6 + payload_bytes / bytes_per_sec
+def save_seconds(
+    keys: int,
+    stored_bytes: float,
+    lzf_bytes: float,
+    us_per_key: float,
+    write_bytes_per_sec: float,
+    lzf_bytes_per_sec: float,
+    key_delay_us: float = 0.0,
+) -> float:
+    """Single-core seconds to save ``keys`` keys: per key, per byte written, per byte LZF scans."""
+    lzf = lzf_bytes / lzf_bytes_per_sec if lzf_bytes_per_sec > 0 else 0.0
+    return keys * (us_per_key + key_delay_us) / 1e6 + stored_bytes / write_bytes_per_sec + lzf
+
+
+def lzf_scanned_bytes(keys: int, value_size: int, compression: bool) -> int:
+    """Bytes LZF reads: every value longer than 20 bytes when rdbcompression is on."""
+    return keys * value_size if compression and value_size > LZF_MIN_LENGTH else 0

@@ -1,0 +1,153 @@
+"""The ``rbsim profile`` subcommand: :func:`register` adds it to rbsim's argparse subparsers, :func:`main`
+runs it alone; it profiles a server or cluster and writes the scenario."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import units
+from . import EXIT_BAD_INPUT, ProfileError
+from .live import DEFAULT_SAMPLE_KEYS, redact_url, scrub, secrets_in
+
+ELASTICACHE_SCHEME = "elasticache://"
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``profile`` to an argparse subparsers object; its handler returns the exit status."""
+    profile = subparsers.add_parser(
+        "profile", help="write a scenario from a live Redis/Valkey server or an ElastiCache cluster",
+        description="Read a live server (INFO over a short window, a bounded SCAN sample; read-only) or an "
+                    "ElastiCache replication group or cluster (AWS APIs and a day of CloudWatch) and write a "
+                    "scenario YAML whose comments say where each figure came from.")
+    profile.add_argument("source", metavar="URL",
+                         help="redis://[user:pass@]host:port[/db], rediss://... for TLS (the password may also come "
+                              "from REDISCLI_AUTH), or elasticache://REPLICATION_GROUP_OR_CLUSTER_ID")
+    profile.add_argument("-o", "--out", metavar="FILE",
+                         help="write the scenario to FILE (default: print it; the report then goes to stderr)")
+    profile.add_argument("--name", help="scenario name (default profile-HOST-PORT or profile-ID)")
+    node = profile.add_mutually_exclusive_group()
+    node.add_argument("--node-type", metavar="TYPE", help="the node's ElastiCache type, e.g. cache.r6g.large")
+    node.add_argument("--memory", metavar="SIZE", help="the node's memory limit instead, e.g. 1.4GiB")
+    profile.add_argument("--platform", help="platform profile (default: from the node type's family, else nitro)")
+    live = profile.add_argument_group("live server")
+    live.add_argument("--window", default="10s", metavar="DURATION", help="sampling window for rates (default 10s)")
+    live.add_argument("--sample-keys", type=int, default=DEFAULT_SAMPLE_KEYS, metavar="N",
+                      help=f"keys to sample with SCAN (default {DEFAULT_SAMPLE_KEYS})")
+    live.add_argument("--sample-time", default="5s", metavar="DURATION", help="time limit of the key sample (default 5s)")
+    live.add_argument("--no-self-check", action="store_true",
+                      help="do not compare a simulation with the server's own last save")
+    aws = profile.add_argument_group("ElastiCache")
+    aws.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
+    profile.set_defaults(handler=run_profile)
+    return profile
+
+
+def run_profile(args) -> int:
+    """Profile ``args.source``, write the scenario, print the report; 0, or 2 with one line on stderr."""
+    secrets = [] if args.source.startswith(ELASTICACHE_SCHEME) else secrets_in(args.source)
+    report = sys.stdout if args.out else sys.stderr
+    try:
+        lines, text = _profile(args)
+    except ProfileError as exc:
+        print(scrub(f"rbsim: {exc}", secrets), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.out:
+        try:
+            Path(args.out).write_text(scrub(text, secrets))
+        except OSError as exc:
+            print(f"rbsim: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        lines.insert(0, f"wrote {args.out}")
+    else:
+        sys.stdout.write(scrub(text, secrets))
+    for line in lines:
+        print(scrub(line, secrets), file=report)
+    return 0
+
+
+def _profile(args) -> tuple[list[str], str]:
+    """(report lines, scenario YAML) for the parsed arguments."""
+    from ..catalog import UnknownNodeTypeError, get_node_type
+    from ..platform import PlatformError, load_platform
+    from ..scenario import ScenarioError
+    from . import writer
+
+    options = {"name": args.name, "node_type": args.node_type, "memory": None, "platform": args.platform}
+    try:
+        if args.memory:
+            options["memory"] = units.parse_size(args.memory)
+        if args.node_type:
+            get_node_type(args.node_type)
+        if args.platform:
+            load_platform(args.platform)
+        window = units.parse_duration(args.window)
+        sample_time = units.parse_duration(args.sample_time)
+    except (units.UnitError, UnknownNodeTypeError, PlatformError) as exc:
+        raise ProfileError(str(exc)) from None
+    if args.sample_keys < 0:
+        raise ProfileError("--sample-keys must be 0 or more")
+
+    if args.source.startswith(ELASTICACHE_SCHEME):
+        from .elasticache import profile_elasticache
+
+        target = args.source[len(ELASTICACHE_SCHEME):].strip("/")
+        if not target:
+            raise ProfileError("elasticache:// needs a replication group or cluster id, e.g. elasticache://my-cache")
+        profile = profile_elasticache(target, region=args.region)
+        document = writer.elasticache_document(profile, **options)
+        live = None
+    else:
+        from .live import profile_server
+
+        live = profile_server(args.source, window=window, sample_keys=args.sample_keys, sample_seconds=sample_time)
+        document = writer.live_document(live, **options)
+    try:
+        scenario, dropped = writer.validate(document)
+    except ScenarioError as exc:
+        raise ProfileError(f"the profiled scenario does not validate ({exc}); this is a bug in rbsim profile") from None
+    report = [_summary(scenario, args.source)]
+    report += [f"  {line}" for line in document.footer if line.startswith("note: ")]
+    if dropped:
+        report.append(f"note: the installed scenario model does not know {', '.join(dropped)} yet: written, "
+                      "but checked without it")
+    if live is not None and live.has_saved and not args.no_self_check:
+        check = _self_check(live, scenario)
+        document.footer += [""] + check
+        report += check
+    return report, document.text()
+
+
+def _self_check(live, scenario) -> list[str]:
+    from ..engine import simulate
+    from ..prepare import prepare
+    from .live import self_check
+
+    try:
+        summary = simulate(scenario, prepare(scenario)).summary
+    except NotImplementedError as exc:
+        return [f"self-check skipped: {exc}"]
+    return self_check(live, summary)
+
+
+def _summary(scenario, source: str) -> str:
+    data = scenario.dataset
+    keys = f"{data.keys:,}" if data.keys is not None else "?"
+    size = (f"value size {units.format_bytes(data.value_size)}" if data.value_size
+            else f"used_memory {units.format_bytes(data.used_memory)}")
+    where = source if source.startswith(ELASTICACHE_SCHEME) else redact_url(source)
+    return (f"profiled {where}: {keys} keys, {size}, "
+            f"{scenario.workload.writes_per_sec:,.0f} writes/s, {scenario.workload.reads_per_sec:,.0f} reads/s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``profile`` on its own (``python -m sim.profile.cli URL ...``)."""
+    parser = argparse.ArgumentParser(prog="rbsim")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["profile", *(sys.argv[1:] if argv is None else argv)])
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""Profile a live Redis or Valkey server read-only (INFO over a window, a bounded SCAN sample, CONFIG GET
+where allowed), keeping the URL's credentials out of every message."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+from . import ProfileError, commands
+from .commands import CommandRates
+
+DEFAULT_WINDOW_S = 10.0
+DEFAULT_SAMPLE_KEYS = 1000
+DEFAULT_SAMPLE_S = 5.0
+SCAN_COUNT = 100
+CONFIG_KEYS = ("rdbcompression", "rdb-key-save-delay", "oom-score-adj", "save", "appendonly")
+"""Settings read with CONFIG GET when the server allows it (ElastiCache does not)."""
+MIN_SAVE_S_FOR_RATIO = 5
+"""rdb_last_bgsave_time_sec is a difference of whole-second clocks: too coarse for a ratio below this."""
+SECRET_QUERY_KEYS = ("password", "username")
+SCHEMES = ("redis", "rediss", "unix")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without credentials: ``redis://***@host:port/db``; password-like query values become ``***``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    pieces = []
+    for piece in parts.query.split("&") if parts.query else []:
+        key = unquote(piece.split("=", 1)[0])
+        pieces.append(f"{piece.split('=', 1)[0]}=***" if key.lower() in SECRET_QUERY_KEYS else piece)
+    query = "&".join(pieces)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def secrets_in(url: str) -> list[str]:
+    """Every spelling of the URL's password (raw and percent-decoded), longest first, for scrubbing output."""
+    parts = urlsplit(url)
+    found = set()
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo  # a lone userinfo may be a password
+        found |= {secret, unquote(secret)}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() == "password":
+            found.add(value)
+    if os.environ.get("REDISCLI_AUTH"):
+        found.add(os.environ["REDISCLI_AUTH"])
+    return sorted((s for s in found if len(s) >= 3), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def connect(url: str, db: int | None = None, timeout: float = 10.0):
+    """A redis-py client for ``url`` (optionally another ``db``); ``REDISCLI_AUTH`` supplies a missing password."""
+    import redis
+    from redis.connection import ConnectionPool, parse_url
+
+    if urlsplit(url).scheme not in SCHEMES:
+        raise ProfileError(f"{redact_url(url)}: expected redis://[user:pass@]host:port[/db], rediss://... (TLS) "
+                           "or elasticache://ID")
+    try:
+        options = parse_url(url)
+    except ValueError as exc:
+        raise ProfileError(f"{redact_url(url)}: {scrub(str(exc), secrets_in(url))}") from None
+    if "password" not in options and os.environ.get("REDISCLI_AUTH"):
+        options["password"] = os.environ["REDISCLI_AUTH"]
+    if db is not None:
+        options["db"] = db
+    options.setdefault("socket_timeout", timeout)
+    options.setdefault("socket_connect_timeout", timeout)
+    return redis.Redis(connection_pool=ConnectionPool(**options))
+
+
+@dataclass
+class KeySample:
+    """What a bounded SCAN sample saw: key types, value lengths and per-key memory."""
+
+    keys: int = 0
+    types: Counter = field(default_factory=Counter)
+    string_lengths: list[int] = field(default_factory=list)
+    memory_usage: list[int] = field(default_factory=list)
+    key_lengths: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    complete: bool = False
+    own_calls: Counter = field(default_factory=Counter)
+    stopped_by: str = ""
+
+    @property
+    def value_size(self) -> int | None:
+        """Mean value length of the sampled string keys (STRLEN), or None without any."""
+        return round(statistics.fmean(self.string_lengths)) if self.string_lengths else None
+
+    @property
+    def key_size(self) -> int | None:
+        return round(statistics.fmean(self.key_lengths)) if self.key_lengths else None
+
+    def string_share(self) -> float:
+        return self.types.get("string", 0) / self.keys if self.keys else 0.0
+
+
+@dataclass
+class LiveProfile:
+    """Two INFO snapshots of one server, the command rates between them, a key sample and settings."""
+
+    url: str
+    taken_at: datetime
+    before: dict
+    after: dict
+    rates: CommandRates
+    sample: KeySample
+    config: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """One field of the last INFO snapshot."""
+        return self.after.get(name, default)
+
+    @property
+    def engine_name(self) -> str:
+        valkey = "valkey_version" in self.after or str(self.get("server_name", "")).lower() == "valkey"
+        return "valkey" if valkey else "redis"
+
+    @property
+    def engine_version(self) -> str:
+        from .writer import clean_version
+
+        return clean_version(self.get("valkey_version") if self.engine_name == "valkey" else self.get("redis_version"))
+
+    @property
+    def allocator(self) -> str | None:
+        """``jemalloc`` or ``libc`` from ``mem_allocator``; None for allocators rbsim does not model."""
+        raw = str(self.get("mem_allocator", "")).lower()
+        if raw.startswith("jemalloc"):
+            return "jemalloc"
+        return "libc" if raw.startswith("libc") else None
+
+    @property
+    def keys_per_db(self) -> dict[int, int]:
+        return _keyspace(self.after)
+
+    @property
+    def keys(self) -> int:
+        return sum(self.keys_per_db.values())
+
+    @property
+    def key_growth(self) -> int:
+        """Net keys added over the window (all dbs)."""
+        return self.keys - sum(_keyspace(self.before).values())
+
+    @property
+    def has_saved(self) -> bool:
+        """Whether the server has forked for a save since it started (so its own figures exist)."""
+        return int(self.get("rdb_last_cow_size", 0) or 0) > 0 or int(self.get("latest_fork_usec", 0) or 0) > 0
+
+
+def _keyspace(info: dict) -> dict[int, int]:
+    dbs = {}
+    for key, value in info.items():
+        if isinstance(key, str) and key.startswith("db") and key[2:].isdigit() and isinstance(value, dict):
+            dbs[int(key[2:])] = int(value.get("keys", 0))
+    return dbs
+
+
+def profile_server(
+    url: str,
+    window: float = DEFAULT_WINDOW_S,
+    sample_keys: int = DEFAULT_SAMPLE_KEYS,
+    sample_seconds: float = DEFAULT_SAMPLE_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> LiveProfile:
+    """Read ``url`` for ``window`` seconds: INFO at both ends, CONFIG GET and a key sample in between."""
+    import redis
+
+    secrets = secrets_in(url)
+    shown = redact_url(url)
+    notes: list[str] = []
+    try:
+        client = connect(url)
+        taken_at = datetime.now(timezone.utc)
+        start = clock()
+        before = client.info("all")
+        start = (start + clock()) / 2
+        config = _read_config(client, notes)
+        db = client.connection_pool.connection_kwargs.get("db", 0) or 0
+        sample = _sample(url, db, _keyspace(before), sample_keys, sample_seconds, clock, notes)
+        remaining = window - (clock() - start)
+        if remaining > 0:
+            sleep(remaining)
+        end = clock()
+        after = client.info("all")
+        end = (end + clock()) / 2
+    except redis.AuthenticationError as exc:
+        raise ProfileError(f"{shown}: authentication failed ({scrub(str(exc), secrets)})") from None
+    except redis.ResponseError as exc:
+        raise ProfileError(f"{shown}: the server refused INFO ({scrub(str(exc), secrets)})") from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise ProfileError(f"cannot reach {shown}: {scrub(str(exc), secrets) or type(exc).__name__}") from None
+    rates = commands.rates(before, after, end - start, own=sample.own_calls)
+    if rates.reset:
+        notes.append("command counters went down during the window (CONFIG RESETSTAT or a restart): rates are rough")
+    if int(before.get("rdb_bgsave_in_progress", 0) or 0) or int(after.get("rdb_bgsave_in_progress", 0) or 0):
+        notes.append("a background save was running during the window; its own load is in these figures")
+    if int(after.get("cluster_enabled", 0) or 0):
+        notes.append("cluster mode: this node holds only its own slots; profile each shard's primary separately")
+    return LiveProfile(shown, taken_at, before, after, rates, sample, config, notes)
+
+
+def _read_config(client, notes: list[str]) -> dict[str, str]:
+    """The backup-related settings CONFIG GET shows; none (and a note) where CONFIG is blocked."""
+    import redis
+
+    config: dict[str, str] = {}
+    for key in CONFIG_KEYS:
+        try:
+            reply = client.config_get(key)
+        except redis.ResponseError as exc:
+            notes.append(f"CONFIG GET is not available on this server ({_first_line(exc)}): "
+                         "backup settings left at rbsim's defaults")
+            return {}
+        for name, value in reply.items():
+            config[_text(name)] = _text(value)
+    return config
+
+
+def _sample(url: str, db: int, keyspace: dict[int, int], limit: int, seconds: float,
+            clock: Callable[[], float], notes: list[str]) -> KeySample:
+    """SCAN keys db by db (budget in proportion to each db's keys) until ``limit`` keys or ``seconds`` pass."""
+    import redis
+
+    sample = KeySample()
+    total = sum(keyspace.values())
+    if total == 0 or limit <= 0:
+        sample.complete = True
+        return sample
+    start = clock()
+    deadline = start + seconds
+    order = sorted(keyspace, key=lambda n: (n != db, -keyspace[n]))
+    state = {"memory_usage": True}
+    for number in order:
+        budget = max(1, round(limit * keyspace[number] / total))
+        client = connect(url, db=number)
+        try:
+            _scan_db(client, budget, deadline, clock, sample, state, notes)
+        except redis.ResponseError as exc:
+            notes.append(f"SCAN is not available on this server ({_first_line(exc)}): value sizes come from used_memory")
+            break
+        finally:
+            client.close()
+        if clock() >= deadline:
+            sample.stopped_by = f"the {seconds:g} s time limit"
+            break
+    sample.seconds = clock() - start
+    sample.complete = sample.keys >= total
+    if not sample.stopped_by:
+        sample.stopped_by = "every key seen" if sample.complete else f"the {limit} key limit"
+    return sample
+
+
+def _scan_db(client, budget: int, deadline: float, clock, sample: KeySample, state: dict, notes: list[str]) -> None:
+    taken, cursor = 0, 0
+    while taken < budget and clock() < deadline:
+        cursor, keys = client.scan(cursor=cursor, count=SCAN_COUNT)
+        sample.own_calls["scan"] += 1
+        keys = keys[: budget - taken]
+        if keys:
+            _measure(client, keys, sample, state, notes)
+            taken += len(keys)
+        if cursor == 0:
+            return
+
+
+def _measure(client, keys: list, sample: KeySample, state: dict, notes: list[str]) -> None:
+    """TYPE of each key, then STRLEN of strings and MEMORY USAGE of all (until the server refuses it)."""
+    import redis
+
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.type(key)
+    types = [_text(t) for t in pipe.execute(raise_on_error=False)]
+    sample.own_calls["type"] += len(keys)
+    pipe = client.pipeline(transaction=False)
+    asked = []
+    for key, kind in zip(keys, types):
+        if kind == "string":
+            pipe.strlen(key)
+            asked.append(("strlen", key))
+            sample.own_calls["strlen"] += 1
+        if state["memory_usage"]:
+            pipe.execute_command("MEMORY", "USAGE", key)
+            asked.append(("memory", key))
+    replies = pipe.execute(raise_on_error=False) if asked else []
+    for (what, key), reply in zip(asked, replies):
+        if isinstance(reply, redis.ResponseError):
+            if what == "memory" and state["memory_usage"]:
+                state["memory_usage"] = False
+                notes.append(f"MEMORY USAGE is not available on this server ({_first_line(reply)}): "
+                             "per-key memory not sampled")
+            continue
+        if reply is None:  # the key expired or was deleted between SCAN and now
+            continue
+        (sample.string_lengths if what == "strlen" else sample.memory_usage).append(int(reply))
+    for key, kind in zip(keys, types):
+        if kind != "none":
+            sample.keys += 1
+            sample.types[kind] += 1
+            sample.key_lengths.append(len(key))
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def self_check(profile: LiveProfile, summary: dict) -> list[str]:
+    """Lines setting the simulated fork stall, copy-on-write and save time beside the server's last save."""
+    from .. import units
+    from .writer import format_rate
+
+    info = profile.after
+    fork_s = int(info.get("latest_fork_usec", 0) or 0) / 1e6
+    cow = int(info.get("rdb_last_cow_size", 0) or 0)
+    save_s = int(info.get("rdb_last_bgsave_time_sec", -1))
+    rows = [
+        ("fork stall", summary["fork_stall_s"], fork_s, units.format_duration),
+        ("copy-on-write", summary["cow_peak_bytes"], cow, units.format_bytes),
+    ]
+    if save_s >= 0 and summary.get("save_duration_s") is not None:
+        rows.append(("save duration", summary["save_duration_s"], float(save_s), units.format_duration))
+    lines = ["self-check: rbsim's prediction for this scenario beside the server's own last background save",
+             f"  {'':<14} {'predicted':>11} {'server':>11}  predicted/server"]
+    for label, predicted, observed, fmt in rows:
+        if label == "save duration" and observed < MIN_SAVE_S_FOR_RATIO:
+            ratio = "n/a (the server counts whole seconds)"
+        else:
+            ratio = f"{predicted / observed:.2g}x" if observed > 0 else "n/a (server figure is 0)"
+        lines.append(f"  {label:<14} {fmt(predicted):>11} {fmt(observed):>11}  {ratio}")
+    finished = datetime.fromtimestamp(int(info.get("rdb_last_save_time", 0) or 0), timezone.utc)
+    age = max(0.0, (profile.taken_at - finished).total_seconds())
+    lines.append(f"  the server's figures: INFO latest_fork_usec, rdb_last_cow_size, rdb_last_bgsave_time_sec (whole "
+                 f"seconds); its last save ended {finished:%Y-%m-%d %H:%M:%S} UTC ({units.format_duration(age)} ago), "
+                 f"status {info.get('rdb_last_bgsave_status', '?')}")
+    lines.append(f"  that save ran under the load of its own time, which may differ from the "
+                 f"{format_rate(profile.rates.writes_per_sec)} writes/s measured now; the ratio shows how far to trust "
+                 "predictions for this node, not a precise error")
+    if str(info.get("aof_enabled", "0")) == "1" or int(info.get("connected_slaves", 0) or 0) > 0:
+        lines.append("  latest_fork_usec may come from an AOF rewrite or a replica's full sync rather than a BGSAVE")
+    return lines
