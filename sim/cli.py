@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
 def _front_ends():
     """``register(subparsers)`` of the commands that live in their own packages."""
     from .profile.cli import register as profile
+    from .validation.cli import register as validation
 
-    return [profile]
+    return [profile, validation]
 
 
 def _run(args) -> int:

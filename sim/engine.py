@@ -176,8 +176,11 @@ class BackupSimulation:
         fault_s, page_out_s = prof.paging.fault_us / 1e6, prof.paging.page_out_us / 1e6
         service = paging.request_service_s(p.service_s, share_out, p.pages_per_key, fault_s)
         forking = s.child_alive and p.method == "fork"
-        if forking and mem.demand > p.budget.node_memory:
-            service += write_share * paging.reclaim_s_per_write(self._new_pages_per_write(s), page_out_s)
+        if forking:
+            copies = self._new_pages_per_write(s)
+            service += write_share * copies * p.cow_fault_s
+            if mem.demand > p.budget.node_memory:
+                service += write_share * paging.reclaim_s_per_write(copies, page_out_s)
         save_s = p.save_s + p.keys * paging.save_s_per_key(share_out, p.pages_per_key, fault_s)
 
         share, delayed_share, progress_per_s = 0.0, 0.0, 0.0

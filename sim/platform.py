@@ -23,10 +23,12 @@ class _Section(BaseModel):
 
 
 class ForkCost(_Section):
-    """Fork stall = base_ms + ms_per_gib x parent RSS in GiB."""
+    """Fork stall = base_ms + ms_per_gib x parent RSS in GiB; main-thread time per page copied on write."""
 
     base_ms: float = Field(ge=0)
     ms_per_gib: float = Field(ge=0)
+    cow_fault_us: float = Field(ge=0)
+    huge_cow_fault_us: float = Field(ge=0)
 
 
 class SaveCost(_Section):

@@ -47,6 +47,7 @@ class Prepared:
     service_s: float
     method: str
     pages_per_key: float  # pages a request or the save touches for one key
+    cow_fault_s: float  # main-thread time to copy one page on write
     old_engine: bool  # before 2.8.22: the change log is buffered during a backup
     output_buffer_limit: int
     forkless_buffer_bytes: int
@@ -122,6 +123,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         fork_time_of_day=start,
         service_s=platform.latency.service_us / 1e6,
         method=method,
+        cow_fault_s=(platform.fork.huge_cow_fault_us if node.transparent_huge_pages else platform.fork.cow_fault_us) / 1e6,
         pages_per_key=sum(page_spans(a.size, page_size)[0] for a in layout.allocations) + 1.0,
         old_engine=not engine.can_fork_less,
         output_buffer_limit=output_buffer_limit(

@@ -98,7 +98,7 @@ def test_huge_pages_shrink_the_stall_and_grow_the_copies():
     assert huge["cow_peak_bytes"] > 2 * small["cow_peak_bytes"]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(
     memory_mib=st.integers(700, 4000),
     extra_mib=st.integers(1, 4000),

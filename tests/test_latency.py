@@ -7,6 +7,7 @@ import pytest
 
 from sim.engine import simulate
 from sim.physics import latency
+from sim.prepare import prepare
 
 from helpers import scenario
 
@@ -41,8 +42,11 @@ def test_stall_spike_shows_in_the_tail_in_proportion():
     With a = D / ((1 - rho) T) the share of the backup's requests caught by the stall, the share
     waiting more than x is a (1 - x/D), so the q-quantile is D (1 - (1 - q)/a).
     """
-    r = simulate(scenario(platform="xen-pv", workload={"writes_per_sec": "10k", "reads_per_sec": "10k"},
-                          dataset={"value_pattern": "repetitive"}))
+    sc = scenario(platform="xen-pv", workload={"writes_per_sec": "10k", "reads_per_sec": "10k"},
+                  dataset={"value_pattern": "repetitive"})
+    xen = prepare(sc).platform
+    no_fault_cost = xen.model_copy(update={"fork": xen.fork.model_copy(update={"cow_fault_us": 0.0})})
+    r = simulate(sc, prepare(sc, platform=no_fault_cost))  # keep rho constant after the stall
     s = 15e-6  # the xen-pv profile's service time
     stall, rho = r["fork_stall_s"], 20_000 * s
     a = stall / ((1 - rho) * r["backup_duration_s"])
@@ -53,3 +57,11 @@ def test_stall_spike_shows_in_the_tail_in_proportion():
     # the other requests keep the M/M/1 shape; the median moves up by the share the stall took
     assert r["p50_latency_ms"] == pytest.approx(-1000 * math.log(1 - 0.5 / (1 - a)) * s / (1 - rho), rel=0.03)
     assert r["max_latency_ms"] == pytest.approx(1000 * stall + r["baseline_latency_ms"], rel=1e-6)
+
+
+def test_huge_page_copies_slow_the_main_thread_after_fork():
+    """THP: each first write to a 2 MiB page costs ~0.25 ms (redis PR #7381): latency rises after fork."""
+    plain = simulate(scenario(workload={"writes_per_sec": "5k", "reads_per_sec": "5k"}, node={"swap": "8GiB"}))
+    huge = simulate(scenario(workload={"writes_per_sec": "5k", "reads_per_sec": "5k"}, node={"swap": "8GiB", "transparent_huge_pages": True}))
+    assert huge["fork_stall_s"] < plain["fork_stall_s"] and huge["max_latency_ms"] > 2 * plain["max_latency_ms"]
+    assert huge["p99_latency_ms"] > 2 * plain["p99_latency_ms"]

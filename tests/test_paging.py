@@ -30,7 +30,10 @@ def test_paging_slows_writes_and_stretches_the_save():
 def test_without_fault_costs_paging_changes_nothing_but_swap():
     s = scenario(**OVER)
     p = prepare(s)
-    free = p.platform.model_copy(update={"paging": p.platform.paging.model_copy(update={"fault_us": 0, "page_out_us": 0})})
+    free = p.platform.model_copy(update={
+        "paging": p.platform.paging.model_copy(update={"fault_us": 0, "page_out_us": 0}),
+        "fork": p.platform.fork.model_copy(update={"cow_fault_us": 0}),
+    })
     r = simulate(s, prepare(s, platform=free))
     assert r["outcome"] == "paging"
     assert r["save_duration_s"] == pytest.approx(p.save_s, rel=1e-6)

@@ -1,0 +1,1 @@
+"""Calibrate platform profiles on harness records and validate predictions against them."""

@@ -1,0 +1,103 @@
+"""``rbsim calibrate`` and ``rbsim validate``: fit a profile to harness records, and score predictions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from ..harness.record import RecordError, load_records
+from ..platform import Platform, PlatformError, load_platform
+from .calibrate import calibrate, split
+from .errors import confusion, error_table, summary_table
+from .predict import predict
+from .report import write_report
+
+EXIT_BAD_INPUT = 2
+SIZE_FIELDS = {("save", "write_bytes_per_sec"), ("save", "lzf_random_bytes_per_sec"),
+               ("save", "lzf_repetitive_bytes_per_sec"), ("memory", "rss_base"), ("cow", "child_base"),
+               ("cow", "parent_base"), ("forkless", "clone_max_value"), ("forkless", "clone_pool")}
+
+
+def register(subparsers) -> None:
+    """Add ``calibrate`` and ``validate`` to the rbsim command."""
+    cal = subparsers.add_parser("calibrate", help="fit a platform profile to harness records")
+    cal.add_argument("records", nargs="+", metavar="RECORDS", help="record files or folders")
+    cal.add_argument("--base", default="lab", help="profile to start from (default lab)")
+    cal.add_argument("--name", default="lab", help="name of the fitted profile")
+    cal.add_argument("--train-fraction", type=float, default=0.6,
+                     help="share of records to fit on; the rest is held out for validate (default 0.6)")
+    cal.add_argument("--out", required=True, metavar="FILE", help="profile YAML to write")
+    cal.set_defaults(handler=_calibrate)
+    val = subparsers.add_parser("validate", help="predict harness records and report the errors")
+    val.add_argument("records", nargs="+", metavar="RECORDS", help="record files or folders")
+    val.add_argument("--profile", default="lab", help="platform profile name or file (default lab)")
+    val.add_argument("--out", metavar="DIR", help="write a Markdown report with plots to DIR")
+    val.set_defaults(handler=_validate)
+
+
+def _load(paths) -> list[dict]:
+    try:
+        records = load_records(paths)
+    except RecordError as exc:
+        raise SystemExit(_fail(str(exc)))
+    if not records:
+        raise SystemExit(_fail(f"no records found in {', '.join(map(str, paths))}"))
+    return records
+
+
+def _fail(message: str) -> int:
+    print(f"rbsim: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _calibrate(args) -> int:
+    if not 0 < args.train_fraction <= 1:
+        return _fail("--train-fraction must be in (0, 1]")
+    records = _load(args.records)
+    try:
+        base = load_platform(args.base)
+    except PlatformError as exc:
+        return _fail(str(exc))
+    train, held = split(records, args.train_fraction) if args.train_fraction < 1 else (records, [])
+    fitted = calibrate(train, base, name=args.name)
+    Path(args.out).write_text(platform_yaml(fitted, f"fitted on {len(train)} of {len(records)} records; "
+                                                    f"{len(held)} held out for rbsim validate"))
+    for step, fit in fitted.calibration["fits"].items():
+        print(f"{step:<8} {fit}")
+    print(f"wrote {args.out} (fitted on {len(train)} records, {len(held)} held out)")
+    return 0
+
+
+def _validate(args) -> int:
+    records = _load(args.records)
+    try:
+        platform = load_platform(args.profile)
+    except PlatformError as exc:
+        return _fail(str(exc))
+    trained = set((platform.calibration or {}).get("records", []))
+    groups = {"held-out": [r for r in records if r["id"] not in trained],
+              "training": [r for r in records if r["id"] in trained]}
+    groups = {k: [predict(r, platform) for r in v] for k, v in groups.items() if v}
+    errors = {k: error_table(v) for k, v in groups.items()}
+    for name, comparisons in groups.items():
+        print(f"== {name} records: {len(comparisons)}")
+        table = summary_table(errors[name])
+        print(table.drop(columns=["what"]).to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        print("outcomes (rows measured, columns predicted):")
+        print(confusion(comparisons).to_string())
+        print()
+    if args.out:
+        path = write_report(groups, errors, Path(args.out), f"Validation of platform {platform.name} on harness records")
+        print(f"wrote {path}")
+    return 0
+
+
+def platform_yaml(platform: Platform, note: str) -> str:
+    """The profile as YAML, sizes written with a unit so the loader reads them back."""
+    data = platform.model_dump(mode="json")
+    for section, key in SIZE_FIELDS:
+        data[section][key] = f"{int(data[section][key])}B"
+    header = f"# Platform profile {platform.name!r} written by rbsim calibrate: {note}.\n"
+    return header + yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,76 @@
+"""Predict a harness record with the simulator: the same scenario, the load the server really saw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..engine import simulate
+from ..platform import Platform
+from ..prepare import prepare
+from ..result import Result
+from ..scenario import Scenario, parse_scenario
+
+PING_INTERVAL_S = 0.005
+"""The harness's ping loop sends one PING about every 5 ms: ~200 reads/s besides the writes."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A record, its prediction, and the measured and predicted value of each metric."""
+
+    record: dict
+    result: Result
+    measured: dict
+    predicted: dict
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+
+def prediction_scenario(record: dict) -> Scenario:
+    """The record's scenario with what the run measured about its inputs.
+
+    The write rate is the one the server served before the backup (the load generator's offered
+    load as the server took it); the key names' real length replaces the default key size.
+    """
+    load, fill = record["load"], record["fill"]
+    writes = load.get("served_writes_per_sec_before") or load.get("target_writes_per_sec") or 0
+    overrides = {
+        "workload": {"writes_per_sec": f"{float(writes):.3f}/s", "reads_per_sec": f"{1 / PING_INTERVAL_S:.0f}/s"},
+        "dataset": {"key_size": f"{max(1, round(fill['key_name_bytes_mean']))}B"},
+        "simulation": {"before": "1s", "after": "1s"},
+    }
+    return parse_scenario(record["scenario_yaml"], source=record["id"], overrides=overrides)
+
+
+def predict(record: dict, platform: Platform) -> Comparison:
+    """Simulate the record's scenario on ``platform`` and pair each metric with its measurement."""
+    scenario = prediction_scenario(record)
+    result = simulate(scenario, prepare(scenario, platform=platform))
+    m, r = record["measured"], result.summary
+    measured = {
+        "cow_bytes": m.get("rdb_last_cow_size"),
+        "peak_container_bytes": m.get("peak_container_bytes"),
+        "save_duration_s": m.get("save_duration_s"),
+        "fork_s": (m["fork_usec"] / 1e6) if m.get("fork_usec") else None,
+        "served_writes_per_sec": record["load"].get("served_writes_per_sec_during_save"),
+        "ping_max_ms": m.get("ping_max_ms"),
+        "outcome": _outcome(m.get("outcome"), m.get("oom_victim")),
+    }
+    served = result.timeline.loc[result.timeline["phase"] == "save", "served_writes_per_sec"]
+    predicted = {
+        "cow_bytes": r["cow_peak_bytes"],
+        "peak_container_bytes": r["peak_container_usage_bytes"],
+        "save_duration_s": r["save_duration_s"],
+        "fork_s": r["fork_stall_s"],
+        "served_writes_per_sec": float(served.mean()) if len(served) else None,
+        "ping_max_ms": r["max_latency_ms"],
+        "outcome": _outcome(r["outcome"], r["oom_victim"]),
+    }
+    return Comparison(record, result, measured, predicted)
+
+
+def _outcome(outcome: str | None, victim: str | None) -> str | None:
+    """Outcome with the OOM victim, e.g. ``oom:parent``."""
+    return f"oom:{victim}" if outcome == "oom" else outcome
