@@ -186,7 +186,8 @@ class BackupSimulation:
         share, delayed_share, progress_per_s = 0.0, 0.0, 0.0
         if s.child_alive and s.phase == "save":
             if forking:
-                progress_per_s = 1.0 / save_s
+                busy = min(1.0, arrivals * service) + arrivals * prof.cpu.client_us_per_request / 1e6
+                progress_per_s = child_cpu_share(p.cores, busy) / save_s
             else:
                 share = forkless.snapshot_share(arrivals * service, prof.forkless.min_share)
                 progress_per_s = forkless.progress_rate(share, save_s, prof.forkless.main_thread_share)
@@ -321,6 +322,15 @@ class BackupSimulation:
                 "latency_ms": 1000 * (wait + s.service_s),
             }
         )
+
+
+def child_cpu_share(cores: float, other_busy: float) -> float:
+    """Share of a core the save child gets when other threads keep ``other_busy`` cores busy.
+
+    Alone on a free core it runs at full speed; once the runnable demand passes the cores, the
+    scheduler shares them fairly: ``cores / (1 + other_busy)``.
+    """
+    return min(1.0, cores / (1.0 + other_busy))
 
 
 def _clip_progress(value: float) -> float:

@@ -78,6 +78,13 @@ class ForklessDesign(_Section):
     auto_threshold: float = Field(ge=0, le=1)
 
 
+class CpuShape(_Section):
+    """Cores the node has, and CPU the clients burn on the same machine per request (0 when remote)."""
+
+    cores: float = Field(gt=0)
+    client_us_per_request: float = Field(ge=0)
+
+
 class Platform(BaseModel):
     """A platform profile (see module docstring)."""
 
@@ -92,6 +99,7 @@ class Platform(BaseModel):
     latency: LatencyCost
     paging: PagingCost
     forkless: ForklessDesign
+    cpu: CpuShape
     calibration: dict | None = None
 
 

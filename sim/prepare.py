@@ -48,6 +48,7 @@ class Prepared:
     method: str
     pages_per_key: float  # pages a request or the save touches for one key
     cow_fault_s: float  # main-thread time to copy one page on write
+    cores: float  # CPUs the server, its save child and any local clients share
     old_engine: bool  # before 2.8.22: the change log is buffered during a backup
     output_buffer_limit: int
     forkless_buffer_bytes: int
@@ -123,6 +124,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         fork_time_of_day=start,
         service_s=platform.latency.service_us / 1e6,
         method=method,
+        cores=float(_cores(node, platform)),
         cow_fault_s=(platform.fork.huge_cow_fault_us if node.transparent_huge_pages else platform.fork.cow_fault_us) / 1e6,
         pages_per_key=sum(page_spans(a.size, page_size)[0] for a in layout.allocations) + 1.0,
         old_engine=not engine.can_fork_less,
@@ -132,6 +134,12 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         forkless_buffer_bytes=int(platform.forkless.clone_pool),
         warnings=tuple(warnings),
     )
+
+
+def _cores(node, platform: Platform) -> float:
+    """The node type's vCPUs, else the platform's core count."""
+    vcpu = get_node_type(node.type).vcpu if node.type else None
+    return vcpu or platform.cpu.cores
 
 
 def day_load(scenario: Scenario, source_dir: Path | None = None) -> DayLoad:

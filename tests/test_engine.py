@@ -34,7 +34,8 @@ def test_stall_and_save_follow_the_profile():
     assert r["fork_stall_s"] == pytest.approx(fork_stall_seconds(p.rss, prof.fork.base_ms, prof.fork.ms_per_gib))
     cost = prof.save
     expected_save = p.keys * cost.us_per_key / 1e6 + p.rdb_bytes / cost.write_bytes_per_sec + p.keys * 1000 / cost.lzf_random_bytes_per_sec
-    assert r["save_duration_s"] == pytest.approx(expected_save, rel=1e-6)
+    # the child shares the CPUs while the stall's backlog drains: a few ms at most
+    assert r["save_duration_s"] == pytest.approx(expected_save, rel=1e-3)
 
 
 def test_cow_peak_is_the_model_at_the_writes_of_the_save():
@@ -140,3 +141,14 @@ def test_load_changes_during_the_save():
     fork_at = s.simulation.before
     assert served[(served.index > fork_at) & (served.index < fork_at + 1.5)].max() == 0
     assert served[served.index > fork_at + 3].max() == pytest.approx(50_000, rel=0.01)
+
+
+def test_child_slows_only_when_the_cores_are_oversubscribed():
+    from sim.engine import child_cpu_share
+
+    assert child_cpu_share(2, 0.5) == 1.0 and child_cpu_share(2, 1.0) == 1.0
+    assert child_cpu_share(2, 3.0) == pytest.approx(0.5)
+    assert child_cpu_share(1, 1.0) == pytest.approx(0.5)
+    busy = simulate(scenario(node={"memory": "4GiB"}, workload={"writes_per_sec": "60k", "reads_per_sec": "20k"}))
+    quiet = simulate(scenario(node={"memory": "4GiB"}, workload={"writes_per_sec": "1k", "reads_per_sec": 0}))
+    assert busy["save_duration_s"] > 1.1 * quiet["save_duration_s"]

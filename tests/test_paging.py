@@ -33,6 +33,7 @@ def test_without_fault_costs_paging_changes_nothing_but_swap():
     free = p.platform.model_copy(update={
         "paging": p.platform.paging.model_copy(update={"fault_us": 0, "page_out_us": 0}),
         "fork": p.platform.fork.model_copy(update={"cow_fault_us": 0}),
+        "cpu": p.platform.cpu.model_copy(update={"client_us_per_request": 0}),
     })
     r = simulate(s, prepare(s, platform=free))
     assert r["outcome"] == "paging"
