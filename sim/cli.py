@@ -51,10 +51,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _front_ends():
     """``register(subparsers)`` of the commands that live in their own packages."""
+    from .harness.cli import register as harness
     from .profile.cli import register as profile
     from .validation.cli import register as validation
 
-    return [profile, validation]
+    return [harness, profile, validation]
 
 
 def _run(args) -> int:

@@ -1,0 +1,158 @@
+"""``rbsim harness FILE... --out DIR``: run the same scenario files the simulator reads against a real server.
+
+One JSON record per run (schema ``rbsim-harness-record/1``, see :mod:`sim.harness.record`) is written to
+``--out``. Exit codes: 0 every run produced a record (whatever its outcome: an OOM kill is a result);
+1 some run failed inside the harness; 2 bad input (a scenario error, a scenario this machine cannot run)
+or no place to run (not root, no memory cgroup, no server binary). ``register(subparsers)`` adds the
+subcommand to rbsim's parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import traceback
+from pathlib import Path
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_OUT = "reports/validation/records"
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``harness`` subcommand (handler: :func:`harness_command`)."""
+    from sim.harness.run import DEFAULT_TIMEOUT_S, STEADY_S
+    from sim.harness.server import DEFAULT_BINARY
+
+    p = subparsers.add_parser("harness", help="run scenario files against a real redis-server (root)",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
+    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"record folder (default {DEFAULT_OUT})")
+    p.add_argument("--server", metavar="PATH", default=DEFAULT_BINARY,
+                   help=f"server binary: redis-server or valkey-server (default {DEFAULT_BINARY})")
+    p.add_argument("--repeat", metavar="N", type=int, default=1, help="runs per file (default 1)")
+    p.add_argument("--label", metavar="TEXT", default="", help="free text stored in every record")
+    p.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT_S,
+                   help=f"wall-time budget of one run; past it the run is killed, outcome timeout (default {DEFAULT_TIMEOUT_S:.0f})")
+    p.add_argument("--steady", metavar="SECONDS", type=float, default=STEADY_S,
+                   help=f"write load before the BGSAVE (default {STEADY_S:g})")
+    p.add_argument("--quiet-wait", metavar="SECONDS", type=float, default=60.0,
+                   help="before each run, wait up to this long for the CPUs to be 90%% idle (0: don't wait)")
+    p.set_defaults(handler=harness_command)
+    return p
+
+
+def _err(msg: str) -> None:
+    print(f"rbsim harness: {msg}", file=sys.stderr)
+
+
+def harness_command(args: argparse.Namespace) -> int:
+    """Validate every file, check the machine, then run each file ``--repeat`` times; returns the exit code."""
+    from sim.harness.cleanup import sweep_leftovers
+    from sim.harness.record import write_record
+    from sim.harness.run import HarnessError, check_environment, execute, plan_run, server_problems
+    from sim.harness.server import server_version
+    from sim.scenario import ScenarioError, load_scenario
+
+    if args.repeat < 1:
+        _err("--repeat must be at least 1")
+        return EXIT_BAD_INPUT
+    plans = []
+    try:
+        for f in args.files:
+            scenario = load_scenario(f)
+            plans.append((f, scenario))
+    except ScenarioError as exc:
+        print(f"rbsim: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    why = check_environment(args.server)
+    if why:
+        _err(f"cannot run here: {why}")
+        return EXIT_BAD_INPUT
+    try:
+        plans = [plan_run(s, str(f), Path(f).read_text()) for f, s in plans]
+    except HarnessError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    version = server_version(args.server)
+    problems = [f"{p.scenario_file}: {why}" for p in plans for why in server_problems(p, version)]
+    if problems:
+        _err("\n".join(problems))
+        return EXIT_BAD_INPUT
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sweep_leftovers()  # what killed runs of earlier (dead) harness processes left behind
+    status = EXIT_OK
+    for plan in plans:
+        for i in range(args.repeat):
+            if args.quiet_wait > 0 and not wait_until_idle(args.quiet_wait):
+                _err(f"the machine stayed busy for {args.quiet_wait:.0f} s; running {plan.scenario_file} anyway")
+            t = time.monotonic()
+            try:
+                record = execute(plan, binary=args.server, label=args.label, timeout=args.timeout,
+                                 steady_s=args.steady)
+            except HarnessError as exc:
+                _err(str(exc))
+                status = EXIT_RUN_FAILED
+                continue
+            except Exception as exc:  # noqa: BLE001 - report, clean up (context managers did) and go on
+                _err(f"{plan.scenario_file} run {i + 1} failed: {exc!r}")
+                traceback.print_exc(file=sys.stderr)
+                status = EXIT_RUN_FAILED
+                continue
+            path = write_record(record, args.out)
+            print(summary_line(record, path, time.monotonic() - t), flush=True)
+    return status
+
+
+def cpu_idle_share(window_s: float = 2.0) -> float:
+    """Share of all CPUs' time spent idle over the next ``window_s`` seconds (/proc/stat)."""
+    def read() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, total
+
+    idle0, total0 = read()
+    time.sleep(window_s)
+    idle1, total1 = read()
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_until_idle(max_wait_s: float, idle_share: float = 0.9) -> bool:
+    """Wait until other work leaves the CPUs idle, so timings measure the run and not a neighbour."""
+    end = time.monotonic() + max_wait_s
+    while time.monotonic() < end:
+        if cpu_idle_share() >= idle_share:
+            return True
+    return False
+
+
+def summary_line(record: dict, path: Path, wall: float) -> str:
+    """One line per run: file, outcome, fork, save, COW, peak, ping max, served rate, record path."""
+    m, ld = record["measured"], record["load"]
+
+    def mib(x):  # noqa: ANN001, ANN202
+        return "-" if x is None else f"{x / 2**20:.0f}MiB"
+
+    def num(x, fmt):  # noqa: ANN001, ANN202
+        return "-" if x is None else format(x, fmt)
+
+    victim = f"({m['oom_victim']})" if m["oom_victim"] else ""
+    return (f"{record['scenario_file']}: {m['outcome']}{victim} fork {num(m['fork_usec'] and m['fork_usec'] / 1000, '.1f')}ms "
+            f"save {num(m['save_duration_s'], '.2f')}s cow {mib(m['rdb_last_cow_size'] or m.get('cow_peak_sampled_bytes'))} "
+            f"peak {mib(m['peak_container_bytes'])} swap {mib(m['swap_peak_bytes'])} "
+            f"ping max {num(m['ping_max_ms'], '.1f')}ms writes {num(ld['served_writes_per_sec_during_save'], '.0f')}"
+            f"/{ld['target_writes_per_sec']:.0f}/s load {record['machine']['loadavg_before'][0]:.2f} "
+            f"wall {wall:.0f}s -> {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m sim.harness.cli FILE...``) until rbsim's parser registers the subcommand."""
+    parser = argparse.ArgumentParser(prog="rbsim")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(["harness", *(sys.argv[1:] if argv is None else argv)])
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
