@@ -11,7 +11,7 @@ from . import units
 from .catalog import load_catalog
 from .run import run as run_scenario
 from .platform import PlatformError, builtin_platforms
-from .result import Result
+from .result import Result, finite
 from .scenario import ScenarioError, load_scenario
 
 EXIT_BAD_INPUT = 2
@@ -69,7 +69,7 @@ def _run(args) -> int:
         if not args.json:
             print(render_summary(result, path))
     if args.json:
-        print(json.dumps([r.summary for r in results], indent=2, default=float))
+        print(json.dumps([finite(r.summary) for r in results], indent=2, default=float))
     return 0
 
 

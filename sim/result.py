@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 OUTCOMES = ("ok", "paging", "failed", "oom")
 """In rising severity. ok: demand stayed within node memory; paging: it spilled to swap; failed: the
 backup failed but the server lives (output buffer overflow); oom: the kernel killed a process."""
+PAGING_MIN_SWAP = 1024**2
+"""Swap below 1 MiB is not called paging (the harness's threshold: the kernel swaps a few pages anyway)."""
 SUB_STEPS = 6
 QUANTILES = (0.5, 0.99, 0.999)
 
@@ -34,7 +36,18 @@ class Result:
         return self.summary[key]
 
     def to_json(self) -> str:
-        return json.dumps(self.summary, indent=2, default=_jsonable)
+        return json.dumps(finite(self.summary), indent=2, default=_jsonable)
+
+
+def finite(value):
+    """The value with non-finite floats replaced by None, so the JSON stays standard."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value
 
 
 def _jsonable(value):
@@ -54,7 +67,7 @@ def summarize(run: "BackupSimulation") -> Result:
         outcome = "oom"
     elif run.failure:
         outcome = "failed"
-    elif swap_peak > 0:
+    elif swap_peak > PAGING_MIN_SWAP:
         outcome = "paging"
     else:
         outcome = "ok"
@@ -63,7 +76,8 @@ def summarize(run: "BackupSimulation") -> Result:
     save_duration = run.save_ended_at - run.backup_started_at - stall if completed else None
     before, during = client_latency(run, timeline)
     primary_rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s
-    base_ms = 1000 * latency.mm1_mean_sojourn(p.service_s, primary_rho)
+    clients = p.scenario.workload.clients  # a saturated server makes its clients wait, not queue forever
+    base_ms = 1000 * min(latency.mm1_mean_sojourn(p.service_s, primary_rho), clients * p.service_s)
     on_primary = p.scenario.backup.source == "primary"
     summary = {
         "scenario": p.scenario.name,
@@ -124,7 +138,8 @@ def client_latency(run: "BackupSimulation", timeline: pd.DataFrame) -> tuple[lis
     p = run.p
     if p.scenario.backup.source != "primary":
         rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s
-        base = [1000 * latency.mm1_sojourn_quantile(p.service_s, rho, q) for q in QUANTILES]
+        cap = p.scenario.workload.clients * p.service_s
+        base = [1000 * min(latency.mm1_sojourn_quantile(p.service_s, rho, q), cap) for q in QUANTILES]
         return base, base
     t = timeline["time_s"].to_numpy()
     phase = timeline["phase"].to_numpy()

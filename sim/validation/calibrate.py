@@ -4,10 +4,9 @@ Each parameter is fitted on the records that isolate it, in this order:
 
 1. fork: ``latest_fork_usec`` = base + per-GiB x RSS (least squares);
 2. memory: RSS = base + fragmentation x the model's used_memory;
-3. save: the duration of saves without paging is linear in the per-key cost, the stored bytes,
-   the bytes LZF scans and the number of ``usleep`` calls of ``rdb-key-save-delay``; a write load
-   on the same small machine slows the child (CPU and wake-up contention), fitted as a share of
-   extra time per served write per key;
+3. save: the duration of completed saves without paging is linear in the per-key cost, the
+   stored bytes, the bytes LZF scans and the number of ``usleep`` calls of ``rdb-key-save-delay``
+   (on a quiet machine the write loads of the set barely slow the child, so all such saves count);
 4. copy-on-write base: the child's private memory after a save with no writes;
 5. paging: the major-fault time that best predicts the saves that paged.
 """
@@ -106,9 +105,9 @@ def _save_features(record: dict, platform: Platform) -> tuple[np.ndarray, float]
 
 
 def _fit_save(platform: Platform, records: list[dict]) -> tuple[Platform, dict]:
-    quiet = [r for r in records if _clean_save(r) and not _writes(r)]
+    quiet = [r for r in records if _clean_save(r)]
     if len(quiet) < 5:
-        return platform, {"skipped": "fewer than 5 saves without writes or paging"}
+        return platform, {"skipped": "fewer than 5 completed saves without paging"}
     rows = [_save_features(r, platform) for r in quiet]
     X = np.array([f for f, _ in rows])
     y = np.array([r["measured"]["save_duration_s"] - slept for r, (_, slept) in zip(quiet, rows)])
@@ -138,7 +137,7 @@ def _fit_cow_base(platform: Platform, records: list[dict]) -> tuple[Platform, di
     idle = [r["measured"]["rdb_last_cow_size"] for r in records if _clean_save(r) and not _writes(r)
             and r["measured"].get("rdb_last_cow_size") is not None]
     if not idle:
-        return platform, {"skipped": "no saves without writes"}
+        return platform, {"skipped": "no saves without writes: the profile's base is kept"}
     base = float(np.median(idle))
     cow = platform.cow.model_copy(update={"child_base": int(base * 0.5), "parent_base": int(base * 0.5)})
     return platform.model_copy(update={"cow": cow}), {"runs": len(idle), "median_bytes": base}

@@ -62,8 +62,10 @@ def _calibrate(args) -> int:
         return _fail(str(exc))
     train, held = split(records, args.train_fraction) if args.train_fraction < 1 else (records, [])
     fitted = calibrate(train, base, name=args.name)
-    Path(args.out).write_text(platform_yaml(fitted, f"fitted on {len(train)} of {len(records)} records; "
-                                                    f"{len(held)} held out for rbsim validate"))
+    Path(args.out).write_text(platform_yaml(
+        fitted, f"fitted on {len(train)} of {len(records)} records ({len(held)} held out for rbsim validate), "
+                f"starting from {base.name!r}; figures no record pins down (see the fits below) are {base.name!r}'s, "
+                f"whose file cites their sources"))
     for step, fit in fitted.calibration["fits"].items():
         print(f"{step:<8} {fit}")
     print(f"wrote {args.out} (fitted on {len(train)} records, {len(held)} held out)")

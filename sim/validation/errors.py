@@ -34,6 +34,8 @@ def error_table(comparisons: list[Comparison]) -> pd.DataFrame:
                 continue
             if metric in ("cow_bytes", "save_duration_s") and not c.record["measured"].get("backup_completed"):
                 continue
+            if metric == "cow_bytes" and paging:
+                continue  # the child's Private_Dirty leaves out its copies that went to swap
             rows.append({
                 "id": c.id, "metric": metric, "measured": float(m), "predicted": float(p),
                 "error_pct": 100.0 * (float(p) - float(m)) / float(m), "paging": paging,

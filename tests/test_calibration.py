@@ -1,0 +1,92 @@
+"""Calibration recovers known parameters, and validation scores predictions, on harness records.
+
+The records are real runs kept in reports/validation/records; here their measured figures are
+replaced by what the simulator predicts with a known profile (plus noise), so the fit must find
+that profile again: a closed loop that does not depend on how noisy the real runs were.
+"""
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.harness.record import load_records
+from sim.platform import load_platform
+from sim.validation.calibrate import calibrate, split
+from sim.validation.errors import confusion, error_table, summary_table
+from sim.validation.predict import predict
+
+RECORDS = Path(__file__).resolve().parent.parent / "reports" / "validation" / "records"
+
+
+@pytest.fixture(scope="module")
+def all_records():
+    found = load_records(RECORDS)
+    assert len(found) >= 30, "the validation set should hold at least 30 real runs"
+    return found
+
+
+@pytest.fixture(scope="module")
+def records(all_records):
+    """Short runs without swap: enough for every fit but paging, and quick to simulate."""
+    quick = [r for r in all_records if not r["config"]["swap_bytes"] and (r["measured"]["save_duration_s"] or 0) < 12]
+    return quick[:16]
+
+
+def synthetic(records, truth, seed=1):
+    """Records whose measurements are the simulator's predictions under ``truth``, with 3 % noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for r in records:
+        r = copy.deepcopy(r)
+        c = predict(r, truth)
+        m = r["measured"]
+        noise = lambda: float(rng.normal(1.0, 0.03))  # noqa: E731
+        m["fork_usec"] = c.predicted["fork_s"] * 1e6 * noise()
+        m["outcome"] = c.result["outcome"]
+        m["backup_completed"] = c.result["backup_completed"]
+        m["save_duration_s"] = c.predicted["save_duration_s"] * noise() if c.result["backup_completed"] else None
+        m["rdb_last_cow_size"] = c.predicted["cow_bytes"] if c.result["backup_completed"] else None
+        r["fill"]["used_memory_rss"] = c.result["rss_bytes"]
+        out.append(r)
+    return out
+
+
+def test_split_is_deterministic_and_stratified(all_records):
+    records = all_records
+    train, held = split(records, 0.6)
+    again, _ = split(records, 0.6)
+    assert [r["id"] for r in train] == [r["id"] for r in again]
+    assert len(train) + len(held) == len(records)
+    for outcome in {r["measured"]["outcome"] for r in records}:
+        n = sum(r["measured"]["outcome"] == outcome for r in records)
+        if n > 1:
+            assert any(r["measured"]["outcome"] == outcome for r in held)
+
+
+def test_calibration_recovers_fork_and_save_costs(records):
+    lab = load_platform("lab")
+    truth = lab.model_copy(update={
+        "fork": lab.fork.model_copy(update={"base_ms": 3.0, "ms_per_gib": 31.0}),
+        "save": lab.save.model_copy(update={"us_per_key": 2.5, "delay_overhead_us": 80.0}),
+    })
+    base = copy.deepcopy(records)
+    for r in base[:6]:  # some saves without writes
+        r["load"]["served_writes_per_sec_before"] = r["load"]["target_writes_per_sec"] = 0
+    fitted = calibrate(synthetic(base, truth), lab)
+    assert fitted.fork.ms_per_gib == pytest.approx(31.0, rel=0.1)
+    assert fitted.fork.base_ms == pytest.approx(3.0, abs=2.0)
+    assert fitted.save.us_per_key == pytest.approx(2.5, rel=0.3)
+    assert len(fitted.calibration["records"]) == len(records)
+
+
+def test_validation_tables(records):
+    lab = load_platform("lab")
+    comparisons = [predict(r, lab) for r in records[:10]]
+    errors = error_table(comparisons)
+    assert set(errors["metric"]) >= {"fork_s", "peak_container_bytes"}
+    summary = summary_table(errors)
+    assert (summary["runs"] > 0).all() and (summary["median_abs_error_pct"] >= 0).all()
+    table = confusion(comparisons)
+    assert table.values.sum() == len(comparisons)
