@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= scenarios/comfortable.yaml
 
-.PHONY: run test install install-test system-deps bench clean
+.PHONY: run test install install-test system-deps bench clean notebook
 
 ## make run: install rbsim and simulate the example scenario
 run: install
@@ -27,12 +27,12 @@ $(VENV)/.rbsim-test-installed: pyproject.toml $(VENV)/.rbsim-installed
 	$(BIN)/python -m pip install --quiet -e '.[test,parquet,aws]'
 	touch $@
 
-## system packages: Debian's redis-server for the harness tests
+## system packages: Debian's redis-server for the harness tests, chromium to check the HTML report renders
 system-deps:
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@{ command -v redis-server && command -v chromium; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends redis-server; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends redis-server chromium; }
 
 ## make bench: simulator speed on standard scenarios
 bench: install
@@ -40,3 +40,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
+
+## make notebook: Jupyter with the what-if notebook
+notebook: install
+	$(BIN)/python -m pip install --quiet -e '.[notebook]'
+	$(BIN)/jupyter notebook notebooks/what-if.ipynb

@@ -52,10 +52,12 @@ def _parser() -> argparse.ArgumentParser:
 def _front_ends():
     """``register(subparsers)`` of the commands that live in their own packages."""
     from .harness.cli import register as harness
+    from .planner.cli import register as plan
     from .profile.cli import register as profile
+    from .sweep import register as sweep
     from .validation.cli import register as validation
 
-    return [harness, profile, validation]
+    return [plan, sweep, harness, profile, validation]
 
 
 def _run(args) -> int:

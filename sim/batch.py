@@ -1,0 +1,126 @@
+"""Run many scenario variants: in this process, in local worker processes, or on a Dask cluster.
+
+Sweeps and the planner hand over scenario mappings (plain dicts, cheap to ship) and get one
+summary dict back per variant, in order. A variant the simulator cannot run (an odd combination,
+an invalid value) comes back as ``{"error": "..."}`` instead of stopping the batch.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from .result import Result
+from .run import run as _run
+from .scenario import validate_scenario
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scenario variant: its mapping, a label for error messages, and the folder for relative paths."""
+
+    data: dict
+    source: str = "<scenario>"
+    source_dir: str | None = None
+
+
+def simulate_job(job: Job) -> Result:
+    """Validate and simulate one variant (raises on bad input or simulator errors)."""
+    scenario = validate_scenario(job.data, source=job.source)
+    return _run(scenario, source_dir=Path(job.source_dir) if job.source_dir else None)
+
+
+def run_job(job: Job) -> dict:
+    """The summary of one variant, or ``{"error": reason}`` if it cannot be simulated."""
+    try:
+        return simulate_job(job).summary
+    except Exception as exc:  # noqa: BLE001 - a sweep records odd combinations instead of stopping
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_chunk(jobs: Sequence[Job]) -> list[dict]:
+    """Summaries of several variants (the unit of work shipped to a worker)."""
+    return [run_job(job) for job in jobs]
+
+
+class Runner:
+    """Maps :func:`run_job` over variants serially (workers=1), on a process pool, or on Dask."""
+
+    def __init__(self, workers: int = 1, scheduler: str | None = None, chunk_size: int | None = None,
+                 progress: bool = False):
+        self.workers = max(1, workers)
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self._pool: ProcessPoolExecutor | None = None
+        self._client = None
+        if scheduler is not None:
+            from distributed import Client
+
+            self._client = Client(scheduler, timeout="10s")
+
+    @property
+    def parallelism(self) -> int:
+        if self._client is not None:
+            return max(1, sum(self._client.nthreads().values()))
+        return self.workers
+
+    def map(self, jobs: Sequence[Job], desc: str = "runs") -> list[dict]:
+        """One summary per job, in the jobs' order."""
+        jobs = list(jobs)
+        bar = tqdm(total=len(jobs), desc=desc, unit="run", file=sys.stderr, disable=not self.progress, leave=False)
+        try:
+            if self._client is None and self.workers == 1:
+                out = []
+                for job in jobs:
+                    out.append(run_job(job))
+                    bar.update()
+                return out
+            return self._map_chunks(jobs, bar)
+        finally:
+            bar.close()
+
+    def _map_chunks(self, jobs: list[Job], bar: tqdm) -> list[dict]:
+        size = self.chunk_size or max(1, min(100, math.ceil(len(jobs) / (self.parallelism * 8))))
+        starts = list(range(0, len(jobs), size))
+        chunks = [jobs[i:i + size] for i in starts]
+        results: list[dict | None] = [None] * len(jobs)
+        if self._client is not None:
+            futures = self._client.map(run_chunk, chunks, pure=False)
+            from distributed import as_completed as done_in_order
+        else:
+            futures = [self._executor().submit(run_chunk, chunk) for chunk in chunks]
+            done_in_order = as_completed
+        where = {future: start for future, start in zip(futures, starts)}
+        for future in done_in_order(futures):
+            chunk = future.result()
+            results[where[future]:where[future] + len(chunk)] = chunk
+            bar.update(len(chunk))
+        return results  # type: ignore[return-value]
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")  # safe beside threads (Dask, tqdm)
+            context.set_forkserver_preload(["sim.batch"])
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,94 @@
+"""Check one simulated backup against the plan's objectives and say, in words, what it broke.
+
+Two checks always apply: the data must fit under maxmemory (else Redis evicts or refuses writes)
+and the backup must complete. The p99 objective uses the summary's ``p99_latency_ms`` and falls back
+to the maximum latency (an upper bound) for simulators that do not report percentiles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..units import format_bytes, format_duration
+from .spec import Objectives
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One objective missed: which, what happened (with numbers), and the limit as a phrase."""
+
+    objective: str
+    message: str
+    limit: str  # completes "... before <limit>", e.g. "swap exceeds 300 MB"
+
+
+def format_limit(n: float) -> str:
+    """Bytes as the user most likely wrote them: ``300 MB``, ``2 GiB``, else IEC with decimals."""
+    n = int(n)
+    for units, base in ((("GB", 3), ("MB", 2), ("KB", 1)), 1000), ((("GiB", 3), ("MiB", 2), ("KiB", 1)), 1024):
+        for name, power in units:
+            if n and n % base**power == 0:
+                return f"{n // base**power} {name}"
+    return format_bytes(n)
+
+
+def _ms(value: float) -> str:
+    return "unbounded (the node is saturated)" if math.isinf(value) else f"{value:.3g} ms"
+
+
+def violations(objectives: Objectives, summary: dict, window_s: float) -> list[Violation]:
+    """Every objective ``summary`` misses (empty: the candidate meets them all)."""
+    if "error" in summary:
+        return [Violation("simulator", f"the simulator failed: {summary['error']}", "the simulator fails")]
+    s, o, out = summary, objectives, []
+    if s["used_memory_bytes"] > s["maxmemory_bytes"]:
+        out.append(Violation("data_fits", f"used_memory {format_bytes(s['used_memory_bytes'])} exceeds maxmemory "
+                             f"{format_bytes(s['maxmemory_bytes'])}", "the data outgrows maxmemory"))
+    if o.no_oom and s["outcome"] == "oom":
+        out.append(Violation("no_oom", f"the OOM killer takes the {s.get('oom_victim') or 'process'}",
+                             "the OOM killer acts"))
+    if not s["backup_completed"] and s["outcome"] != "oom":
+        reason = s.get("failure") or s["outcome"]
+        out.append(Violation("backup_completes", f"the backup fails ({reason})", "the backup fails"))
+    if o.max_swap is not None and s["swap_peak_bytes"] > o.max_swap:
+        allowed = "no swapping allowed" if o.max_swap == 0 else f"above {format_limit(o.max_swap)}"
+        out.append(Violation("max_swap", f"swaps {format_bytes(s['swap_peak_bytes'])} ({allowed})",
+                             "the node starts to swap" if o.max_swap == 0 else f"swap exceeds {format_limit(o.max_swap)}"))
+    if o.max_latency_ms is not None and s["max_latency_ms"] > o.max_latency_ms:
+        out.append(Violation("max_latency_ms", f"max latency {_ms(s['max_latency_ms'])} exceeds {o.max_latency_ms:g} ms",
+                             f"max latency exceeds {o.max_latency_ms:g} ms"))
+    if o.max_p99_latency_ms is not None:
+        p99, what = s.get("p99_latency_ms"), "p99 latency"
+        if p99 is None or math.isnan(p99):
+            p99, what = s["max_latency_ms"], "max latency (p99 not simulated)"
+        if p99 > o.max_p99_latency_ms:
+            out.append(Violation("max_p99_latency_ms", f"{what} {_ms(p99)} exceeds {o.max_p99_latency_ms:g} ms",
+                                 f"p99 latency exceeds {o.max_p99_latency_ms:g} ms"))
+    duration = s.get("backup_duration_s")
+    if o.backup_within_window and s["backup_completed"] and duration is not None and duration > window_s:
+        out.append(Violation("backup_within_window", f"the backup takes {format_duration(duration)}, longer than "
+                             f"its {format_duration(window_s)} window", "the backup outlasts its window"))
+    if o.min_headroom is not None and s["headroom_bytes"] < o.min_headroom:
+        out.append(Violation("min_headroom", f"memory headroom {format_bytes(s['headroom_bytes'])} is below "
+                             f"{format_limit(o.min_headroom)}", f"headroom falls below {format_limit(o.min_headroom)}"))
+    return out
+
+
+def describe(objectives: Objectives) -> list[str]:
+    """The objectives in words, for reports."""
+    o = objectives
+    out = ["the data fits under maxmemory", "the backup completes"]
+    if o.no_oom:
+        out.append("no OOM kill")
+    if o.max_swap is not None:
+        out.append("no swapping" if o.max_swap == 0 else f"swap at most {format_limit(o.max_swap)}")
+    if o.max_p99_latency_ms is not None:
+        out.append(f"p99 latency at most {o.max_p99_latency_ms:g} ms")
+    if o.max_latency_ms is not None:
+        out.append(f"max latency at most {o.max_latency_ms:g} ms")
+    if o.backup_within_window:
+        out.append("the backup ends within its window")
+    if o.min_headroom is not None:
+        out.append(f"memory headroom at least {format_limit(o.min_headroom)}")
+    return out
