@@ -9,8 +9,7 @@ import statistics
 import time
 from pathlib import Path
 
-from sim.engine import simulate
-from sim.prepare import prepare
+from sim.run import run
 from sim.scenario import load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,7 @@ def time_one(scenario, repeats: int = 5) -> tuple[float, float, int, float, str]
     times, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
-        result = simulate(scenario, prepare(scenario))
+        result = run(scenario)
         times.append(time.perf_counter() - start)
     simulated = float(result.timeline["time_s"].iloc[-1])
     return statistics.median(times), max(times), len(result.timeline), simulated, result["outcome"]

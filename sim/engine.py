@@ -260,7 +260,7 @@ class BackupSimulation:
 
     def _time_to_finish(self, s: NodeState, dt: float) -> float:
         """Time until the save completes at the current pace (at most ``dt``)."""
-        pace = self._advance(s, min(dt, 1e-6)).progress_per_s
+        pace = s.progress_per_s or self._advance(s, min(dt, 1e-6)).progress_per_s
         return dt if pace <= 0 else min(dt, max(1e-9, (1.0 - s.progress) / pace))
 
     def _crossing(self, dt: float) -> float:

@@ -53,6 +53,7 @@ platform: lab
 node: {memory: 160MiB, swap: 384MiB}
 dataset: {keys: 100k, value_size: 1KB, key_size: 10B, value_pattern: random}
 workload: {writes_per_sec: 8k}
+backup: {rdb_key_save_delay_us: -3}   # a longer save: clearly past the limit, not on its edge
 """
 
 

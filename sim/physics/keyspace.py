@@ -16,8 +16,8 @@ import numpy as np
 
 from ..scenario import HotSet, KeyDistribution, Uniform, Zipf
 
-EXACT_ZIPF_RANKS = 2000
-ZIPF_BUCKETS = 4000
+EXACT_ZIPF_RANKS = 500
+ZIPF_BUCKETS = 1000
 
 
 @dataclass(frozen=True)

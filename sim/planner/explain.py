@@ -19,7 +19,7 @@ def verdict(candidate: Candidate, uncertain: bool, max_probability: float) -> st
     if mc.stopped_early or mc.probability > max_probability:
         worst = ", ".join(name for name, _ in mc.reasons.most_common(2))
         return f"misses an objective in {mc.text()}, above the {100 * max_probability:g} % allowed ({worst})"
-    return f"meets all objectives; misses one in {mc.text()} of the Monte-Carlo"
+    return f"meets all objectives; Monte-Carlo: misses one in {mc.text()}"
 
 
 def window_ranges(risks: list[WindowRisk]) -> str:
