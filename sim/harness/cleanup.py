@@ -246,3 +246,15 @@ def sweep_leftovers(
                 shutil.rmtree(path, ignore_errors=True)
                 report.data_dirs.append(str(path))
     return report
+
+
+class StopFlag:
+    """Set by SIGTERM or SIGINT: lets a worker process finish its loop and report before exiting."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, signum, frame) -> None:  # noqa: ANN001
+        self.stopped = True

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.harness.cleanup import registry
+from sim.harness.cleanup import StopFlag, registry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINES_PER_SEC = 200
@@ -90,14 +90,7 @@ def run(port: int, keys: int, value_size: int, rate: float, seed: int = 1, host:
     """Send paced SETs until SIGTERM/SIGINT; return counts."""
     from sim.harness.resp import RespConnection, ValueSource, set_commands
 
-    stop = False
-
-    def _stop(signum, frame):  # noqa: ANN001
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    flag = StopFlag()
     if distribution is None:
         distribution = distribution_from_json(None)
     stream = KeyStream(distribution, keys, seed, new_keys_fraction, new_key_start=keys + index, new_key_step=procs)
@@ -110,7 +103,7 @@ def run(port: int, keys: int, value_size: int, rate: float, seed: int = 1, host:
     t0 = time.perf_counter()
     next_t = t0
     pending = 0
-    while not stop:
+    while not flag.stopped:
         now = time.perf_counter()
         if pending == 0:
             if now < next_t:

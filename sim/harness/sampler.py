@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from sim.harness.cleanup import registry
+from sim.harness.cleanup import StopFlag, registry
 
 if TYPE_CHECKING:
     from sim.harness.cgroup import MemoryCgroup
@@ -147,14 +147,7 @@ class Sampler:
 
 def ping_loop(port: int, interval: float = PING_EVERY_S, host: str = "127.0.0.1") -> list[list[float]]:
     """PING one at a time until SIGTERM or the server goes away; returns [[send time (monotonic), ms], ...]."""
-    stop = False
-
-    def _stop(signum, frame):  # noqa: ANN001
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    flag = StopFlag()
     out: list[list[float]] = []
     try:
         sock = socket.create_connection((host, port), timeout=2)
@@ -162,7 +155,7 @@ def ping_loop(port: int, interval: float = PING_EVERY_S, host: str = "127.0.0.1"
         return out
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.settimeout(0.2)
-    while not stop:
+    while not flag.stopped:
         t_send = time.monotonic()
         try:
             sock.sendall(b"PING\r\n")
@@ -174,7 +167,7 @@ def ping_loop(port: int, interval: float = PING_EVERY_S, host: str = "127.0.0.1"
             try:
                 chunk = sock.recv(64)
             except TimeoutError:
-                if stop:
+                if flag.stopped:
                     break
                 continue
             except OSError:
@@ -185,13 +178,13 @@ def ping_loop(port: int, interval: float = PING_EVERY_S, host: str = "127.0.0.1"
                 break
             buf += chunk
         t_recv = time.monotonic()
-        if buf.endswith(b"\r\n") or stop:
+        if buf.endswith(b"\r\n") or flag.stopped:
             out.append([round(t_send, 6), round((t_recv - t_send) * 1000, 4)])
         if gone:
             break
         time.sleep(max(0.0, interval - (time.monotonic() - t_recv)))
     sock.close()
-    while not stop:  # wait to be asked for the results
+    while not flag.stopped:  # wait to be asked for the results
         time.sleep(0.05)
     return out
 

@@ -16,18 +16,6 @@ def drain(backlog: float, arrivals_per_sec: float, capacity_per_sec: float, dt: 
     return offered - served, served
 
 
-def stall_wait_seconds(stall_s: float, backlog: float, service_s: float) -> float:
-    """Longest wait of a request arriving as the server freezes for ``stall_s`` behind ``backlog``."""
-    return stall_s + backlog * service_s
-
-
-def backlog_clear_seconds(stall_s: float, utilization: float) -> float:
-    """Time from the start of a stall until the backlog it built is served (inf when saturated)."""
-    if utilization >= 1.0:
-        return math.inf
-    return stall_s / (1.0 - utilization)
-
-
 def mm1_mean_sojourn(service_s: float, utilization: float) -> float:
     """Mean M/M/1 time in system, ``s / (1 - rho)``."""
     return math.inf if utilization >= 1.0 else service_s / (1.0 - utilization)

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import numpy as np
 from scipy.optimize import minimize_scalar, nnls
 
-from ..physics.save import LZF_MIN_LENGTH
+from ..physics.save import lzf_scanned_bytes
 from ..platform import Platform
 from ..prepare import prepare
 from .predict import predict, prediction_scenario
@@ -90,7 +90,7 @@ def _save_features(record: dict, platform: Platform) -> tuple[np.ndarray, float]
     scenario = prediction_scenario(record)
     p = prepare(scenario, platform=platform)
     data, backup = scenario.dataset, scenario.backup
-    lzf = p.keys * p.value_size if backup.compression and p.value_size > LZF_MIN_LENGTH else 0
+    lzf = lzf_scanned_bytes(p.keys, p.value_size, backup.compression)
     delay = backup.rdb_key_save_delay_us
     sleeps = p.keys if delay > 0 else (p.keys / -delay if delay < 0 else 0.0)
     slept = p.keys * delay / 1e6 if delay > 0 else (sleeps / 1e6 if delay < 0 else 0.0)
