@@ -30,6 +30,7 @@ def report(tmp_path_factory):
           reserved_memory_percent: [25]
           windows: ["01:00", "03:00", "05:00", "12:00"]
           retention_days: 7
+          objectives: {{min_data_growth: 1.1}}    # 300k keys leave a t4g.micro x1.20 growth
           uncertainty: {{runs: 10, inputs: {{load_factor: {{range: [0.8, 1.2]}}}}}}
         """))
     result = plan(scenario)

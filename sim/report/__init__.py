@@ -185,6 +185,9 @@ def _blocks(result: PlanResult, a: Analysis, images: set[str]) -> list[Block]:
     if result.recommendation:
         blocks += [Block("h2", "Why this choice"), Block("ul", items=tuple(result.reasons)),
                    Block("h2", "Headroom"), Block("ul", items=tuple(h.sentence for h in result.headroom))]
+    notes = [f"unvalidated: {u}" for u in s.get("unvalidated", [])] + [f"warning: {w}" for w in s.get("warnings", [])]
+    if notes:
+        blocks += [Block("h2", "Warnings and unvalidated figures"), Block("ul", items=tuple(notes))]
     blocks += [Block("h2", "Objectives and assumptions"), Block("ul", items=tuple(_assumptions(result)))]
     blocks += [Block("h2", "Alternatives"), Block("table", items=(
         "#", "node type", "reserved", "source", "window", "USD/month", "peak memory / node", "swap", "p99 ms", "P(fail)",
