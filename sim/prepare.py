@@ -145,8 +145,10 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         ),
         forkless_buffer_bytes=int(platform.forkless.clone_pool),
         warnings=tuple(warnings),
-        throughput_ceiling=ceiling_per_sec(service_s),
-        ceiling_source=f"{platform.latency.service_us:g} us per request on the main thread ({platform.name}), {io.source}",
+        throughput_ceiling=ceiling_per_sec(service_s, platform.cpu.client_us_per_request / 1e6, cores),
+        ceiling_source=f"{platform.latency.service_us:g} us per request on the main thread ({platform.name}), {io.source}"
+                       + (f", local clients {platform.cpu.client_us_per_request:g} us each on {cores:g} cores"
+                          if platform.cpu.client_us_per_request else ""),
         unvalidated=_unvalidated(scenario, platform, method),
     )
 

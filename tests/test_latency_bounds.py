@@ -64,7 +64,7 @@ def test_overload_is_flagged_and_latency_is_clients_times_service():
     r = simulate(s, p)
     assert r["overloaded"] and r["outcome"] == "overloaded"
     assert r["offered_load_per_sec"] == pytest.approx(600_000)
-    assert r["throughput_ceiling_per_sec"] == pytest.approx(1 / p.service_s)
+    assert r["throughput_ceiling_per_sec"] == pytest.approx(p.throughput_ceiling) and p.throughput_ceiling < 1 / p.service_s
     assert r["p50_latency_before_ms"] == pytest.approx(1000 * 400 * p.service_s, rel=0.1)
     assert any("exceeds" in w and "one node serves" in w for w in r["warnings"])
     _check(r)
@@ -93,3 +93,12 @@ def test_io_threads_raise_the_ceiling_on_elasticache_nodes_with_spare_cores():
     assert ceiling("cache.r6g.xlarge") == pytest.approx(single * 1.83 * 1.72)
     assert ceiling("cache.r6g.xlarge", "6.2.6") == pytest.approx(single * 1.83)
     assert ceiling("cache.r6g.xlarge", build="open-source") == pytest.approx(single)
+
+
+def test_local_clients_share_the_cores_with_the_server():
+    """On the lab machine the clients run beside the server: 2 cores / (10 + 20 us) = 66.7k/s, not 100k/s."""
+    from sim.physics.throughput import ceiling_per_sec
+
+    assert ceiling_per_sec(10e-6) == pytest.approx(100_000)
+    assert ceiling_per_sec(10e-6, 20e-6, 2) == pytest.approx(66_667, rel=1e-4)
+    assert prepare(scenario()).throughput_ceiling == pytest.approx(66_667, rel=1e-4)

@@ -47,6 +47,13 @@ def io_thread_speedup(elasticache: bool, engine_name: str, version: tuple[int, i
     return Ceiling(1.0, "one main thread (engine before enhanced I/O)")
 
 
-def ceiling_per_sec(service_s: float) -> float:
-    """Requests per second the main thread serves when every request costs ``service_s``."""
-    return 1.0 / service_s
+def ceiling_per_sec(service_s: float, client_s: float = 0.0, cores: float = 1.0) -> float:
+    """Requests per second one node serves: the main thread's ``1 / service_s``, and, when the clients run on
+    the same machine (``client_s`` of CPU each request costs them), what ``cores`` leave for both.
+
+    Checked on the lab machine (benchmarks/loopback_ceiling.py, redis-benchmark over loopback, 50 clients,
+    1000-byte values, 2 vCPUs shared with other work at load ~3): 40.6k SET/s and 34.0k GET/s, i.e. one
+    core's worth at the lab profile's 10 + 20 us per request (33k/s).
+    """
+    main_thread = 1.0 / service_s
+    return main_thread if client_s <= 0 else min(main_thread, cores / (service_s + client_s))
