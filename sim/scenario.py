@@ -28,8 +28,6 @@ from .dayload import DayLoadError, parse_time_of_day
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
 """'you can create no more than 20 manual backups per node in the cluster' per 24 h (elasticache.md §3.4)."""
-FORKLESS_MIN_VERSION = (2, 8, 22)
-"""ElastiCache engines from 2.8.22 can choose a forkless backup (elasticache.md §3.1)."""
 
 
 def _unit_parser(parse):
@@ -68,7 +66,7 @@ class _Model(BaseModel):
 
 
 class Engine(_Model):
-    """Server engine and version; versions before 2.8.22 always fork (old Redis)."""
+    """Server engine, version, allocator and build (ElastiCache's or open source; see :mod:`sim.flavor`)."""
 
     name: Literal["redis", "valkey"] = "redis"
     version: str = "7.0.15"
@@ -91,8 +89,9 @@ class Engine(_Model):
 
     @property
     def can_fork_less(self) -> bool:
-        """Whether this engine has ElastiCache's forkless backup (Redis >= 2.8.22, any Valkey)."""
-        return self.name == "valkey" or self.version_tuple >= FORKLESS_MIN_VERSION
+        """Redis >= 2.8.22 or any Valkey: no change-log buffering during a backup. Whether the build can
+        also save without forking is :attr:`Scenario.has_forkless` (it depends on ``build``)."""
+        return self.name == "valkey" or self.version_tuple >= flavor.ELASTICACHE_FORKLESS_MIN
 
     @property
     def dismisses_child_memory(self) -> bool:

@@ -27,24 +27,24 @@ BLOG_URL = "https://aws.amazon.com/blogs/database/enhanced-io-multiplexing-for-a
 
 
 @dataclass(frozen=True)
-class Ceiling:
+class IoThreads:
     """Main-thread speed-up from I/O threads and where the figure comes from."""
 
     speedup: float
     source: str
 
 
-def io_thread_speedup(elasticache: bool, engine_name: str, version: tuple[int, int, int], vcpu: float) -> Ceiling:
+def io_thread_speedup(elasticache: bool, engine_name: str, version: tuple[int, int, int], vcpu: float) -> IoThreads:
     """The factor by which I/O threads raise one node's request ceiling."""
     if not elasticache or vcpu < MIN_VCPU_FOR_IO_THREADS:
         why = "open-source io-threads 1" if not elasticache else f"{vcpu:g} vCPUs leave no core for I/O threads"
-        return Ceiling(1.0, f"one main thread ({why})")
+        return IoThreads(1.0, f"one main thread ({why})")
     multiplexing = version >= ((7, 2, 6) if engine_name == "valkey" else (7, 0, 4))
     if multiplexing:
-        return Ceiling(ENHANCED_IO * MULTIPLEXING, f"enhanced I/O x{ENHANCED_IO} and multiplexing x{MULTIPLEXING} ({BLOG_URL})")
+        return IoThreads(ENHANCED_IO * MULTIPLEXING, f"enhanced I/O x{ENHANCED_IO} and multiplexing x{MULTIPLEXING} ({BLOG_URL})")
     if engine_name == "valkey" or version >= (5, 0, 6):
-        return Ceiling(ENHANCED_IO, f"enhanced I/O x{ENHANCED_IO} ({BLOG_URL})")
-    return Ceiling(1.0, "one main thread (engine before enhanced I/O)")
+        return IoThreads(ENHANCED_IO, f"enhanced I/O x{ENHANCED_IO} ({BLOG_URL})")
+    return IoThreads(1.0, "one main thread (engine before enhanced I/O)")
 
 
 def ceiling_per_sec(service_s: float, client_s: float = 0.0, cores: float = 1.0) -> float:
