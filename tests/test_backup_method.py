@@ -78,3 +78,26 @@ def test_every_output_of_a_forkless_run_says_it_is_unvalidated(capsys):
     assert any("forkless" in u for u in out["unvalidated"])
     forked = run(load_scenario("scenarios/comfortable.yaml"))
     assert not any("forkless" in u for u in forked["unvalidated"])
+
+
+def test_a_plan_marks_forkless_candidates_and_its_recommendation_as_unvalidated(tmp_path):
+    from sim.planner import plan
+    from sim.planner.render import render_plan
+
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent("""\
+        node: {type: cache.t4g.micro}
+        dataset: {keys: 400k, value_size: 1KB}
+        workload: {writes_per_sec: 5k}
+        plan:
+          node_types: [cache.t4g.micro]
+          reserved_memory_percent: [5]
+          sources: [primary]
+          windows: ["03:00"]
+          objectives: {min_data_growth: 1.05}
+        """))
+    result = plan(path)
+    best = result.recommendation
+    assert best.summary["method"] == "forkless"
+    assert result.verdict(best).endswith("(forkless backup: unvalidated model)")
+    assert "unvalidated: forkless backup" in render_plan(result)
