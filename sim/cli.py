@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import units
+from . import humanize, units
 from .catalog import load_catalog
 from .run import run as run_scenario
 from .platform import PlatformError, builtin_platforms
@@ -95,6 +95,7 @@ def _safe_name(name: str) -> str:
 OUTCOME_TEXT = {
     "failed": "the backup fails; the server keeps running",
     "ok": "backup completes; memory stays within the node",
+    "overloaded": "memory is fine, but the offered load exceeds what one node serves: clients queue",
     "paging": "demand spills into swap: the node pages and slows down",
     "oom": "the kernel kills a process",
 }
@@ -103,33 +104,36 @@ OUTCOME_TEXT = {
 def render_summary(result: Result, path: str = "") -> str:
     """A readable table of one result."""
     r = result.summary
-    b, d = units.format_bytes, units.format_duration
+    b, d, ms = humanize.size, units.format_duration, humanize.latency
     calibrated = "calibrated on harness runs" if r["platform_calibrated"] else "published figures, not checked by harness runs"
     outcome = f"{r['outcome'].upper()}: {OUTCOME_TEXT[r['outcome']]}"
-    if r["oom_victim"] == "parent":
-        outcome += " (the Redis parent: the whole cache is lost)"
-    elif r["oom_victim"] == "child":
-        outcome += " (the save child: this backup fails, the cache survives)"
+    if r["oom_victim"]:
+        outcome += f" ({r['oom_consequence']})"
     rows = [
         ("outcome", outcome),
-        ("method", f"{r['method']} from the {r['backup_source']}"),
+        ("method", f"{r['method']} from the {r['backup_source']} ({r['engine_build']} build)"),
         ("fork stall", d(r["fork_stall_s"])),
         ("save duration", d(r["save_duration_s"]) if r["save_duration_s"] is not None else "did not finish"),
         ("copy-on-write peak", b(r["cow_peak_bytes"])),
         ("peak memory", f"{b(r['peak_memory_bytes'])} of {b(r['memory_limit_bytes'])} node memory "
                         f"(headroom {b(r['headroom_bytes'])})"),
         ("data limit", f"maxmemory {b(r['maxmemory_bytes'])}, reserved {b(r['reserved_memory_bytes'])}; "
-                       f"dataset used_memory {b(r['used_memory_bytes'])}"),
+                       f"dataset used_memory {b(r['used_memory_bytes'])} (can grow x{r['data_growth_to_maxmemory']:.2f})"),
         ("swap peak", f"{b(r['swap_peak_bytes'])} of {b(r['swap_limit_bytes'])} allowed"),
-        ("max latency", f"{r['max_latency_ms']:.3g} ms (baseline {r['baseline_latency_ms']:.3g} ms)"
+        ("load", f"{humanize.per_second(r['offered_load_per_sec'])} offered, one node serves "
+                 f"~{humanize.per_second(r['throughput_ceiling_per_sec'])}"),
+        ("max latency", f"{ms(r['max_latency_ms'])} (mean before the backup {ms(r['baseline_latency_ms'])})"
                         + (" at the primary, which does not fork" if r["backup_source"] == "replica" else "")),
+        ("latency before", f"p50 {ms(r['p50_latency_before_ms'])}, p99 {ms(r['p99_latency_before_ms'])}"),
+        ("latency in backup", f"p50 {ms(r['p50_latency_ms'])}, p99 {ms(r['p99_latency_ms'])}, "
+                              f"p99.9 {ms(r['p999_latency_ms'])}"),
     ]
-    rows.append(("latency in backup", f"p50 {r['p50_latency_ms']:.3g} ms, p99 {r['p99_latency_ms']:.3g} ms, "
-                                      f"p99.9 {r['p999_latency_ms']:.3g} ms (before: p99 {r['p99_latency_before_ms']:.3g} ms)"))
     if r["method"] == "forkless":
         rows.append(("writes delayed", f"{r['writes_delayed']:,.0f}"))
     if r["failure"]:
         rows.append(("failure", r["failure"]))
+    if r["oom_assumption"]:
+        rows.append(("OOM victim rule", r["oom_assumption"]))
     if r["backup_source"] == "replica":
         rows.append(("replica lag", d(r["replica_lag_s"])))
     if r.get("cluster"):
@@ -140,6 +144,7 @@ def render_summary(result: Result, path: str = "") -> str:
     head = f"{r['scenario']}" + (f"  [{path}]" if path else "")
     lines = [head, f"  platform {r['platform']} ({calibrated})"]
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
+    lines += [f"  unvalidated: {u}" for u in r["unvalidated"] if not u.startswith("platform ")]
     lines += [f"  warning: {w}" for w in r["warnings"]]
     return "\n".join(lines) + "\n"
 

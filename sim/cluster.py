@@ -68,6 +68,8 @@ def combine(scenario: Scenario, shards: list[Result]) -> Result:
         "backup_completed": all(r["backup_completed"] for r in shards),
         "backup_duration_s": None if None in durations else max(durations),
         "rdb_bytes": int(sum(r["rdb_bytes"] for r in shards)),
+        "max_latency_ms": max(r["max_latency_ms"] for r in shards),  # the longest wait on any shard
+        "overloaded": any(r["overloaded"] for r in shards),
         "cluster": {
             "shards": len(shards),
             "outcome": worst["outcome"],

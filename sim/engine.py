@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import simpy
 
-from .physics import forkless, latency, paging
+from .physics import forkless, latency, oom, paging
 from .physics.changelog import command_bytes
 from .prepare import Prepared, prepare
 from .result import Result, summarize
@@ -76,6 +76,7 @@ class BackupSimulation:
         self.events: list[tuple[float, str]] = []
         self.over_limit = self.env.event()
         self.oom_victim: str | None = None
+        self.oom_choice: oom.Choice | None = None
         self.failure: str | None = None
         self.backup_started_at: float | None = None
         self.save_ended_at: float | None = None
@@ -275,16 +276,15 @@ class BackupSimulation:
         return hi
 
     def _oom_victim(self) -> str:
-        """The kernel kills the task with the highest badness (RSS scaled by oom_score_adj).
-
-        Parent and child map the same pages, so their RSS ties but for the parent's own new
-        allocations; the parent goes first. Redis's ``oom-score-adj yes`` gives the save
-        child +800 (``oom-score-adj-values 0 200 800``), so then the child goes.
-        """
+        """The process the kernel picks (highest badness, :mod:`.physics.oom`); the choice is kept for the summary."""
         fork_child = self.state.child_alive and self.p.method == "fork"
-        if fork_child and (self.p.scenario.node.oom_score_adj or not self.state.parent_alive):
-            return "child"
-        return "parent"
+        if not fork_child or not self.state.parent_alive:
+            return "parent" if self.state.parent_alive else "child"
+        p, m = self.p, self._memory(self.state)
+        child_rss = p.rss - p.cow.released_bytes(self.state.progress)
+        self.oom_choice = oom.choose(m.parent_rss, child_rss, m.swap, m.child_kernel,
+                                     p.budget.node_memory + p.budget.swap, p.scenario.node.oom_score_adj)
+        return self.oom_choice.victim
 
     # -- recording -------------------------------------------------------------------------
     def _record(self) -> None:

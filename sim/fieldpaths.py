@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
+from . import units
 from .scenario import Scenario, ScenarioError, validate_scenario
 
 NOT_VARIABLE = {"plan", "name", "description"}
@@ -69,7 +70,28 @@ def with_value(data: dict, parts: tuple[str, ...], value: Any) -> dict:
             node[part] = {}
         node = node[part]
     node[parts[-1]] = value
+    if parts[:1] == ("dataset",) and len(parts) == 2 and parts[1] in _PAIRED:
+        _keep_value_size(out["dataset"], data.get("dataset") or {}, parts[1])
     return out
+
+
+_PAIRED = {"keys": ("used_memory", units.parse_count, units.parse_size),
+           "used_memory": ("keys", units.parse_size, units.parse_count)}
+
+
+def _keep_value_size(new: dict, old: dict, changed: str) -> None:
+    """With ``keys`` and ``used_memory`` both given (what ``rbsim profile`` writes), changing one scales the
+    other, so growing the data keeps the value size, as ``keys`` + ``value_size`` would."""
+    other, parse_changed, parse_other = _PAIRED[changed]
+    if "value_size" in old or other not in old or changed not in old:
+        return
+    try:
+        before, after, paired = parse_changed(old[changed]), parse_changed(new[changed]), parse_other(old[other])
+    except (units.UnitError, TypeError, ValueError, OverflowError):
+        return  # validation reports the bad value
+    if before > 0:
+        scaled = paired * after / before
+        new[other] = round(scaled) if other == "keys" else f"{round(scaled)}B"
 
 
 def read_value(scenario: Scenario, parts: tuple[str, ...]) -> Any:

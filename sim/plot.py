@@ -39,6 +39,10 @@ def plot_memory(result: Result, path: str | Path | None = None):
     for when, what in result.events:
         mem.axvline(when, color="black", lw=0.6, alpha=0.4)
         mem.annotate(what, (when, mem.get_ylim()[1]), rotation=90, va="top", ha="right", fontsize=7)
+    if result["oom_victim"]:  # the run ends in a kill: mark it where demand met memory + swap
+        x = next(when for when, what in result.events if what.startswith("OOM kills"))
+        y = float(tl.loc[tl["time_s"] <= x + 1e-9, "demand_bytes"].max()) / GIB
+        mem.plot([x], [y], marker="X", ms=11, color="crimson", mec="black", label=f"OOM kill ({result['oom_victim']})")
     mem.set_ylabel("GiB")
     mem.set_title(f"{result['scenario']}: {result['outcome']} ({result['method']} backup from {result['backup_source']})")
     mem.legend(loc="lower right", fontsize=7)

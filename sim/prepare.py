@@ -14,6 +14,9 @@ from .physics.cow import CowModel, cow_model, page_spans
 from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.keyspace import popularity
 from .physics.save import effective_key_delay_us, lzf_scanned_bytes, rdb_bytes, save_seconds
+from .flavor import ELASTICACHE
+from .generations import platform_warning
+from .physics.throughput import ceiling_per_sec, io_thread_speedup
 from .platform import Platform, load_platform
 from .scenario import Scenario, resolve_path
 
@@ -53,6 +56,9 @@ class Prepared:
     output_buffer_limit: int
     forkless_buffer_bytes: int
     warnings: tuple[str, ...] = field(default=())
+    throughput_ceiling: float = float("inf")  # requests/s one node serves (main thread with I/O threads)
+    ceiling_source: str = ""
+    unvalidated: tuple[str, ...] = field(default=())  # figures of this run no real run has checked
 
     @property
     def overwrite_share(self) -> float:
@@ -80,6 +86,9 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
             f"used_memory ({used:,} B) exceeds maxmemory ({budget.maxmemory:,} B = node memory minus reserved): "
             "Redis would evict keys or refuse writes before this backup"
         )
+    old_generation = platform_warning(node.type, platform.name)
+    if old_generation:
+        warnings.append(old_generation)
     if node.type and not get_node_type(node.type).backup_supported:
         warnings.append(f"ElastiCache does not support backups on {node.type} (elasticache.md §3.4)")
 
@@ -102,6 +111,9 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     load = day_load(scenario, source_dir)
     start = scenario.backup.start or 0.0
     writes, reads = load.at(start)
+    cores = float(_cores(node, platform))
+    io = io_thread_speedup(scenario.build == ELASTICACHE and node.type is not None, engine.name, engine.version_tuple, cores)
+    service_s = platform.latency.service_us / 1e6 / io.speedup
     return Prepared(
         scenario=scenario,
         platform=platform,
@@ -122,9 +134,9 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         reads_per_sec=reads if scenario.backup.source == "primary" else 0.0,
         load=load,
         fork_time_of_day=start,
-        service_s=platform.latency.service_us / 1e6,
+        service_s=service_s,
         method=method,
-        cores=float(_cores(node, platform)),
+        cores=cores,
         cow_fault_s=(platform.fork.huge_cow_fault_us if node.transparent_huge_pages else platform.fork.cow_fault_us) / 1e6,
         pages_per_key=sum(page_spans(a.size, page_size)[0] for a in layout.allocations) + 1.0,
         old_engine=not engine.can_fork_less,
@@ -133,7 +145,24 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         ),
         forkless_buffer_bytes=int(platform.forkless.clone_pool),
         warnings=tuple(warnings),
+        throughput_ceiling=ceiling_per_sec(service_s, platform.cpu.client_us_per_request / 1e6, cores),
+        ceiling_source=f"{platform.latency.service_us:g} us per request on the main thread ({platform.name}), {io.source}"
+                       + (f", local clients {platform.cpu.client_us_per_request:g} us each on {cores:g} cores"
+                          if platform.cpu.client_us_per_request else ""),
+        unvalidated=_unvalidated(scenario, platform, method),
     )
+
+
+def _unvalidated(scenario: Scenario, platform: Platform, method: str) -> tuple[str, ...]:
+    """The parts of this run's figures that no harness run has checked (README "What is checked")."""
+    out = []
+    if method == "forkless":
+        out.append("forkless backup: no forkless server was run; the model follows Valkey's published design")
+    if platform.calibration is None:
+        out.append(f"platform {platform.name}: published figures, not checked by harness runs")
+    if not scenario.engine.can_fork_less:
+        out.append("engine before 2.8.22 (change log, output-buffer overflow): from AWS docs only")
+    return tuple(out)
 
 
 def _cores(node, platform: Platform) -> float:
@@ -166,23 +195,28 @@ def _dataset_shape(scenario: Scenario) -> tuple[int, int, int]:
 
 
 def _method(scenario: Scenario, platform: Platform, budget: MemoryBudget, rss: int, warnings: list[str]) -> str:
-    """The backup method that runs: engines before 2.8.22 always fork; ``auto`` picks by free memory.
+    """The backup method that runs: ``fork`` unless the build has a forkless save and ``auto`` picks it.
 
     ElastiCache forks "if there is sufficient available memory" and otherwise saves forkless
-    (elasticache.md §3.1); the test is not published, so rbsim uses the platform's documented
-    ``forkless.auto_threshold``: forkless when free memory is below that share of node memory.
+    (elasticache.md §3.1); the test is not published, so rbsim uses ``backup.forkless_threshold``
+    (default: the platform's ``forkless.auto_threshold``): forkless when free memory is below that
+    share of node memory. Open-source Redis, Valkey before 9.2 and engines before 2.8.22 always fork.
     """
     requested = scenario.backup.method
-    if not scenario.engine.can_fork_less or requested == "fork":
+    if requested == "fork":
         return "fork"
     if requested == "forkless":
         return "forkless"
+    if not scenario.has_forkless:
+        return "fork"
     free = budget.node_memory - rss
-    threshold = platform.forkless.auto_threshold
+    threshold = scenario.backup.forkless_threshold
+    threshold = platform.forkless.auto_threshold if threshold is None else threshold
     if free < threshold * budget.node_memory:
         warnings.append(
-            f"method auto: free memory {free / budget.node_memory:.0%} of the node is below the "
-            f"{threshold:.0%} threshold, so the backup runs forkless (rbsim's assumed rule; AWS does not publish it)"
+            f"method auto: free memory {free / budget.node_memory:.1%} of the node is below the "
+            f"{threshold:.1%} forkless threshold, so the backup runs forkless (rbsim's assumed rule, "
+            "backup.forkless_threshold; AWS does not publish it; the forkless model is unvalidated)"
         )
         return "forkless"
     return "fork"

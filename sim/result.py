@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .physics import latency
+from .flavor import ELASTICACHE
+from .physics import latency, oom
+from .physics.budget import MIN_DATA_GROWTH
 from .physics.forkless import SLICE_S
 
 if TYPE_CHECKING:
     from .engine import BackupSimulation
 
-OUTCOMES = ("ok", "paging", "failed", "oom")
-"""In rising severity. ok: demand stayed within node memory; paging: it spilled to swap; failed: the
-backup failed but the server lives (output buffer overflow); oom: the kernel killed a process."""
+OUTCOMES = ("ok", "overloaded", "paging", "failed", "oom")
+"""In rising severity. ok: demand stayed within node memory and the node served its load; overloaded:
+memory was fine but the offered requests exceed what one node serves (clients queue, see
+``throughput_ceiling_per_sec``); paging: demand spilled to swap; failed: the backup failed but the
+server lives (output buffer overflow); oom: the kernel killed a process."""
 PAGING_MIN_SWAP = 1024**2
 """Swap below 1 MiB is not called paging (the harness's threshold: the kernel swaps a few pages anyway)."""
 SUB_STEPS = 6
@@ -71,6 +76,10 @@ def summarize(run: "BackupSimulation") -> Result:
         outcome = "paging"
     else:
         outcome = "ok"
+    offered = _offered_per_sec(p, timeline)
+    overloaded = offered > p.throughput_ceiling
+    if outcome == "ok" and overloaded:
+        outcome = "overloaded"
     completed = run.save_ended_at is not None
     stall = p.fork_stall_s if p.method == "fork" else 0.0
     save_duration = run.save_ended_at - run.backup_started_at - stall if completed else None
@@ -99,7 +108,9 @@ def summarize(run: "BackupSimulation") -> Result:
         "swap_limit_bytes": budget.swap,
         "swap_peak_bytes": swap_peak,
         "headroom_bytes": budget.node_memory - peak_demand,
-        "max_latency_ms": base_ms + (1000 * run.max_wait_s if on_primary else 0.0),
+        "max_latency_ms": max(base_ms + (1000 * run.max_wait_s if on_primary else 0.0),
+                              _worst_request_ms(run, timeline) if on_primary else base_ms,
+                              *[x for x in before + during if math.isfinite(x)]),
         "p50_latency_ms": during[0],
         "p99_latency_ms": during[1],
         "p999_latency_ms": during[2],
@@ -108,6 +119,11 @@ def summarize(run: "BackupSimulation") -> Result:
         "baseline_latency_ms": base_ms,
         "writes_delayed": float(timeline["delayed_writes"].iloc[-1]),
         "min_served_writes_per_sec": _min_served(timeline),
+        "offered_load_per_sec": offered,
+        "throughput_ceiling_per_sec": p.throughput_ceiling,
+        "throughput_ceiling_source": p.ceiling_source,
+        "overloaded": overloaded,
+        "data_growth_to_maxmemory": budget.maxmemory / p.used_memory,
         "requests_deferred": float(timeline["deferred_requests"].iloc[-1]),
         "replica_lag_s": run.max_wait_s if not on_primary else 0.0,
         "rdb_bytes": p.rdb_bytes,
@@ -118,14 +134,70 @@ def summarize(run: "BackupSimulation") -> Result:
         "writes_per_sec": p.writes_per_sec,
         "platform": p.platform.name,
         "platform_calibrated": p.platform.calibration is not None,
-        "warnings": list(p.warnings),
+        "oom_consequence": _oom_consequence(run),
+        "oom_assumption": _oom_assumption(run),
+        "engine_build": p.scenario.build,
+        "unvalidated": list(p.unvalidated),
+        "warnings": list(p.warnings) + _load_warnings(p, offered, overloaded),
     }
     return Result(summary=summary, timeline=timeline, events=run.events)
 
 
-def _min_served(timeline: pd.DataFrame) -> float:
+def _min_served(timeline: pd.DataFrame) -> float | None:
+    """Fewest writes/s served during the save (None when the run never reached the save)."""
     during = timeline[timeline["phase"] == "save"]
-    return float(during["served_writes_per_sec"].min()) if len(during) else float("nan")
+    return float(during["served_writes_per_sec"].min()) if len(during) else None
+
+
+def _offered_per_sec(p, timeline: pd.DataFrame) -> float:
+    """Highest request rate (writes + reads) the primary receives during the simulated span."""
+    start = p.fork_time_of_day - p.scenario.simulation.before
+    return max(sum(p.load.at(start + t)) for t in timeline["time_s"].to_numpy())
+
+
+def _load_warnings(p, offered: float, overloaded: bool) -> list[str]:
+    """Say when the offered load exceeds one node's ceiling, and when the data nearly fills maxmemory."""
+    out = []
+    if overloaded:
+        out.append(f"offered load {offered:,.0f} requests/s exceeds the ~{p.throughput_ceiling:,.0f}/s one node serves "
+                   f"({p.ceiling_source}): requests queue up to workload.clients ({p.scenario.workload.clients}) and "
+                   "latency is clients x service time; shard the load (cluster) or add read replicas")
+    growth = p.budget.maxmemory / p.used_memory
+    if 1.0 <= growth < MIN_DATA_GROWTH:
+        out.append(f"used_memory is {1 / growth:.0%} of maxmemory: the data can grow only x{growth:.2f} before Redis "
+                   f"evicts or refuses writes (rbsim's minimum is x{MIN_DATA_GROWTH:g})")
+    return out
+
+
+def _oom_consequence(run: "BackupSimulation") -> str | None:
+    """What the OOM kill costs, in words (None without one)."""
+    if run.oom_victim is None:
+        return None
+    return oom.consequence(run.oom_victim, run.p.scenario.backup.source, run.p.scenario.build == ELASTICACHE)
+
+
+def _oom_assumption(run: "BackupSimulation") -> str | None:
+    """The kernel rule and figures behind the victim (None without an OOM kill)."""
+    if run.oom_victim is None:
+        return None
+    container = run.p.scenario.node.type is None
+    if run.oom_choice is None:
+        return "no save child was alive: the server was the only candidate"
+    return oom.assumption(run.oom_choice, run.p.scenario.node.oom_score_adj, container)
+
+
+def _worst_request_ms(run: "BackupSimulation", timeline: pd.DataFrame) -> float:
+    """The longest a request waits in the model: the fluid wait of its moment plus its own service and the
+    stalls only some requests meet (a forkless slice or an expedited key save, a copy-on-write fault of every
+    page of its key, a major fault of every page of its key)."""
+    p = run.p
+    extra = (np.where(timeline["snapshot_share"] > 0, SLICE_S, 0.0)
+             + np.where(timeline["delayed_share"] > 0, p.save_s / p.keys, 0.0)
+             + np.where(timeline["swap_bytes"] > 0, p.pages_per_key * p.platform.paging.fault_us / 1e6, 0.0))
+    if p.method == "fork":
+        forking = timeline["phase"].isin(["fork", "save"]) & (timeline["cow_bytes"] > 0)
+        extra = extra + np.where(forking, p.pages_per_key * p.cow_fault_s, 0.0)
+    return float((timeline["latency_ms"] + 1000 * extra).max())
 
 
 def client_latency(run: "BackupSimulation", timeline: pd.DataFrame) -> tuple[list[float], list[float]]:
@@ -148,7 +220,14 @@ def client_latency(run: "BackupSimulation", timeline: pd.DataFrame) -> tuple[lis
     before_mask = t[1:] <= start
     during_mask = (t[:-1] >= start - 1e-12) & (t[1:] <= end + 1e-12) & (phase[1:] != "steady")
     key_delay = p.save_s / p.keys  # an expedited write waits for one key's share of the save
-    return (_quantiles(timeline, before_mask, 0.0), _quantiles(timeline, during_mask, key_delay))
+    if before_mask.any():
+        before = _quantiles(timeline, before_mask, 0.0)
+    else:  # no steady state simulated: the M/M/1 figures of the load at the fork
+        rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s
+        cap = p.scenario.workload.clients * p.service_s
+        before = [1000 * min(latency.mm1_sojourn_quantile(p.service_s, rho, q), cap) for q in QUANTILES]
+    during = _quantiles(timeline, during_mask, key_delay) if during_mask.any() else before
+    return before, during
 
 
 def _quantiles(tl: pd.DataFrame, mask: np.ndarray, key_delay_s: float) -> list[float]:
@@ -162,6 +241,9 @@ def _quantiles(tl: pd.DataFrame, mask: np.ndarray, key_delay_s: float) -> list[f
     delayed = tl["delayed_share"].to_numpy()[1:]
     dt = np.diff(t)
     rho = np.minimum(arrivals * service, 0.95)
+    if (arrivals * dt * mask).sum() <= 0:  # no requests: what a probe (a ping) sent then would wait
+        arrivals = np.ones_like(arrivals)
+        dt = dt if (dt * mask).sum() > 0 else np.ones_like(dt)
     rate = (1 - rho) / service
     weights, shifts, rates = [], [], []
     for k in range(SUB_STEPS):
@@ -177,6 +259,4 @@ def _quantiles(tl: pd.DataFrame, mask: np.ndarray, key_delay_s: float) -> list[f
             shifts.append(w + extra)
             rates.append(rate)
     weights, shifts, rates = (np.concatenate(x) for x in (weights, shifts, rates))
-    if weights.sum() <= 0:
-        return [float("nan")] * len(QUANTILES)
     return [1000 * x for x in latency.mixture_quantiles(weights, shifts, rates, QUANTILES)]

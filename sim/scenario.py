@@ -23,13 +23,11 @@ from pydantic import (
     model_validator,
 )
 
-from . import units
+from . import flavor, units
 from .dayload import DayLoadError, parse_time_of_day
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
 """'you can create no more than 20 manual backups per node in the cluster' per 24 h (elasticache.md §3.4)."""
-FORKLESS_MIN_VERSION = (2, 8, 22)
-"""ElastiCache engines from 2.8.22 can choose a forkless backup (elasticache.md §3.1)."""
 
 
 def _unit_parser(parse):
@@ -68,11 +66,12 @@ class _Model(BaseModel):
 
 
 class Engine(_Model):
-    """Server engine and version; versions before 2.8.22 always fork (old Redis)."""
+    """Server engine, version, allocator and build (ElastiCache's or open source; see :mod:`sim.flavor`)."""
 
     name: Literal["redis", "valkey"] = "redis"
     version: str = "7.0.15"
     allocator: Literal["jemalloc", "libc"] = "jemalloc"
+    build: Literal["elasticache", "open-source"] | None = None  # None: ElastiCache with a node.type, else open source
 
     @field_validator("version", mode="before")
     @classmethod
@@ -90,8 +89,9 @@ class Engine(_Model):
 
     @property
     def can_fork_less(self) -> bool:
-        """Whether this engine has ElastiCache's forkless backup (Redis >= 2.8.22, any Valkey)."""
-        return self.name == "valkey" or self.version_tuple >= FORKLESS_MIN_VERSION
+        """Redis >= 2.8.22 or any Valkey: no change-log buffering during a backup. Whether the build can
+        also save without forking is :attr:`Scenario.has_forkless` (it depends on ``build``)."""
+        return self.name == "valkey" or self.version_tuple >= flavor.ELASTICACHE_FORKLESS_MIN
 
     @property
     def dismisses_child_memory(self) -> bool:
@@ -239,6 +239,7 @@ class Backup(_Model):
     method: Literal["auto", "fork", "forkless"] = "auto"
     rdb_key_save_delay_us: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     compression: bool = True
+    forkless_threshold: Fraction | None = None  # auto goes forkless below this free share; None: the platform's
     start: TimeOfDay | None = None
     kind: Literal["automatic", "manual", "final"] = "automatic"
     per_day: int = Field(default=1, ge=1, le=1440)
@@ -305,11 +306,33 @@ class Scenario(_Model):
     cluster: Cluster | None = None
     plan: dict | None = None  # planner settings, validated by ``rbsim plan``
 
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_of_node(cls, data: Any) -> Any:
+        """Without ``platform``, old PV-only node generations get ``xen-pv`` (sim/generations.py), others ``nitro``."""
+        from .generations import default_platform
+
+        if isinstance(data, dict) and data.get("platform") is None and isinstance(data.get("node"), dict):
+            node_type = data["node"].get("type")
+            return {**data, "platform": default_platform(node_type if isinstance(node_type, str) else None)}
+        return data
+
+    @property
+    def build(self) -> str:
+        """``elasticache`` or ``open-source``: ``engine.build``, else derived (see :mod:`sim.flavor`)."""
+        return flavor.build_of(self.engine.build, self.node.type, self.platform)
+
+    @property
+    def has_forkless(self) -> bool:
+        """Whether this scenario's server can back up without forking."""
+        return flavor.has_forkless(self.build, self.engine.name, self.engine.version_tuple)
+
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
-        if self.backup.method == "forkless" and not self.engine.can_fork_less:
+        if self.backup.method == "forkless" and not self.has_forkless:
             raise ValueError(
-                f"backup.method forkless needs engine 2.8.22 or later; engine.version is {self.engine.version}"
+                f"backup.method forkless: {self.build} {self.engine.name} {self.engine.version} has no forkless backup; "
+                f"it needs {flavor.forkless_requirement()}"
             )
         if self.backup.kind == "manual" and self.backup.per_day > MAX_MANUAL_BACKUPS_PER_DAY:
             raise ValueError(

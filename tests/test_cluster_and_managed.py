@@ -72,3 +72,12 @@ def test_storage_cost_follows_retention_and_the_free_backup():
     week = run(parse_scenario(BASE.replace("backup: {method: fork}", "backup: {retention_days: 7}")))
     assert one["backup_storage_usd_month"] == 0  # the one backup per cluster is free
     assert week["backup_storage_usd_month"] == pytest.approx(6 * week["rdb_bytes"] / 2**30 * 0.085)
+
+
+def test_cluster_max_latency_is_the_longest_wait_on_any_shard():
+    """The cluster's max latency is the longest wait on any shard and bounds every shard's percentiles."""
+    text = ("node: {memory: 1.2GiB}\nplatform: lab\ndataset: {keys: 1.2M, value_size: 1KB}\n"
+            "workload: {writes_per_sec: 60k}\nbackup: {method: fork}\ncluster: {shards: 2, skew: [1, 3]}\n")
+    r = run(parse_scenario(text))
+    assert r["max_latency_ms"] == max(x["max_latency_ms"] for x in r["shards"])
+    assert all(r["max_latency_ms"] >= x[k] for x in r["shards"] for k in ("p99_latency_ms", "p999_latency_ms"))

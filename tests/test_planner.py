@@ -10,7 +10,7 @@ from sim import batch
 from sim.dayload import DayLoad
 from sim.planner import plan
 from sim.planner.cli import run_plan_command
-from sim.planner.objectives import violations
+from sim.planner.objectives import describe, violations
 from sim.planner.spec import Objectives
 from sim.planner.variants import Window, peak_rates, quietest, variant
 from sim.scenario import ScenarioError
@@ -21,7 +21,9 @@ MICRO, SMALL, MEDIUM = "cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium"
 def scenario(tmp_path, workload="writes_per_sec: 1k", keys="300k", **plan_fields):
     """A 300k-key scenario (about 320 MiB: fits a t4g.micro at 25 % reserved) with a plan block."""
     block = {"node_types": [MEDIUM, MICRO, SMALL], "reserved_memory_percent": [25], "sources": ["replica"],
-             "windows": ["00:00", "06:00", "12:00", "18:00"]}
+             "windows": ["00:00", "06:00", "12:00", "18:00"],
+             # 300k keys fill a t4g.micro's maxmemory to x1.20 growth; these tests are about the other objectives
+             "objectives": {"min_data_growth": 1.1}}
     block.update(plan_fields)
     path = tmp_path / "s.yaml"
     path.write_text(textwrap.dedent(f"""\
@@ -181,3 +183,42 @@ def test_command_prints_a_table_or_json(tmp_path, capsys):
     assert data["recommendation"]["total_usd_month"] == pytest.approx(2 * 0.016 * 730)
     Args.file = str(tmp_path / "missing.yaml")
     assert run_plan_command(Args) == 2
+
+
+def test_data_headroom_is_the_same_whether_the_data_is_keys_and_value_size_or_keys_and_used_memory(tmp_path):
+    """Issue 9: with keys + used_memory (what `rbsim profile` writes) growing keys kept memory fixed (x31.3 vs x1.04)."""
+    from sim.physics.layout import used_memory
+
+    by_size = plan(scenario(tmp_path, workload="writes_per_sec: 5k", node_types=[MICRO]))
+    used = used_memory(300_000, 16, 1000, "jemalloc")
+    path = scenario(tmp_path, workload="writes_per_sec: 5k", node_types=[MICRO])
+    path.write_text(path.read_text().replace("value_size: 1KB", f"used_memory: {used}B"))
+    by_memory = plan(path)
+    data = [next(h for h in r.headroom if h.dimension == "data") for r in (by_size, by_memory)]
+    assert data[0].multiplier is not None and data[0].multiplier < 1.5
+    assert data[1].multiplier == pytest.approx(data[0].multiplier, rel=0.05)
+
+
+def test_growing_keys_by_path_keeps_the_value_size_when_used_memory_is_given():
+    from sim.fieldpaths import with_value
+
+    grown = with_value({"dataset": {"keys": "1M", "used_memory": "1GiB"}}, ("dataset", "keys"), 2_000_000)
+    assert grown["dataset"] == {"keys": 2_000_000, "used_memory": f"{2 * 1024**3}B"}
+
+
+def test_a_nearly_full_node_misses_the_default_data_growth_objective(tmp_path):
+    path = scenario(tmp_path)
+    path.write_text(path.read_text().replace("min_data_growth: 1.1", "min_data_growth: 1.25"))
+    result = plan(path)
+    micro = next(c for c in result.found.candidates if c.config.node_type == MICRO)
+    assert not micro.meets_nominal and "the data can grow only ×1.2" in result.verdict(micro)
+    assert result.recommendation.config.node_type == SMALL
+    assert "the data can grow ×1.25 before it outgrows maxmemory" in describe(result.spec.objectives)
+
+
+def test_more_load_than_one_node_serves_misses_an_objective():
+    summary = {"used_memory_bytes": 1, "maxmemory_bytes": 10, "outcome": "overloaded", "backup_completed": True,
+               "swap_peak_bytes": 0, "max_latency_ms": 1, "headroom_bytes": 1, "overloaded": True,
+               "offered_load_per_sec": 600_000.0, "throughput_ceiling_per_sec": 125_000.0}
+    missed = violations(Objectives(max_swap=None), summary, 3600)
+    assert [v.objective for v in missed] == ["throughput"] and "125,000/s" in missed[0].message

@@ -30,6 +30,7 @@ def report(tmp_path_factory):
           reserved_memory_percent: [25]
           windows: ["01:00", "03:00", "05:00", "12:00"]
           retention_days: 7
+          objectives: {{min_data_growth: 1.1}}    # 300k keys leave a t4g.micro x1.20 growth
           uncertainty: {{runs: 10, inputs: {{load_factor: {{range: [0.8, 1.2]}}}}}}
         """))
     result = plan(scenario)
@@ -98,3 +99,16 @@ def test_report_without_a_recommendation(tmp_path):
     write_report(result, tmp_path / "out")
     html = (tmp_path / "out" / "report.html").read_text()
     assert "No configuration meets the objectives" in html and "cannot hold used_memory" in html
+
+
+def test_figures_tell_paging_from_oom_and_label_cells_that_do_not_fit(report):
+    from sim.humanize import nice_round
+    from sim.report import analyse, figures
+
+    assert figures.VERDICTS[4] == "data does not fit" and figures.VERDICT_MARKS[4] == "no fit"
+    classes = [figures.risk_class({"outcome": o}, missed) for o, missed in
+               (("ok", False), ("ok", True), ("paging", True), ("oom", True))]
+    assert [figures.RISK_CLASSES[c] for c in classes] == list(figures.RISK_CLASSES)
+    result, _ = report
+    rates = analyse(result).heat_rates
+    assert rates == sorted(set(rates)) and all(nice_round(r) == r for r in rates)

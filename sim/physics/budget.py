@@ -39,3 +39,9 @@ def memory_budget(node: Node) -> MemoryBudget:
     else:
         reserved = int(round(memory * node.reserved_percent / 100.0))
     return MemoryBudget(node_memory=memory, reserved=reserved, swap=int(node.swap))
+
+
+MIN_DATA_GROWTH = 1.25
+"""How far the data should be able to grow before it outgrows maxmemory: a quarter more (rbsim's default
+margin until the next sizing review; an operating choice, not physics). Below it run warns and plan fails
+the candidate (``plan.objectives.min_data_growth``)."""

@@ -60,6 +60,10 @@ class CowModel:
             total = total + c.pages * (1.0 - clean) * (1.0 - c.dismissed_share * x)
         return float(total) if total.ndim == 0 else total
 
+    def released_bytes(self, progress: float) -> float:
+        """Bytes the child has released (``dismissObject``) by save ``progress``: they leave its RSS."""
+        return self.page_size * progress * sum(c.pages * c.dismissed_share for c in self.classes)
+
     def cow_bytes(self, writes: float | np.ndarray, progress: float | np.ndarray = 0.0) -> np.ndarray | float:
         """Expected copy-on-write bytes (key pages plus the fixed base)."""
         return self.base_bytes + self.page_size * np.asarray(self.dirty_pages(writes, progress))

@@ -45,7 +45,9 @@ class PlanResult:
         return self.found.accepted + sorted(rest, key=lambda c: (c.cost.total_usd, len(c.violations)))
 
     def verdict(self, candidate: Candidate) -> str:
-        return verdict(candidate, self.spec.uncertainty is not None, self.spec.max_failure_probability)
+        """The candidate's verdict in words; a forkless backup is marked as an unvalidated model."""
+        text = verdict(candidate, self.spec.uncertainty is not None, self.spec.max_failure_probability)
+        return text + (" (forkless backup: unvalidated model)" if candidate.summary.get("method") == "forkless" else "")
 
     def to_dict(self) -> dict:
         """JSON-ready result (non-finite numbers become null)."""

@@ -1,7 +1,7 @@
 """Check one simulated backup against the plan's objectives and say, in words, what it broke.
 
 Two checks always apply: the data must fit under maxmemory (else Redis evicts or refuses writes)
-and the backup must complete. The p99 objective uses the summary's ``p99_latency_ms`` and falls back
+and the backup must complete; ``min_data_growth`` (default ×1.25) asks for room for the data to grow. The p99 objective uses the summary's ``p99_latency_ms`` and falls back
 to the maximum latency (an upper bound) for simulators that do not report percentiles.
 """
 
@@ -45,6 +45,14 @@ def violations(objectives: Objectives, summary: dict, window_s: float) -> list[V
     if s["used_memory_bytes"] > s["maxmemory_bytes"]:
         out.append(Violation("data_fits", f"used_memory {format_bytes(s['used_memory_bytes'])} exceeds maxmemory "
                              f"{format_bytes(s['maxmemory_bytes'])}", "the data outgrows maxmemory"))
+    growth = s["maxmemory_bytes"] / s["used_memory_bytes"]
+    if o.min_data_growth is not None and 1.0 <= growth < o.min_data_growth:
+        out.append(Violation("min_data_growth", f"the data can grow only ×{growth:.2f} before it outgrows maxmemory "
+                             f"{format_bytes(s['maxmemory_bytes'])} (at least ×{o.min_data_growth:g} wanted)",
+                             f"the data nearly fills maxmemory (less than ×{o.min_data_growth:g} growth left)"))
+    if s.get("overloaded"):
+        out.append(Violation("throughput", f"the offered {s['offered_load_per_sec']:,.0f} requests/s exceed the "
+                             f"~{s['throughput_ceiling_per_sec']:,.0f}/s one node serves", "the load exceeds what one node serves"))
     if o.no_oom and s["outcome"] == "oom":
         out.append(Violation("no_oom", f"the OOM killer takes the {s.get('oom_victim') or 'process'}",
                              "the OOM killer acts"))
@@ -79,6 +87,8 @@ def describe(objectives: Objectives) -> list[str]:
     """The objectives in words, for reports."""
     o = objectives
     out = ["the data fits under maxmemory", "the backup completes"]
+    if o.min_data_growth is not None:
+        out.append(f"the data can grow ×{o.min_data_growth:g} before it outgrows maxmemory")
     if o.no_oom:
         out.append("no OOM kill")
     if o.max_swap is not None:

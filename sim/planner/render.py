@@ -45,6 +45,8 @@ def render_plan(result) -> str:
             "  headroom",
             *[wrap(h.sentence, "    - ") for h in result.headroom],
             f"  windows meeting the objectives: {window_ranges(result.found.windows)}",
+            *[wrap(f"unvalidated: {u}", "  ") for u in best.summary.get("unvalidated", [])],
+            *[wrap(f"warning: {w}", "  ") for w in best.summary.get("warnings", [])],
         ]
     lines += ["", f"  {'#':>2}  {'node type':<19} {'resv':>4} {'source':<7} {'window':<6} {'USD/month':>10} "
                   f"{'peak memory':>21} {'swap':>10} {'p99 ms':>7} {'P(fail)':>7}  verdict"]

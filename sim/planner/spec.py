@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .. import distributions
 from ..catalog import UnknownNodeTypeError, get_node_type, load_catalog
+from ..physics.budget import MIN_DATA_GROWTH
 from ..fieldpaths import FieldPathError, check_path, models_in, number_parser
 from ..scenario import Duration, Fraction, Scenario, ScenarioError, Size, TimeOfDay, _line, load_scenario
 
@@ -45,6 +46,7 @@ class Objectives(_Model):
     max_p99_latency_ms: float | None = Field(default=None, gt=0)
     backup_within_window: bool = True
     min_headroom: Size | None = None
+    min_data_growth: float | None = Field(default=MIN_DATA_GROWTH, ge=1)  # maxmemory / used_memory at least this
 
 
 class Uncertainty(_Model):

@@ -22,6 +22,7 @@ from ..planner.objectives import describe, violations
 from ..planner.search import Candidate
 from ..planner.variants import Config, Window, variant
 from ..result import Result
+from ..humanize import nice_round
 from ..units import format_bytes
 from . import figures
 from .document import Block, to_html, to_markdown
@@ -96,7 +97,7 @@ def _heat_map(result: PlanResult, subject: Candidate | None) -> tuple[list[str],
     types = [n.node_type for n in sorted(usable, key=lambda n: (n.maxmemory_bytes, n.price_usd_per_hour))]
     low = max(1000.0, min(w.writes for w in p.windows))
     high = max(low * 4, 1.5 * max(w.writes for w in p.windows))
-    rates = list(np.geomspace(low, high, HEAT_MAP_RATES))
+    rates = sorted({nice_round(r) for r in np.geomspace(low, high, HEAT_MAP_RATES)})  # readable ticks
     busiest = max(p.windows, key=lambda w: (w.writes, w.reads))
     read_share = busiest.reads / busiest.writes if busiest.writes else 0.0
     source = subject.config.source if subject else spec.source_choices[0]
@@ -157,7 +158,7 @@ def _figures(result: PlanResult, a: Analysis) -> dict:
             [r.window.label for r in risks], [r.window.writes for r in risks],
             [r.summary.get("peak_memory_bytes", np.nan) / r.summary.get("memory_limit_bytes", np.nan)
              if "error" not in r.summary else np.nan for r in risks],
-            [not r.violations for r in risks], a.subject.window.label if a.subject else "")
+            [figures.risk_class(r.summary, bool(r.violations)) for r in risks], a.subject.window.label if a.subject else "")
     return figs
 
 
@@ -185,6 +186,9 @@ def _blocks(result: PlanResult, a: Analysis, images: set[str]) -> list[Block]:
     if result.recommendation:
         blocks += [Block("h2", "Why this choice"), Block("ul", items=tuple(result.reasons)),
                    Block("h2", "Headroom"), Block("ul", items=tuple(h.sentence for h in result.headroom))]
+    notes = [f"unvalidated: {u}" for u in s.get("unvalidated", [])] + [f"warning: {w}" for w in s.get("warnings", [])]
+    if notes:
+        blocks += [Block("h2", "Warnings and unvalidated figures"), Block("ul", items=tuple(notes))]
     blocks += [Block("h2", "Objectives and assumptions"), Block("ul", items=tuple(_assumptions(result)))]
     blocks += [Block("h2", "Alternatives"), Block("table", items=(
         "#", "node type", "reserved", "source", "window", "USD/month", "peak memory / node", "swap", "p99 ms", "P(fail)",

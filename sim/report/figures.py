@@ -4,6 +4,7 @@ heat map over node type × write rate, and the risk over the day's backup window
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -11,13 +12,15 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ..planner.headroom import count  # noqa: E402
+from ..humanize import per_second  # noqa: E402
 from ..result import Result  # noqa: E402
 
 GIB = 1024**3
 VERDICTS = ("meets objectives", "misses an objective", "pages (swap)", "OOM kill", "data does not fit", "simulator error")
 VERDICT_COLORS = ("#59a14f", "#edc948", "#f28e2b", "#e15759", "#bab0ac", "#4e4e4e")
-VERDICT_MARKS = ("ok", "miss", "swap", "OOM", "fit", "err")
+VERDICT_MARKS = ("ok", "miss", "swap", "OOM", "no fit", "err")
+RISK_CLASSES = ("meets objectives", "misses an objective", "pages (swap)", "OOM kill")
+RISK_COLORS = ("#59a14f", "#edc948", "#f28e2b", "#e15759")
 
 
 def _since_backup(result: Result):
@@ -54,7 +57,14 @@ def cow_growth(runs: list[tuple[str, Result]], reserved_bytes: float):
     fig, ax = plt.subplots(figsize=(9, 3.8))
     for label, result in runs:
         t, tl = _since_backup(result)
-        ax.plot(t, tl["cow_bytes"] / GIB, lw=2, label=label)
+        (line,) = ax.plot(t, tl["cow_bytes"] / GIB, lw=2, label=label)
+        victim = result.summary.get("oom_victim")
+        if victim:  # the curve stops because the kernel killed a process: say so where it stops
+            killed = next(when for when, what in result.events if what.startswith("OOM kills"))
+            before = tl[tl["time_s"] <= killed + 1e-9]
+            x, y = float(t[before.index[-1]]), float(before["cow_bytes"].max()) / GIB
+            ax.plot([x], [y], marker="X", ms=11, color=line.get_color(), mec="black")
+            ax.annotate(f"OOM kill ({victim})", (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8)
     ax.axhline(reserved_bytes / GIB, color="gray", ls="--", lw=1, label="reserved memory")
     ax.set_xlabel("seconds since the backup began")
     ax.set_ylabel("GiB copied")
@@ -96,7 +106,7 @@ def heat_map(node_types: list[str], rates: list[float], codes: np.ndarray, chose
         for j in range(len(rates)):
             ax.text(j, i, VERDICT_MARKS[codes[i, j]], ha="center", va="center", fontsize=8,
                     color="white" if codes[i, j] in (3, 5) else "black")
-    ax.set_xticks(range(len(rates)), [f"{count(r)}/s" for r in rates])
+    ax.set_xticks(range(len(rates)), [per_second(r) for r in rates])
     ax.set_yticks(range(len(node_types)), node_types)
     if chosen is not None and chosen[0] in node_types:
         row = node_types.index(chosen[0])
@@ -110,12 +120,12 @@ def heat_map(node_types: list[str], rates: list[float], codes: np.ndarray, chose
     return fig
 
 
-def window_risk(labels: list[str], writes: list[float], peak_share: list[float], meets: list[bool], chosen: str):
-    """Peak memory (share of node memory) per backup window, green where it meets the objectives."""
+def window_risk(labels: list[str], writes: list[float], peak_share: list[float], risk: list[int], chosen: str):
+    """Peak memory (share of node memory) per backup window, coloured by what happens there
+    (``risk`` indexes :data:`RISK_CLASSES`: meets, misses another objective, pages, OOM kill)."""
     fig, ax = plt.subplots(figsize=(9, 3.8))
     x = np.arange(len(labels))
-    colors = ["#59a14f" if ok else "#e15759" for ok in meets]
-    bars = ax.bar(x, [100 * p for p in peak_share], color=colors)
+    bars = ax.bar(x, [100 * p for p in peak_share], color=[RISK_COLORS[r] for r in risk])
     if chosen in labels:
         bars[labels.index(chosen)].set_edgecolor("black")
         bars[labels.index(chosen)].set_linewidth(2.5)
@@ -125,10 +135,20 @@ def window_risk(labels: list[str], writes: list[float], peak_share: list[float],
     ax.set_xticks(x, labels, rotation=90, fontsize=8)
     ax.set_xlabel("backup window opening (black edge: chosen)")
     rates = ax.twinx()
-    rates.plot(x, np.asarray(writes) / 1000, color="#4c72b0", marker=".", lw=1.2)
-    rates.set_ylabel("worst writes/s in window (k)", color="#4c72b0")
+    rates.plot(x, np.asarray(writes), color="#4c72b0", marker=".", lw=1.2)
+    rates.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: per_second(v)))
+    rates.set_ylabel("worst writes in window", color="#4c72b0")
     ax.set_title("Risk over the day: the same configuration backed up in each window")
-    ax.legend(handles=[Patch(color="#59a14f", label="meets objectives"), Patch(color="#e15759", label="misses")],
-              loc="upper left", fontsize=8)
+    shown = sorted(set(risk))
+    ax.legend(handles=[Patch(color=RISK_COLORS[i], label=RISK_CLASSES[i]) for i in shown], loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def risk_class(summary: dict, missed: bool) -> int:
+    """Index into :data:`RISK_CLASSES` of one window's run: an OOM kill and paging are told apart."""
+    if summary.get("outcome") == "oom":
+        return 3
+    if summary.get("outcome") == "paging":
+        return 2
+    return 1 if missed or "error" in summary else 0
