@@ -81,7 +81,7 @@ def harness_command(args: argparse.Namespace) -> int:
         _err("\n".join(problems))
         return EXIT_BAD_INPUT
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    sweep_leftovers()  # what killed runs of earlier (dead) harness processes left behind
+    sweep_leftovers(record_dirs=[args.out])  # what killed runs of earlier (dead) harness processes left behind
     status = EXIT_OK
     for plan in plans:
         for i in range(args.repeat):

@@ -108,7 +108,7 @@ def write_record(record: dict[str, Any], out_dir: str | os.PathLike) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{record['id']}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{record['id']}.", suffix=".tmp", dir=out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{record['id']}.pid{os.getpid()}.", suffix=".tmp", dir=out)  # pid: see sweep_leftovers
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(record, f, indent=1, default=_json_default)
