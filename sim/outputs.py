@@ -29,7 +29,7 @@ def _why(exc: OSError) -> str:
 def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
     """Make the folder ``out`` (and parents) and check a file can be created in it."""
     path = Path(out)
-    if path.exists() and not path.is_dir():
+    if os.path.lexists(path) and not os.path.isdir(path):  # os.path: no OSError for over-long names
         raise OutputError(f"{option} {shown(str(out))}: exists and is not a folder; name a folder for the results")
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,7 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
 def check_out_file(out: str | os.PathLike, option: str = "--out") -> Path:
     """Check the file ``out`` can be written (its folder made, the name accepted) before the work starts."""
     path = Path(out)
-    if path.is_dir():
+    if os.path.isdir(path):
         raise OutputError(f"{option} {shown(str(out))}: is a folder; name a file")
     folder = check_out_dir(path.parent, option)
     try:
