@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -175,8 +176,12 @@ def render_summary(result: Result, path: str = "") -> str:
         ("max latency", f"{r['max_latency_ms']:.3g} ms (baseline {r['baseline_latency_ms']:.3g} ms)"
                         + (" at the primary, which does not fork" if r["backup_source"] == "replica" else "")),
     ]
-    rows.append(("latency in backup", f"p50 {r['p50_latency_ms']:.3g} ms, p99 {r['p99_latency_ms']:.3g} ms, "
-                                      f"p99.9 {r['p999_latency_ms']:.3g} ms (before: p99 {r['p99_latency_before_ms']:.3g} ms)"))
+    before = _ms(r["p99_latency_before_ms"], "no steady state before the backup")
+    if _finite_number(r["p50_latency_ms"]):
+        rows.append(("latency in backup", f"p50 {r['p50_latency_ms']:.3g} ms, p99 {r['p99_latency_ms']:.3g} ms, "
+                                          f"p99.9 {r['p999_latency_ms']:.3g} ms (before: p99 {before})"))
+    else:  # no request met the backup: it never started (OOM first) or nothing was sent
+        rows.append(("latency in backup", f"no requests during a backup (before: p99 {before})"))
     if r["method"] == "forkless":
         rows.append(("writes delayed", f"{r['writes_delayed']:,.0f}"))
     if r["failure"]:
@@ -193,6 +198,15 @@ def render_summary(result: Result, path: str = "") -> str:
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
     lines += [f"  warning: {w}" for w in r["warnings"]]
     return "\n".join(lines) + "\n"
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _ms(value, missing: str) -> str:
+    """A latency for the summary, or why there is none (a percentile of no requests)."""
+    return f"{value:.3g} ms" if _finite_number(value) else missing
 
 
 def _catalog(args) -> int:

@@ -59,6 +59,10 @@ FIELD_TYPES: dict[str, dict[str, str]] = {
 }
 """The type of every field validate and calibrate read (numbers are finite and, but for :data:`SIGNED`, not negative)."""
 SIGNED = {"rdb_key_save_delay"}
+LIMITS = (("fork_usec", 3.6e9), ("_ms", 3.6e6), ("_s", 86400.0), ("seconds", 86400.0), ("per_sec", 1e8),
+          ("rdb_key_save_delay", 1e6), ("", 2.0**50))
+"""Largest plausible value by field-name ending (an hour's fork or ping, a day's save, 1 PiB, 100M writes/s):
+a record past them is corrupt, and fitting it would stretch simulations without end."""
 """Redis's rdb-key-save-delay may be negative (sleep 1 µs with probability 1/N)."""
 
 
@@ -161,8 +165,13 @@ def type_problems(record: dict[str, Any]) -> list[str]:
         holder = record if not block else record[block]
         for name, kind in fields.items():
             value = holder.get(name)
+            where = f"{block + '.' if block else ''}{name}"
             if not _is(value, kind, signed=name in SIGNED):
-                problems.append(f"{block + '.' if block else ''}{name}: expected {kind}, got {shown(value)}")
+                problems.append(f"{where}: expected {kind}, got {shown(value)}")
+            elif kind in (NUMBER, OPT_NUMBER) and value is not None:
+                limit = next(top for end, top in LIMITS if name.endswith(end))
+                if abs(value) > limit:
+                    problems.append(f"{where}: {shown(value)} is beyond any real run (at most {limit:.3g})")
     outcome = record["measured"].get("outcome")
     if isinstance(outcome, str) and outcome not in OUTCOMES:
         problems.append(f"measured.outcome: expected one of {', '.join(OUTCOMES)}, got {shown(outcome)}")
