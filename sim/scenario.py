@@ -63,6 +63,26 @@ def _time_of_day(value: Any):
 TimeOfDay = Annotated[float, BeforeValidator(_time_of_day)]
 
 
+def _text(allowed: str):
+    """Text that can be printed (and name files): no lone surrogates (from "\\udc80" escapes), no controls."""
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"{shown(value)} is not valid Unicode text") from None
+            if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
+                raise ValueError(f"{shown(value)} holds control characters (line breaks, tabs...)")
+        return value
+
+    return BeforeValidator(check)
+
+
+Text = Annotated[str, _text("")]
+"""A one-line name."""
+FreeText = Annotated[str, _text("\t\n")]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
@@ -103,7 +123,7 @@ class Engine(_Model):
 class Node(_Model):
     """A catalog node type or an explicit memory limit (a container), plus swap and reservation."""
 
-    type: str | None = None
+    type: Text | None = None
     memory: Size | None = None
     swap: Size = 0
     reserved_memory_percent: float | None = Field(default=None, ge=0, le=100)
@@ -293,11 +313,11 @@ class Simulation(_Model):
 class Scenario(_Model):
     """One node, its data and load, and one backup to simulate."""
 
-    name: str = "scenario"
-    description: str = ""
+    name: Text = "scenario"
+    description: FreeText = ""
     engine: Engine = Engine()
     node: Node
-    platform: str = "nitro"
+    platform: Text = "nitro"
     dataset: Dataset
     workload: Workload = Workload()
     backup: Backup = Backup()

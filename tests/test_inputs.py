@@ -246,3 +246,12 @@ def test_scenario_with_many_shards_of_one_size_runs_once_per_size():
     assert len(result.summary["shards"]) == 500
 
 
+
+
+@pytest.mark.parametrize("name", ['"a\\udaa8b"', '"two\\nlines"'])
+def test_names_must_be_printable_one_line_text(tmp_path, name):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: {name}\n" + BASE)
+    code, _, err = _cli("run", path, "--out", tmp_path / "out")
+    assert code == 2 and f"{path}:1: name:" in err and not (tmp_path / "out").exists() or \
+        not list((tmp_path / "out").iterdir())
