@@ -45,7 +45,10 @@ def check_out_file(out: str | os.PathLike, option: str = "--out") -> Path:
     path = Path(out)
     if os.path.isdir(path):
         raise OutputError(f"{option} {shown(str(out))}: is a folder; name a file")
-    folder = check_out_dir(path.parent, option)
+    try:
+        folder = check_out_dir(path.parent, option)
+    except OutputError as exc:
+        raise OutputError(str(exc).replace(shown(str(path.parent)), shown(str(out)), 1)) from None
     try:
         longest = os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError):

@@ -255,3 +255,14 @@ def test_names_must_be_printable_one_line_text(tmp_path, name):
     code, _, err = _cli("run", path, "--out", tmp_path / "out")
     assert code == 2 and f"{path}:1: name:" in err
     assert not (tmp_path / "out").exists()  # refused before anything was made
+
+
+def test_every_output_option_is_checked_before_the_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    records = Path(__file__).parents[1] / "reports" / "validation" / "records"
+    plan = Path(__file__).parents[1] / "scenarios" / "plan-orders-cache.yaml"
+    for argv, option in ((["plan", plan, "--report", tmp_path / "file", "--workers", "1"], "--report"),
+                         (["calibrate", records, "--out", "/proc/nope/p.yaml"], "--out '/proc/nope/p.yaml'"),
+                         (["validate", records, "--out", tmp_path / "file"], "--out")):
+        code, out, err = _cli(*argv)
+        assert code == 2 and option in err and out == ""
