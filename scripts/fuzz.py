@@ -1,6 +1,6 @@
 """Fuzz rbsim's command line: N malformed or extreme inputs, counts by class (see tests/fuzzing.py).
 
-    .venv/bin/python scripts/fuzz.py --cases 10000 [--seconds 20] [--kind scenario|plan|sweep|record]
+    .venv/bin/python scripts/fuzz.py --cases 10000 [--seconds 20] [--kind scenario|extreme|plan|sweep|record]
 
 Prints one line per case that is not ``ok`` or ``error`` (with its detail), then the counts by class.
 Exit status 1 if any case ended in a traceback, a hang or a vague error.
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
 import fuzzing  # noqa: E402
 
-KINDS = {"scenario": fuzzing.scenario_cases(), "plan": fuzzing.scenario_cases(with_plan=True),
+KINDS = {"scenario": fuzzing.scenario_cases(), "extreme": fuzzing.scenario_cases(extreme_only=True), "plan": fuzzing.scenario_cases(with_plan=True),
          "sweep": fuzzing.sweep_cases(), "record": fuzzing.record_cases()}
 
 

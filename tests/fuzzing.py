@@ -208,12 +208,16 @@ def _mutate(text: str, mutation: str, data: st.DataObject) -> tuple[bytes, dict[
 
 
 @st.composite
-def scenario_cases(draw, with_plan: bool = False) -> Case:
-    """A scenario file (optionally with a plan block) with a few fields set to malformed or extreme values."""
+def scenario_cases(draw, with_plan: bool = False, extreme_only: bool = False) -> Case:
+    """A scenario file (optionally with a plan block) with a few fields set to malformed or extreme values.
+
+    ``extreme_only``: well-formed values only (the physics at its extremes, not the parser).
+    """
     data = draw(st.data())
     fields = dict(BASE_SCENARIO)
-    for path in draw(st.lists(st.sampled_from(SCENARIO_FIELDS), min_size=0 if with_plan else 1, max_size=4)):
-        fields[path] = draw(field_value(path))
+    paths = sorted(GOOD) if extreme_only else SCENARIO_FIELDS
+    for path in draw(st.lists(st.sampled_from(paths), min_size=0 if with_plan else 1, max_size=5)):
+        fields[path] = draw(GOOD[path] if extreme_only else field_value(path))
     if "cluster.skew" in fields and "cluster.shards" not in fields:
         fields["cluster.shards"] = draw(st.sampled_from(["500", "499", "1", "501", "3"]))
     text = render(fields)
@@ -223,12 +227,12 @@ def scenario_cases(draw, with_plan: bool = False) -> Case:
             plan[path] = draw(st.one_of(values, st.sampled_from(_PLAN_VALUES), *[PLAN_GOOD[path]] * 3)
                               if path in PLAN_GOOD else st.one_of(values, st.sampled_from(_PLAN_VALUES)))
         text += plan_text(plan)
-    raw, extra = _mutate(text, draw(st.sampled_from(MUTATIONS)), data)
+    raw, extra = _mutate(text, "none" if extreme_only else draw(st.sampled_from(MUTATIONS)), data)
     files = {"s.yaml": raw, **extra}
     if with_plan:
         return Case("plan", ["plan", "{dir}/s.yaml", "--workers", "1", "--quiet"], files, ("s.yaml",))
     argv = ["run", "{dir}/s.yaml"] + draw(st.sampled_from([[], [], ["--json"], ["--out", "{dir}/out"]]))
-    return Case("scenario", argv, files, ("s.yaml",))
+    return Case("extreme" if extreme_only else "scenario", argv, files, ("s.yaml",))
 
 
 PLAN_GOOD = {
@@ -302,8 +306,8 @@ def record_cases(draw) -> Case:
 
 def any_case() -> st.SearchStrategy[Case]:
     """Every kind, weighted towards scenario files (most of the input surface)."""
-    return st.one_of(scenario_cases(), scenario_cases(), scenario_cases(), scenario_cases(with_plan=True),
-                     sweep_cases(), record_cases())
+    return st.one_of(scenario_cases(), scenario_cases(), scenario_cases(extreme_only=True),
+                     scenario_cases(extreme_only=True), scenario_cases(with_plan=True), sweep_cases(), record_cases())
 
 
 class _Timeout(BaseException):
@@ -348,7 +352,7 @@ def judge(case: Case, folder: Path, seconds: float = 20.0) -> tuple[str, str]:
         return "traceback", f"exit {code}: {stderr[-500:]}"
     if case.kind == "sweep":
         return _judge_table(argv)
-    if case.kind in ("scenario", "plan") and NON_FINITE.search(stdout):
+    if case.kind in ("scenario", "extreme", "plan") and NON_FINITE.search(stdout):
         line = next(l for l in stdout.splitlines() if NON_FINITE.search(l))
         return "nonfinite", line.strip()[:200]
     return "ok", ""
