@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .inputs import InputError, shown
+from .inputs import InputError, cut
 
 MAX_STEM_CHARS = 100
 """Longest file-name stem taken from a scenario name (file systems allow 255 bytes per name)."""
@@ -20,6 +20,11 @@ MAX_STEM_CHARS = 100
 
 class OutputError(InputError):
     """An output path that cannot be written; ``str()`` names the option, the path and why."""
+
+
+def _path(out: str | os.PathLike) -> str:
+    """A path for a message, quoted, cut if absurdly long."""
+    return repr(cut(str(out), 160))
 
 
 def _why(exc: OSError) -> str:
@@ -30,13 +35,13 @@ def check_out_dir(out: str | os.PathLike, option: str = "--out") -> Path:
     """Make the folder ``out`` (and parents) and check a file can be created in it."""
     path = Path(out)
     if os.path.lexists(path) and not os.path.isdir(path):  # os.path: no OSError for over-long names
-        raise OutputError(f"{option} {shown(str(out))}: exists and is not a folder; name a folder for the results")
+        raise OutputError(f"{option} {_path(out)}: exists and is not a folder; name a folder for the results")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".rbsim-check-"):
             pass
     except OSError as exc:
-        raise OutputError(f"{option} {shown(str(out))}: cannot write there: {_why(exc)}") from None
+        raise OutputError(f"{option} {_path(out)}: cannot write there: {_why(exc)}") from None
     return path
 
 
@@ -44,17 +49,17 @@ def check_out_file(out: str | os.PathLike, option: str = "--out") -> Path:
     """Check the file ``out`` can be written (its folder made, the name accepted) before the work starts."""
     path = Path(out)
     if os.path.isdir(path):
-        raise OutputError(f"{option} {shown(str(out))}: is a folder; name a file")
+        raise OutputError(f"{option} {_path(out)}: is a folder; name a file")
     try:
         folder = check_out_dir(path.parent, option)
     except OutputError as exc:
-        raise OutputError(str(exc).replace(shown(str(path.parent)), shown(str(out)), 1)) from None
+        raise OutputError(str(exc).replace(_path(path.parent), _path(out), 1)) from None
     try:
         longest = os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError):
         longest = 255
     if len(os.fsencode(path.name)) > longest:
-        raise OutputError(f"{option} {shown(str(out))}: the file name is longer than {longest} bytes")
+        raise OutputError(f"{option} {_path(out)}: the file name is longer than {longest} bytes")
     return path
 
 
