@@ -20,7 +20,7 @@ install-test: system-deps $(VENV)/.rbsim-test-installed
 $(VENV)/.rbsim-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[parquet,aws]'  # the README's --format parquet and profile elasticache://
 	touch $@
 
 $(VENV)/.rbsim-test-installed: pyproject.toml $(VENV)/.rbsim-installed
@@ -44,4 +44,4 @@ clean:
 ## make notebook: Jupyter with the what-if notebook
 notebook: install
 	$(BIN)/python -m pip install --quiet -e '.[notebook]'
-	$(BIN)/jupyter notebook notebooks/what-if.ipynb
+	$(BIN)/jupyter notebook $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/what-if.ipynb

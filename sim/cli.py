@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
 from . import humanize, units
 from .catalog import load_catalog
+from .inputs import InputError
+from .outputs import check_out_dir, safe_stem, unique_stems, write_atomic
 from .run import run as run_scenario
-from .platform import PlatformError, builtin_platforms
-from .result import Result, finite
-from .scenario import ScenarioError, load_scenario
+from .platform import builtin_platforms
+from .result import OUTCOMES, Result, finite
+from .scenario import load_scenario
 
 EXIT_BAD_INPUT = 2
+EXIT_OUTCOME = 3
+"""``rbsim run --fail-on ...``: a run ended in a listed outcome (1 stays Python's status for a crash)."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of our output went away (``rbsim catalog | head``): 128 + SIGPIPE, as cat or yes end."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 bad input)."""
+    """Entry point; returns the exit status (0 ok, 2 bad input, 3 an outcome named by ``--fail-on``)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -26,9 +34,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return args.handler(args)
-    except (ScenarioError, PlatformError, NotImplementedError) as exc:
+    except (InputError, NotImplementedError) as exc:  # every input error of rbsim, from any command
         print(f"rbsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so flushing at exit does not raise BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print machine-readable results (a JSON list)")
     run.add_argument("--out", metavar="DIR", help="write each timeline (CSV) and memory plot (PNG) to DIR")
     run.add_argument("--format", choices=("csv", "parquet"), default="csv", help="timeline file format (default csv)")
+    run.add_argument("--fail-on", type=_outcomes, default=(), metavar="OUTCOMES",
+                     help=f"exit with status {EXIT_OUTCOME} when any run (or cluster shard) ends in one of these "
+                          f"comma-separated outcomes: {', '.join(o for o in OUTCOMES if o != 'ok')}")
     run.set_defaults(handler=_run)
     catalog = sub.add_parser("catalog", help="list the ElastiCache node types rbsim knows")
     catalog.set_defaults(handler=_catalog)
@@ -60,36 +83,65 @@ def _front_ends():
     return [plan, sweep, harness, profile, validation]
 
 
+def _outcomes(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    allowed = [o for o in OUTCOMES if o != "ok"]
+    wrong = [n for n in names if n not in allowed]
+    if wrong or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: list outcomes from {', '.join(allowed)}, e.g. oom,paging")
+    return names
+
+
 def _run(args) -> int:
     scenarios = [(path, load_scenario(path)) for path in args.files]  # validate all before running any
+    out = check_out_dir(args.out) if args.out else None  # and the output folder: nothing simulated is lost
+    if out is not None and args.format == "parquet":
+        _need_parquet()
+    stems = unique_stems([scenario.name for _, scenario in scenarios])
     results = []
-    for path, scenario in scenarios:
+    for (path, scenario), stem in zip(scenarios, stems):
         result = run_scenario(scenario, source_dir=Path(path).parent)
         results.append(result)
-        if args.out:
-            _write_outputs(result, Path(args.out), args.format)
+        if out is not None:
+            if stem != safe_stem(scenario.name):
+                print(f"rbsim: note: another scenario is also named {scenario.name!r}; {path} writes "
+                      f"{out / stem}.*", file=sys.stderr)
+            _write_outputs(result, out, stem, args.format)
         if not args.json:
             print(render_summary(result, path))
     if args.json:
         print(json.dumps([finite(r.summary) for r in results], indent=2, default=float))
+    hit = sorted({o for r in results for o in outcomes_of(r)} & set(args.fail_on))
+    if hit:
+        print(f"rbsim: outcome {', '.join(hit)} (--fail-on {','.join(args.fail_on)}): exit {EXIT_OUTCOME}",
+              file=sys.stderr)
+        return EXIT_OUTCOME
     return 0
 
 
-def _write_outputs(result: Result, out: Path, fmt: str) -> None:
+def outcomes_of(result: Result) -> set[str]:
+    """The run's outcome and, for a cluster, every shard's."""
+    return {result["outcome"]} | {s["outcome"] for s in result.summary.get("shards") or []}
+
+
+def _need_parquet() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise InputError("--format parquet needs pyarrow: pip install 'rbsim[parquet]' "
+                         "(make run installs it), or use --format csv") from None
+
+
+def _write_outputs(result: Result, out: Path, stem: str, fmt: str) -> None:
     from .plot import plot_memory
 
-    out.mkdir(parents=True, exist_ok=True)
-    stem = _safe_name(result["scenario"])
+    timeline = out / f"{stem}.timeline.{fmt}"
     if fmt == "parquet":
-        result.timeline.to_parquet(out / f"{stem}.timeline.parquet", index=False)
+        write_atomic(timeline, lambda tmp: result.timeline.to_parquet(tmp, index=False))
     else:
-        result.timeline.to_csv(out / f"{stem}.timeline.csv", index=False)
-    (out / f"{stem}.json").write_text(result.to_json() + "\n")
-    plot_memory(result, out / f"{stem}.png")
-
-
-def _safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "scenario"
+        write_atomic(timeline, lambda tmp: result.timeline.to_csv(tmp, index=False))
+    write_atomic(out / f"{stem}.json", lambda tmp: tmp.write_text(result.to_json() + "\n"))
+    write_atomic(out / f"{stem}.png", lambda tmp: plot_memory(result, tmp))
 
 
 OUTCOME_TEXT = {
@@ -128,6 +180,8 @@ def render_summary(result: Result, path: str = "") -> str:
         ("latency in backup", f"p50 {ms(r['p50_latency_ms'])}, p99 {ms(r['p99_latency_ms'])}, "
                               f"p99.9 {ms(r['p999_latency_ms'])}"),
     ]
+    if not _finite_number(r["p50_latency_ms"]):  # no request met the backup: it never started (OOM first) or nothing was sent
+        rows[-1] = ("latency in backup", "no requests during a backup")
     if r["method"] == "forkless":
         rows.append(("writes delayed", f"{r['writes_delayed']:,.0f}"))
     if r["failure"]:
@@ -147,6 +201,10 @@ def render_summary(result: Result, path: str = "") -> str:
     lines += [f"  unvalidated: {u}" for u in r["unvalidated"] if not u.startswith("platform ")]
     lines += [f"  warning: {w}" for w in r["warnings"]]
     return "\n".join(lines) + "\n"
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _catalog(args) -> int:

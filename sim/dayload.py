@@ -7,17 +7,21 @@ real day with ``time,writes_per_sec[,reads_per_sec]`` rows, each rate holding un
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import units
+from .inputs import FileReadError, InputError, read_text, shown
 
 DAY = 86400.0
+MAX_ROWS = DAY
+"""At most one row per second of the day."""
 
 
-class DayLoadError(ValueError):
+class DayLoadError(InputError):
     """A load profile that cannot be read; the message says what is allowed."""
 
 
@@ -57,10 +61,12 @@ class DayLoad:
 
 def parse_time_of_day(text: object) -> float:
     """Seconds after midnight from ``HH:MM``, ``HH:MM:SS`` or a number of seconds."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = float(text)
+    if isinstance(text, bool) or not isinstance(text, (int, float, str)):
+        raise DayLoadError(f"cannot read {shown(text)} as a time of day; write it like 03:00 or 14:30:00")
+    if isinstance(text, (int, float)):
+        seconds = float(text) if abs(text) <= DAY else DAY + 1
     else:
-        parts = str(text).strip().split(":")
+        parts = text.strip().split(":")
         try:
             if len(parts) == 1:
                 seconds = float(parts[0])
@@ -72,21 +78,27 @@ def parse_time_of_day(text: object) -> float:
             else:
                 raise ValueError
         except ValueError:
-            raise DayLoadError(f"cannot read {text!r} as a time of day; write it like 03:00 or 14:30:00") from None
+            raise DayLoadError(f"cannot read {shown(text)} as a time of day; write it like 03:00 or 14:30:00") from None
     if not 0 <= seconds <= DAY:
-        raise DayLoadError(f"{text!r} is not within a day (00:00 to 24:00)")
+        raise DayLoadError(f"{shown(text)} is not within a day (00:00 to 24:00)")
     return seconds % DAY
 
 
 def read_day_csv(path: Path) -> DayLoad:
     """A day of rates from a CSV file with a header ``time,writes_per_sec[,reads_per_sec]``."""
     try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(line for line in handle if not line.lstrip().startswith("#")))
-    except OSError as exc:
-        raise DayLoadError(f"cannot read load profile {path}: {exc.strerror or exc}") from None
-    if not rows or "time" not in rows[0] or "writes_per_sec" not in rows[0]:
-        raise DayLoadError(f"{path}: needs a header row with columns time,writes_per_sec[,reads_per_sec] and at least one row")
+        text = read_text(path)
+    except FileReadError as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise DayLoadError(f"cannot read load profile {where}: {exc.why.removeprefix('cannot read the file: ')}") from None
+    lines = io.StringIO(text, newline="")
+    try:
+        rows = list(csv.DictReader(line for line in lines if not line.lstrip().startswith("#")))
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (131,072 characters)
+        raise DayLoadError(f"{path}: not a CSV file of time,writes_per_sec[,reads_per_sec] rows: {exc}") from None
+    if not rows or "time" not in rows[0] or "writes_per_sec" not in rows[0] or len(rows) > MAX_ROWS:
+        raise DayLoadError(f"{path}: needs a header row with columns time,writes_per_sec[,reads_per_sec] and "
+                           f"1 to {MAX_ROWS:,.0f} rows")
     starts, writes, reads = [], [], []
     for number, row in enumerate(rows, start=2):
         try:

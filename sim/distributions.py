@@ -13,6 +13,8 @@ from typing import Any, Callable, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from .inputs import shown
+
 HELP = "use {range: [lo, hi]}, {normal: {mean: m, sd: s}}, {lognormal: {mean: m, sd: s}} or {choice: [a, b, ...]}"
 
 
@@ -61,14 +63,27 @@ def _spread(raw: Any, parse: Parser) -> float:
 def check(dist: Distribution, parse: Parser) -> None:
     """Parse the distribution's numbers once, raising ValueError with the rule broken."""
     if isinstance(dist, Range):
-        lo, hi = (parse(v) for v in dist.range)
+        lo, hi = (_finite(parse(v), v) for v in dist.range)
         if lo > hi:
-            raise ValueError(f"range: the lower bound {dist.range[0]!r} is above the upper {dist.range[1]!r}")
+            raise ValueError(f"range: the lower bound {shown(dist.range[0])} is above the upper {shown(dist.range[1])}")
     elif isinstance(dist, (Normal, LogNormal)):
         spec = dist.normal if isinstance(dist, Normal) else dist.lognormal
-        mean, sd = parse(spec.mean), _spread(spec.sd, parse)
+        mean, sd = _finite(parse(spec.mean), spec.mean), _finite(_spread(spec.sd, parse), spec.sd)
         if sd < 0 or (isinstance(dist, LogNormal) and mean <= 0):
             raise ValueError("sd must be 0 or more, and a lognormal's mean above 0")
+        if isinstance(dist, LogNormal) and not math.isfinite((sd / mean) ** 2 if sd / mean < 1e150 else math.inf):
+            raise ValueError("lognormal: sd is too many times the mean")
+
+
+def _finite(value: float, raw: Any) -> float:
+    """``value`` if it is a finite number; ValueError naming ``raw`` otherwise (.nan, .inf, 1e400)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"{shown(raw)} is not a finite number")
+    return number
 
 
 def draw(dist: Distribution, parse: Parser, rng: np.random.Generator, n: int) -> list[Any]:
@@ -97,7 +112,7 @@ def parse(value: Any) -> Distribution:
     try:
         return _ADAPTER.validate_python(value)
     except ValidationError:
-        raise ValueError(f"{value!r} is not a distribution; {HELP}") from None
+        raise ValueError(f"{shown(value)} is not a distribution; {HELP}") from None
 
 
 _ADAPTER = TypeAdapter(Distribution)

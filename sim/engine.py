@@ -96,7 +96,10 @@ class BackupSimulation:
         except simpy.Interrupt:
             pass
         if self.state.parent_alive:
-            yield from self._run("failed" if self.state.phase == "failed" else "after", sim.after)
+            try:
+                yield from self._run("failed" if self.state.phase == "failed" else "after", sim.after)
+            except simpy.Interrupt:  # OOM after the backup: new keys kept growing the parent
+                pass
 
     def oom_killer(self):
         """Wait for demand over memory + swap, then kill the process the kernel would pick."""

@@ -14,13 +14,14 @@ from typing import Any, Callable
 from pydantic import BaseModel
 
 from . import units
+from .inputs import InputError, shown
 from .scenario import Scenario, ScenarioError, validate_scenario
 
 NOT_VARIABLE = {"plan", "name", "description"}
 """Top-level fields a sweep cannot vary: they do not change the simulation."""
 
 
-class FieldPathError(ValueError):
+class FieldPathError(InputError):
     """A dotted path that names no scenario field; the message says what is allowed."""
 
 
@@ -40,19 +41,19 @@ def check_path(path: str) -> tuple[str, ...]:
     """Split ``path`` at dots and check that it leads to a scenario field; raise :class:`FieldPathError`."""
     parts = tuple(path.split("."))
     if not path or any(not p for p in parts):
-        raise FieldPathError(f"{path!r} is not a field path; write it like workload.writes_per_sec")
+        raise FieldPathError(f"{shown(path)} is not a field path; write it like workload.writes_per_sec")
     if parts[0] in NOT_VARIABLE:
-        raise FieldPathError(f"{path!r}: {parts[0]} does not change the simulation and cannot be varied")
+        raise FieldPathError(f"{shown(path)}: {parts[0]} does not change the simulation and cannot be varied")
     models: list[type[BaseModel]] = [Scenario]
     for depth, part in enumerate(parts):
         where = ".".join(parts[:depth]) or "the scenario"
         if not models:
-            raise FieldPathError(f"unknown field path {path!r}: {where} is a value, not a group of fields")
+            raise FieldPathError(f"unknown field path {shown(path)}: {where} is a value, not a group of fields")
         fields = {name: info for model in models for name, info in model.model_fields.items()}
         if depth == 0:
             fields = {k: v for k, v in fields.items() if k not in NOT_VARIABLE}
         if part not in fields:
-            message = f"unknown field path {path!r}: {where} has no field {part!r}"
+            message = f"unknown field path {shown(path)}: {where} has no field {shown(part)}"
             close = difflib.get_close_matches(part, list(fields), n=1, cutoff=0.6)
             if close:
                 message += f"; did you mean {'.'.join(parts[:depth] + (close[0],))!r}?"

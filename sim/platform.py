@@ -8,18 +8,19 @@ one written by ``rbsim calibrate``.
 from __future__ import annotations
 
 import difflib
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .inputs import FileReadError, InputError, YamlError, cut, load_yaml, read_text, shown
 from .scenario import Size
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ForkCost(_Section):
@@ -88,7 +89,7 @@ class CpuShape(_Section):
 class Platform(BaseModel):
     """A platform profile (see module docstring)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     description: str = ""
@@ -103,7 +104,7 @@ class Platform(BaseModel):
     calibration: dict | None = None
 
 
-class PlatformError(ValueError):
+class PlatformError(InputError):
     """A platform name or profile file that cannot be used."""
 
 
@@ -121,9 +122,12 @@ def load_platform(name_or_path: str, relative_to: Path | None = None) -> Platfor
     if relative_to is not None and not Path(name_or_path).is_absolute():
         candidates.insert(0, relative_to / name_or_path)
     for path in candidates:
-        if path.is_file():
-            return _read(path.read_text(), str(path))
-    message = f"unknown platform {name_or_path!r}: not a built-in profile ({', '.join(builtin_platforms())}) nor a profile file"
+        if os.path.exists(path):  # False too for names the system cannot look up
+            try:
+                return _read(read_text(path), str(path))
+            except FileReadError as exc:
+                raise PlatformError(str(exc)) from None
+    message = f"unknown platform {shown(name_or_path)}: not a built-in profile ({', '.join(builtin_platforms())}) nor a profile file"
     close = difflib.get_close_matches(name_or_path, builtin_platforms(), n=1)
     if close:
         message += f"; did you mean {close[0]!r}?"
@@ -138,12 +142,14 @@ def _builtin(name: str) -> Platform:
 
 def _read(text: str, source: str) -> Platform:
     try:
-        data = yaml.safe_load(text)
+        data, _ = load_yaml(text, source)
         return Platform.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise PlatformError(f"{source}: malformed YAML: {exc}") from None
+    except YamlError as exc:
+        raise PlatformError(str(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            + (f" (got {shown(e['input'])})" if e["type"] != "missing" and "input" in e else "")
+            for e in exc.errors()[:5]
         )
-        raise PlatformError(f"{source}: not a valid platform profile: {problems}") from None
+        raise PlatformError(cut(f"{source}: not a valid platform profile: {problems}")) from None

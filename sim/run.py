@@ -13,13 +13,27 @@ from .result import Result
 from .scenario import Scenario
 
 
+def _simulate_shards(shards: list[Scenario], source_dir: Path | None) -> list[Result]:
+    """Simulate each distinct shard once: 500 equal shards of a uniform cluster cost one run, not 500."""
+    done: dict[str, Result] = {}
+    results = []
+    for shard in shards:
+        key = shard.model_copy(update={"name": ""}).model_dump_json()
+        if key not in done:
+            done[key] = simulate(shard, prepare(shard, source_dir=source_dir))
+        same = done[key]
+        results.append(Result(summary={**same.summary, "scenario": shard.name}, timeline=same.timeline,
+                              events=same.events))
+    return results
+
+
 def run(scenario: Scenario, source_dir: Path | None = None) -> Result:
     """Simulate ``scenario`` (every shard of a cluster) and add the managed-backup warnings."""
     source, notes = managed.final_backup_source(scenario.backup.kind, scenario.backup.source)
     if source != scenario.backup.source:
         scenario = scenario.model_copy(update={"backup": scenario.backup.model_copy(update={"source": source})})
     if scenario.cluster is not None and scenario.cluster.shards > 1:
-        shards = [simulate(s, prepare(s, source_dir=source_dir)) for s in shard_scenarios(scenario)]
+        shards = _simulate_shards(shard_scenarios(scenario), source_dir)
         result = combine(scenario, shards)
     else:
         result = simulate(scenario, prepare(scenario, source_dir=source_dir))

@@ -12,7 +12,6 @@ import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,6 +24,7 @@ from pydantic import (
 
 from . import flavor, units
 from .dayload import DayLoadError, parse_time_of_day
+from .inputs import MAX_MESSAGE_CHARS, FileReadError, InputError, Node, YamlError, cut, load_yaml, node_line, read_text, shown
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
 """'you can create no more than 20 manual backups per node in the cluster' per 24 h (elasticache.md §3.4)."""
@@ -61,8 +61,28 @@ def _time_of_day(value: Any):
 TimeOfDay = Annotated[float, BeforeValidator(_time_of_day)]
 
 
+def _text(allowed: str):
+    """Text that can be printed (and name files): no lone surrogates (from "\\udc80" escapes), no controls."""
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"{shown(value)} is not valid Unicode text") from None
+            if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
+                raise ValueError(f"{shown(value)} holds control characters (line breaks, tabs...)")
+        return value
+
+    return BeforeValidator(check)
+
+
+Text = Annotated[str, _text("")]
+"""A one-line name."""
+FreeText = Annotated[str, _text("\t\n")]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Engine(_Model):
@@ -79,7 +99,7 @@ class Engine(_Model):
         text = str(value).strip()
         parts = text.split(".")
         if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"{value!r} is not a version; write it like \"7.0.15\" or \"2.8.22\"")
+            raise ValueError(f"{shown(value)} is not a version; write it like \"7.0.15\" or \"2.8.22\"")
         return text
 
     @property
@@ -103,7 +123,7 @@ class Engine(_Model):
 class Node(_Model):
     """A catalog node type or an explicit memory limit (a container), plus swap and reservation."""
 
-    type: str | None = None
+    type: Text | None = None
     memory: Size | None = None
     swap: Size = 0
     reserved_memory_percent: float | None = Field(default=None, ge=0, le=100)
@@ -166,7 +186,7 @@ def _distribution(value: Any) -> Any:
         return {"uniform": True}
     if isinstance(value, str):
         raise ValueError(
-            f"{value!r} is not a key distribution; use uniform, {{zipf: 0.99}} "
+            f"{shown(value)} is not a key distribution; use uniform, {{zipf: 0.99}} "
             f"or {{hot_set: {{keys: 10%, writes: 90%}}}}"
         )
     return value
@@ -294,11 +314,11 @@ class Simulation(_Model):
 class Scenario(_Model):
     """One node, its data and load, and one backup to simulate."""
 
-    name: str = "scenario"
-    description: str = ""
+    name: Text = "scenario"
+    description: FreeText = ""
     engine: Engine = Engine()
     node: Node
-    platform: str = "nitro"
+    platform: Text = "nitro"
     dataset: Dataset
     workload: Workload = Workload()
     backup: Backup = Backup()
@@ -344,7 +364,7 @@ class Scenario(_Model):
         return self
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario that cannot be used; ``str()`` names the file, the field and what is allowed."""
 
     def __init__(self, source: str, problems: list[tuple[str, int | None, str]]):
@@ -353,7 +373,7 @@ class ScenarioError(ValueError):
         lines = []
         for path, line, message in problems:
             where = f"{source}:{line}" if line else source
-            lines.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+            lines.append(cut(f"{where}: {path}: {message}" if path else f"{where}: {message}", MAX_MESSAGE_CHARS))
         super().__init__("\n".join(lines))
 
 
@@ -361,22 +381,18 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ScenarioError(str(path), [("", None, f"cannot read the file: {exc.strerror or exc}")]) from None
+        text = read_text(path)
+    except FileReadError as exc:
+        raise ScenarioError(str(path), [("", exc.line, exc.why)]) from None
     return parse_scenario(text, source=str(path))
 
 
 def parse_scenario(text: str, source: str = "<scenario>", overrides: dict | None = None) -> Scenario:
     """Validate scenario YAML text, optionally with nested overrides applied on top."""
     try:
-        data = yaml.safe_load(text)
-        tree = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(source, [("", line, f"malformed YAML: {problem}")]) from None
+        data, tree = load_yaml(text, source)
+    except YamlError as exc:
+        raise ScenarioError(source, [("", exc.line, exc.problem)]) from None
     if not isinstance(data, dict):
         raise ScenarioError(source, [("", None, "a scenario must be a YAML mapping of fields (name:, node:, dataset:, ...)")])
     if overrides:
@@ -395,7 +411,7 @@ def merge(base: dict, overrides: dict) -> dict:
     return out
 
 
-def validate_scenario(data: dict, source: str = "<scenario>", tree: yaml.Node | None = None) -> Scenario:
+def validate_scenario(data: dict, source: str = "<scenario>", tree: Node | None = None) -> Scenario:
     """Validate a scenario mapping, turning pydantic errors into :class:`ScenarioError`."""
     try:
         scenario = Scenario.model_validate(data)
@@ -405,7 +421,7 @@ def validate_scenario(data: dict, source: str = "<scenario>", tree: yaml.Node | 
     return scenario
 
 
-def _check_references(scenario: Scenario, source: str, tree: yaml.Node | None) -> None:
+def _check_references(scenario: Scenario, source: str, tree: Node | None) -> None:
     """Check names that point outside the file: the node type and the platform profile."""
     from .catalog import UnknownNodeTypeError, get_node_type
     from .platform import PlatformError, load_platform
@@ -437,7 +453,7 @@ def resolve_path(name: str, folder: Path | None) -> Path:
     return path if path.is_absolute() or folder is None else folder / path
 
 
-def _problems(exc: ValidationError, data: dict, tree: yaml.Node | None) -> list[tuple[str, int | None, str]]:
+def _problems(exc: ValidationError, data: dict, tree: Node | None) -> list[tuple[str, int | None, str]]:
     problems = []
     seen = set()
     for error in exc.errors():
@@ -452,7 +468,7 @@ def _problems(exc: ValidationError, data: dict, tree: yaml.Node | None) -> list[
         else:
             message = error["msg"].removeprefix("Value error, ")
             if "input" in error and error["type"] not in ("value_error",):
-                message = f"{message} (got {error['input']!r})"
+                message = f"{message} (got {shown(error['input'])})"
         key = (path, message)
         if key in seen:
             continue
@@ -472,7 +488,7 @@ def _clean_loc(loc: tuple) -> tuple:
 def _unknown_field_message(loc: tuple) -> str:
     allowed = _allowed_fields(loc[:-1])
     name = str(loc[-1])
-    message = f"unknown field {name!r}"
+    message = f"unknown field {shown(name)}"
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
     if close:
         message += f"; did you mean {close[0]!r}?"
@@ -511,16 +527,6 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
-def _line(tree: yaml.Node | None, loc: tuple) -> int | None:
+def _line(tree: Node | None, loc: tuple) -> int | None:
     """1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
-    node, line = tree, None
-    for part in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key_node, value_node in node.value:
-            if key_node.value == str(part):
-                node, line = value_node, key_node.start_mark.line + 1
-                break
-        else:
-            break
-    return line
+    return node_line(tree, loc)

@@ -8,6 +8,7 @@ runs at random. Values are YAML scalars, so units work. The table (CSV or Parque
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -18,17 +19,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from . import distributions
 from .batch import Job, Runner
+from .outputs import check_out_file, write_atomic
+from .inputs import InputError, YamlError, cut, load_yaml, load_yaml_file, shown
 from .fieldpaths import FieldPathError, check_path, number_encoder, number_parser, read_value, with_value
 from .scenario import ScenarioError, load_scenario, validate_scenario
 
 EXIT_BAD_INPUT = 2
+MAX_RUNS = 10_000_000
+"""Most runs, workers or chunk size one sweep takes (a 10,000-run sweep takes minutes)."""
 
 
-class SweepSpecError(ValueError):
+class SweepSpecError(InputError):
     """A ``--grid`` or ``--sample`` option that cannot be used; the message names the option."""
 
 
@@ -50,19 +54,19 @@ def split_top_level(text: str) -> list[str]:
 def _option(spec: str, flag: str) -> tuple[str, tuple[str, ...], str]:
     path, sep, rest = spec.partition("=")
     if not sep or not rest.strip():
-        raise SweepSpecError(f"{flag} {spec!r}: write it as FIELD.PATH=VALUES, e.g. {flag} workload.writes_per_sec="
+        raise SweepSpecError(f"{flag} {shown(spec)}: write it as FIELD.PATH=VALUES, e.g. {flag} workload.writes_per_sec="
                              + ("10k,20k,40k" if flag == "--grid" else "'{range: [10k, 30k]}'"))
     try:
         return path.strip(), check_path(path.strip()), rest
     except FieldPathError as exc:
-        raise SweepSpecError(f"{flag} {spec!r}: {exc}") from None
+        raise SweepSpecError(f"{flag} {shown(spec)}: {exc}") from None
 
 
 def _yaml_value(text: str, flag: str, spec: str) -> Any:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SweepSpecError(f"{flag} {spec!r}: cannot read {text!r} as YAML: {getattr(exc, 'problem', exc)}") from None
+        return load_yaml(text, f"{flag} {shown(spec)}")[0]
+    except YamlError as exc:
+        raise SweepSpecError(f"{flag} {shown(spec)}: cannot read {shown(text)} as YAML: {exc.problem}") from None
 
 
 def _column_value(value: Any) -> Any:
@@ -79,7 +83,7 @@ def grid_variants(base: dict, specs: list[str], source: str) -> list[dict[tuple[
         values = []
         for text in split_top_level(rest):
             raw = _yaml_value(text, "--grid", spec)
-            scenario = validate_scenario(with_value(base, parts, raw), source=f"{source} (with --grid {path}={text})")
+            scenario = validate_scenario(with_value(base, parts, raw), source=f"{source} (with --grid {path}={cut(text, 60)})")
             values.append((parts, (raw, _column_value(read_value(scenario, parts)))))
         axes.append(values)
     return [dict(combo) for combo in itertools.product(*axes)]
@@ -96,7 +100,7 @@ def sample_variants(base: dict, specs: list[str], runs: int, seed: int, source: 
             dist = distributions.parse(_yaml_value(rest, "--sample", spec))
             if isinstance(dist, distributions.Choice):
                 for value in dist.choice:
-                    validate_scenario(with_value(base, parts, value), source=f"{source} (with --sample {path} = {value!r})")
+                    validate_scenario(with_value(base, parts, value), source=f"{source} (with --sample {path} = {shown(value)})")
                 drawn = distributions.draw(dist, float, rng, runs)
                 columns.append([(parts, (v, _column_value(v))) for v in drawn])
                 continue
@@ -106,7 +110,7 @@ def sample_variants(base: dict, specs: list[str], runs: int, seed: int, source: 
         except ValueError as exc:
             if isinstance(exc, ScenarioError):
                 raise
-            raise SweepSpecError(f"--sample {spec!r}: {exc}") from None
+            raise SweepSpecError(f"--sample {shown(spec)}: {exc}") from None
         encode = number_encoder(base, parts, drawn[0]) if drawn else None
         columns.append([(parts, (encode(v), v)) for v in drawn])
     return [dict(row) for row in zip(*columns)]
@@ -121,7 +125,7 @@ def sweep(path: str | Path, grids: list[str] = (), samples: list[str] = (), runs
         raise SweepSpecError("--sample needs --runs N (how many random runs)")
     path = Path(path)
     load_scenario(path)  # validate the file itself first, with line numbers
-    base = yaml.safe_load(path.read_text())
+    base = load_yaml_file(path)
     base.pop("plan", None)
     source = str(path)
     variants = grid_variants(base, list(grids), source) if grids else sample_variants(base, list(samples), runs, seed, source)
@@ -156,14 +160,20 @@ def write_table(table: pd.DataFrame, out: str | Path) -> None:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
-        try:
-            table.to_parquet(out, index=False)
-        except ImportError:
-            raise SweepSpecError("writing Parquet needs pyarrow: pip install 'rbsim[parquet]', or use --out FILE.csv") from None
+        _need_pyarrow()
+        write_atomic(out, lambda tmp: table.to_parquet(tmp, index=False))
     elif out.suffix == ".csv":
-        table.to_csv(out, index=False)
+        write_atomic(out, lambda tmp: table.to_csv(tmp, index=False))
     else:
         raise SweepSpecError(f"--out {out}: use a .csv or .parquet file name")
+
+
+def _need_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise SweepSpecError("writing Parquet needs pyarrow: pip install 'rbsim[parquet]' (make run installs it), "
+                             "or use --out FILE.csv") from None
 
 
 def register(subparsers) -> None:
@@ -174,14 +184,34 @@ def register(subparsers) -> None:
                    help="vary a field over listed values (repeat for a cartesian product)")
     p.add_argument("--sample", action="append", default=[], metavar="PATH=DIST",
                    help="draw a field from {range: [lo, hi]}, {normal: {mean: m, sd: s}}, {lognormal: ...} or {choice: [...]}")
-    p.add_argument("--runs", type=int, help="number of Monte-Carlo runs (with --sample)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for --sample (default 0)")
+    p.add_argument("--runs", type=_positive, help="number of Monte-Carlo runs (with --sample)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed for --sample (default 0)")
     p.add_argument("--out", required=True, metavar="FILE", help="table to write: FILE.parquet or FILE.csv")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (default: CPU count)")
+    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: CPU count)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
-    p.add_argument("--chunk-size", type=int, help="runs per task shipped to a worker (default: automatic)")
+    p.add_argument("--chunk-size", type=_positive, help="runs per task shipped to a worker (default: automatic)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_sweep_command)
+
+
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is a whole number from 0 to 2^63-1")
+    return seed
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_RUNS:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number from 1 to {MAX_RUNS:,}")
+    return number
 
 
 def run_sweep_command(args) -> int:
@@ -189,11 +219,14 @@ def run_sweep_command(args) -> int:
     started = time.perf_counter()
     try:
         if args.out and Path(args.out).suffix not in (".csv", ".parquet"):
-            raise SweepSpecError(f"--out {args.out}: use a .csv or .parquet file name")
+            raise SweepSpecError(f"--out {shown(args.out)}: use a .csv or .parquet file name")
+        check_out_file(args.out)  # before the runs: nothing simulated is lost to a bad path
+        if Path(args.out).suffix == ".parquet":
+            _need_pyarrow()
         with _runner(args) as runner:
             table = sweep(args.file, args.grid, args.sample, args.runs, args.seed, runner)
         write_table(table, args.out)
-    except (SweepSpecError, ScenarioError) as exc:
+    except InputError as exc:
         print(f"rbsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     elapsed = time.perf_counter() - started

@@ -8,7 +8,10 @@ Every parser raises :class:`UnitError` with a sentence saying what is allowed.
 
 from __future__ import annotations
 
+import math
 import re
+
+from .inputs import InputError, shown
 
 SIZE_UNITS = {
     "B": 1,
@@ -28,55 +31,80 @@ RATE_HELP = "a rate such as 20k, 20k/s, 1.2M/min or 500/s"
 DURATION_HELP = "a duration such as 500ms, 90s, 15min or 1h"
 
 
-class UnitError(ValueError):
+MAX_BYTES = 2**60
+"""Largest size accepted (1 EiB): far above any node, and exact as a float."""
+MAX_COUNT = 2**53
+"""Largest count or rate accepted: past 2^53 floats no longer count in ones."""
+MAX_DURATION_S = 365 * 86400.0
+"""Longest duration accepted: a year."""
+
+
+class UnitError(InputError):
     """A quantity that could not be read; the message says what is allowed."""
 
 
 def _split(text: object, help_text: str) -> tuple[float, str, str | None]:
     if isinstance(text, bool):
-        raise UnitError(f"expected {help_text}, got {text!r}")
+        raise UnitError(f"expected {help_text}, got {shown(text)}")
     if isinstance(text, (int, float)):
-        return float(text), "", None
+        return _finite(text, text, help_text), "", None
     if not isinstance(text, str):
-        raise UnitError(f"expected {help_text}, got {type(text).__name__} {text!r}")
-    match = _QUANTITY.match(text.strip().replace("_", "").replace(",", ""))
+        raise UnitError(f"expected {help_text}, got {type(text).__name__} {shown(text)}")
+    match = _QUANTITY.match(text.strip().replace("_", "").replace(",", "")) if len(text) < 100 else None
     if not match:
-        raise UnitError(f"cannot read {text!r}: expected {help_text}")
-    return float(match["num"]), match["unit"], match["per"]
+        raise UnitError(f"cannot read {shown(text)}: expected {help_text}")
+    return _finite(match["num"], text, help_text), match["unit"], match["per"]
+
+
+def _finite(number: object, text: object, help_text: str) -> float:
+    """``number`` as a finite float; .nan, .inf and overflowing numbers such as 1e400 are refused."""
+    try:
+        value = float(number)  # type: ignore[arg-type]
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise UnitError(f"{shown(text)} is not a finite number; expected {help_text}")
+    return value
+
+
+def _at_most(value: float, limit: float, text: object, what: str) -> float:
+    if value > limit:
+        raise UnitError(f"{shown(text)} is too large: {what} must be at most {limit:.4g}")
+    return value
 
 
 def parse_size(text: object) -> int:
     """Bytes in a size such as ``13.07GiB``; a bare number is refused unless it is 0."""
     value, unit, per = _split(text, SIZE_HELP)
     if per is not None:
-        raise UnitError(f"{text!r} is a rate; expected {SIZE_HELP}")
+        raise UnitError(f"{shown(text)} is a rate; expected {SIZE_HELP}")
     if unit == "":
         if value == 0:
             return 0
-        raise UnitError(f"{text!r} has no unit; expected {SIZE_HELP}")
+        raise UnitError(f"{shown(text)} has no unit; expected {SIZE_HELP}")
     factor = SIZE_UNITS.get(unit.upper())
     if factor is None:
         if unit.upper() in COUNT_SUFFIXES:
-            raise UnitError(f"{text!r} looks like a count; expected {SIZE_HELP}")
-        raise UnitError(f"{text!r} has an unknown unit {unit!r}; expected {SIZE_HELP}")
+            raise UnitError(f"{shown(text)} looks like a count; expected {SIZE_HELP}")
+        raise UnitError(f"{shown(text)} has an unknown unit {unit!r}; expected {SIZE_HELP}")
     if value < 0:
-        raise UnitError(f"{text!r} is negative; expected {SIZE_HELP}")
-    return int(round(value * factor))
+        raise UnitError(f"{shown(text)} is negative; expected {SIZE_HELP}")
+    return int(round(_at_most(value * factor, MAX_BYTES, text, "a size")))
 
 
 def parse_count(text: object) -> int:
     """A whole count such as ``8M`` or ``250k``."""
     value, unit, per = _split(text, COUNT_HELP)
     if per is not None:
-        raise UnitError(f"{text!r} is a rate; expected {COUNT_HELP}")
+        raise UnitError(f"{shown(text)} is a rate; expected {COUNT_HELP}")
     factor = COUNT_SUFFIXES.get(unit.upper())
     if factor is None:
         if unit.upper() in SIZE_UNITS:
-            raise UnitError(f"{text!r} is a size; expected {COUNT_HELP}")
-        raise UnitError(f"{text!r} has an unknown suffix {unit!r}; expected {COUNT_HELP}")
+            raise UnitError(f"{shown(text)} is a size; expected {COUNT_HELP}")
+        raise UnitError(f"{shown(text)} has an unknown suffix {unit!r}; expected {COUNT_HELP}")
     if value < 0:
-        raise UnitError(f"{text!r} is negative; expected {COUNT_HELP}")
-    return int(round(value * factor))
+        raise UnitError(f"{shown(text)} is negative; expected {COUNT_HELP}")
+    return int(round(_at_most(value * factor, MAX_COUNT, text, "a count")))
 
 
 def parse_rate(text: object) -> float:
@@ -85,42 +113,40 @@ def parse_rate(text: object) -> float:
     factor = COUNT_SUFFIXES.get(unit.upper())
     if factor is None:
         if unit.upper() in SIZE_UNITS:
-            raise UnitError(f"{text!r} is a size; expected {RATE_HELP}")
-        raise UnitError(f"{text!r} has an unknown suffix {unit!r}; expected {RATE_HELP}")
+            raise UnitError(f"{shown(text)} is a size; expected {RATE_HELP}")
+        raise UnitError(f"{shown(text)} has an unknown suffix {unit!r}; expected {RATE_HELP}")
     period = 1.0 if per is None else RATE_PERIODS.get(per.upper())
     if period is None:
-        raise UnitError(f"{text!r} has an unknown period '/{per}'; expected {RATE_HELP}")
+        raise UnitError(f"{shown(text)} has an unknown period '/{per}'; expected {RATE_HELP}")
     if value < 0:
-        raise UnitError(f"{text!r} is negative; expected {RATE_HELP}")
-    return value * factor / period
+        raise UnitError(f"{shown(text)} is negative; expected {RATE_HELP}")
+    return _at_most(value * factor / period, MAX_COUNT, text, "a rate (per second)")
 
 
 def parse_duration(text: object) -> float:
     """Seconds in a duration such as ``90s`` or ``15min``; a bare number means seconds."""
     value, unit, per = _split(text, DURATION_HELP)
     if per is not None:
-        raise UnitError(f"{text!r} is a rate; expected {DURATION_HELP}")
+        raise UnitError(f"{shown(text)} is a rate; expected {DURATION_HELP}")
     factor = 1.0 if unit == "" else DURATION_UNITS.get(unit.upper())
     if factor is None:
-        raise UnitError(f"{text!r} has an unknown unit {unit!r}; expected {DURATION_HELP}")
+        raise UnitError(f"{shown(text)} has an unknown unit {unit!r}; expected {DURATION_HELP}")
     if value < 0:
-        raise UnitError(f"{text!r} is negative; expected {DURATION_HELP}")
-    return value * factor
+        raise UnitError(f"{shown(text)} is negative; expected {DURATION_HELP}")
+    return _at_most(value * factor, MAX_DURATION_S, text, "a duration (seconds)")
 
 
 def parse_fraction(text: object) -> float:
     """A fraction in [0, 1] from ``10%`` or ``0.1``."""
-    if isinstance(text, str) and text.strip().endswith("%"):
-        value = float(text.strip()[:-1]) / 100.0
-    elif isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-    else:
-        try:
-            value = float(text)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise UnitError(f"cannot read {text!r}: expected a fraction such as 10% or 0.1") from None
+    percent = isinstance(text, str) and text.strip().endswith("%")
+    try:
+        if isinstance(text, bool):
+            raise TypeError
+        value = float(text.strip()[:-1]) / 100.0 if percent else float(text)  # type: ignore[union-attr,arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise UnitError(f"cannot read {shown(text)}: expected a fraction such as 10% or 0.1") from None
     if not 0.0 <= value <= 1.0:
-        raise UnitError(f"{text!r} is outside 0%..100%")
+        raise UnitError(f"{shown(text)} is outside 0%..100%")
     return value
 
 

@@ -38,7 +38,7 @@ def test_cluster_result_reports_worst_shard_and_totals():
 
 def test_more_than_twenty_manual_backups_a_day_is_refused():
     with pytest.raises(ScenarioError, match="at most 20 manual backups"):
-        parse_scenario(BASE + "backup: {kind: manual, per_day: 21}\n".replace("backup: {method: fork}\n", ""))
+        parse_scenario(BASE.replace("backup: {method: fork}\n", "") + "backup: {kind: manual, per_day: 21}\n")
 
 
 def test_shard_level_backup_in_cluster_mode_is_refused():

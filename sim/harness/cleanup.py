@@ -16,6 +16,7 @@ embedded in the name is no longer alive.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import itertools
 import logging
 import os
@@ -35,6 +36,11 @@ NAME_PREFIX = "rbsim"
 _OWNED_NAME = re.compile(r"^rbsim-(?:[a-z]+-)?(?P<pid>\d+)-[0-9a-f]{8,32}(?:\.swap)?$")
 
 _EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+PR_SET_PDEATHSIG = 1
+PARENT_FLAG = "--parent"
+"""Command-line flag naming the harness process a worker (ping loop, write load) belongs to."""
+WORKER_MODULES = (b"sim.harness.sampler", b"sim.harness.loadgen")
+_TMP_RECORD = re.compile(r"^\..+\.pid(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
 
 
 def owned_name(kind: str | None = None) -> str:
@@ -59,6 +65,34 @@ def pid_alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
     return state not in (b"Z", b"X")
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker: have the kernel SIGKILL us when ``parent`` dies (even by SIGKILL); exit if it already has."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl (not Linux): the leftover sweep still finds us
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def stray_workers() -> list[int]:
+    """Pids of harness workers whose ``--parent`` harness process is gone (left by a SIGKILLed run)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not any(m in argv for m in WORKER_MODULES) or PARENT_FLAG.encode() not in argv:
+            continue
+        parent = argv[argv.index(PARENT_FLAG.encode()) + 1:][:1]
+        if parent and parent[0].isdigit() and not pid_alive(int(parent[0])) and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
 
 
 @dataclass
@@ -186,10 +220,13 @@ class SweepReport:
     killed_pids: list[int] = field(default_factory=list)
     swap_files: list[str] = field(default_factory=list)
     data_dirs: list[str] = field(default_factory=list)
+    workers: list[int] = field(default_factory=list)
+    tmp_records: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:
         """True if nothing was found."""
-        return not (self.cgroups or self.killed_pids or self.swap_files or self.data_dirs)
+        return not (self.cgroups or self.killed_pids or self.swap_files or self.data_dirs or self.workers
+                    or self.tmp_records)
 
 
 def _stale(name: str, include_live: bool) -> bool:
@@ -203,8 +240,10 @@ def sweep_leftovers(
     include_live: bool = False,
     swap_dirs: list[str | os.PathLike] | None = None,
     data_dirs: list[str | os.PathLike] | None = None,
+    record_dirs: list[str | os.PathLike] = (),
 ) -> SweepReport:
-    """Remove ``rbsim-*`` cgroups (killing their tasks), swap files and data dirs whose owner process is gone.
+    """Remove ``rbsim-*`` cgroups (killing their tasks), swap files and data dirs whose owner process is gone,
+    kill worker processes whose harness is gone, and delete half-written ``.tmp`` records of dead writers.
 
     ``include_live=True`` also removes artefacts of live owners (only for use when no other harness runs).
     """
@@ -245,6 +284,19 @@ def sweep_leftovers(
             if path.is_dir() and _stale(path.name, include_live):
                 shutil.rmtree(path, ignore_errors=True)
                 report.data_dirs.append(str(path))
+
+    for pid in stray_workers():
+        try:
+            os.kill(pid, signal.SIGKILL)
+            report.workers.append(pid)
+        except ProcessLookupError:
+            pass
+    for d in map(Path, record_dirs):
+        for path in d.glob(".*.tmp") if d.is_dir() else []:
+            m = _TMP_RECORD.match(path.name)
+            if m and (include_live or not pid_alive(int(m["pid"]))):
+                path.unlink(missing_ok=True)
+                report.tmp_records.append(str(path))
     return report
 
 

@@ -66,6 +66,14 @@ def harness_command(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"rbsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from sim.inputs import InputError
+    from sim.outputs import check_out_dir
+
+    try:
+        check_out_dir(args.out)  # records of long runs must have somewhere to go
+    except InputError as exc:
+        print(f"rbsim: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     why = check_environment(args.server)
     if why:
         _err(f"cannot run here: {why}")
@@ -81,7 +89,7 @@ def harness_command(args: argparse.Namespace) -> int:
         _err("\n".join(problems))
         return EXIT_BAD_INPUT
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    sweep_leftovers()  # what killed runs of earlier (dead) harness processes left behind
+    sweep_leftovers(record_dirs=[args.out])  # what killed runs of earlier (dead) harness processes left behind
     status = EXIT_OK
     for plan in plans:
         for i in range(args.repeat):

@@ -1,6 +1,6 @@
 """A paced write load in separate processes: SETs of existing keys at a target rate, keys drawn as the simulator draws them.
 
-Run as ``python -m sim.harness.loadgen --port P --keys N --value-size V --rate W [--distribution JSON]
+Run as ``python -m sim.harness.loadgen --parent PID --port P --keys N --value-size V --rate W [--distribution JSON]
 [--pattern random|repetitive] [--new-keys-fraction F]``: sends pipelined SETs of ``key:<id>`` with ids from
 :func:`sim.physics.keyspace.sample_keys` (the very sampler the model assumes: popularity rank r is scattered
 to key id by a fixed coprime stride), V-byte values (random slices of a random buffer, or DEBUG POPULATE's
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.harness.cleanup import StopFlag, registry
+from sim.harness.cleanup import PARENT_FLAG, StopFlag, die_with_parent, registry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINES_PER_SEC = 200
@@ -151,7 +151,8 @@ class WriteLoad:
             args = [sys.executable, "-m", "sim.harness.loadgen", "--port", str(port), "--keys", str(keys),
                     "--value-size", str(value_size), "--rate", str(self.rate / self.procs),
                     "--seed", str(seed + 1000 * i), "--pattern", pattern, "--index", str(i),
-                    "--procs", str(self.procs), "--new-keys-fraction", str(new_keys_fraction)]
+                    "--procs", str(self.procs), "--new-keys-fraction", str(new_keys_fraction),
+                    PARENT_FLAG, str(os.getpid())]
             if dist_json:
                 args += ["--distribution", dist_json]
             self.arg_sets.append(args)
@@ -238,7 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--new-keys-fraction", type=float, default=0.0)
     ap.add_argument("--index", type=int, default=0)
     ap.add_argument("--procs", type=int, default=1)
+    ap.add_argument(PARENT_FLAG, type=int, required=True, help="the harness process; the writer dies with it")
     a = ap.parse_args(argv)
+    die_with_parent(a.parent)
     dist = distribution_from_json(a.distribution)
     print(json.dumps(run(a.port, a.keys, a.value_size, a.rate, a.seed, a.host, dist, a.pattern,
                          a.new_keys_fraction, a.index, a.procs)), flush=True)

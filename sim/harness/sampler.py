@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from sim.harness.cleanup import StopFlag, registry
+from sim.harness.cleanup import PARENT_FLAG, StopFlag, die_with_parent, registry
 
 if TYPE_CHECKING:
     from sim.harness.cgroup import MemoryCgroup
@@ -194,7 +194,7 @@ class PingLoop:
 
     def __init__(self, port: int, interval: float = PING_EVERY_S) -> None:
         self.args = [sys.executable, "-m", "sim.harness.sampler", "ping", "--port", str(port),
-                     "--interval", str(interval)]
+                     "--interval", str(interval), PARENT_FLAG, str(os.getpid())]
         self.pings: list[list[float]] = []
         self._proc: subprocess.Popen | None = None
         self._token: int | None = None
@@ -265,7 +265,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--interval", type=float, default=PING_EVERY_S)
+    p.add_argument(PARENT_FLAG, type=int, required=True, help="the harness process; the loop dies with it")
     a = ap.parse_args(argv)
+    die_with_parent(a.parent)
     sys.stdout.write(json.dumps(ping_loop(a.port, a.interval, a.host)))
     sys.stdout.flush()
 

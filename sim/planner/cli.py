@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..batch import Runner
+from ..outputs import check_out_dir
 from ..scenario import ScenarioError
 from . import plan
 from .render import render_plan
@@ -28,6 +29,8 @@ def register(subparsers) -> None:
 
 def run_plan_command(args) -> int:
     """Handler of ``rbsim plan``: 0 with a recommendation, 1 without one, 2 on bad input."""
+    if args.report:
+        check_out_dir(args.report, "--report")  # before hours of planning, not after
     try:
         with Runner(workers=args.workers, progress=not args.quiet) as runner:
             result = plan(args.file, runner)

@@ -7,14 +7,15 @@ file, line and ``plan.`` field path, like the rest of the scenario.
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .. import distributions
 from ..catalog import UnknownNodeTypeError, get_node_type, load_catalog
+from ..inputs import Node, load_yaml, read_text, shown
 from ..physics.budget import MIN_DATA_GROWTH
 from ..fieldpaths import FieldPathError, check_path, models_in, number_parser
 from ..scenario import Duration, Fraction, Scenario, ScenarioError, Size, TimeOfDay, _line, load_scenario
@@ -34,7 +35,7 @@ Percent = Annotated[float, Field(ge=0, le=100)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Objectives(_Model):
@@ -53,7 +54,7 @@ class Uncertainty(_Model):
     """Monte-Carlo over uncertain inputs: field path (or ``load_factor``) → distribution."""
 
     runs: int = Field(default=100, ge=1, le=100_000)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63)
     inputs: dict[str, Any] = Field(min_length=1)
 
 
@@ -117,14 +118,12 @@ def load_plan(path: str | Path) -> tuple[Scenario, PlanSpec, dict]:
     """The scenario, its validated plan block, and the raw mapping (without ``plan``) to derive variants from."""
     path = Path(path)
     scenario = load_scenario(path)
-    text = path.read_text()
-    tree = yaml.compose(text)
-    data = yaml.safe_load(text)
+    data, tree = load_yaml(read_text(path), str(path))
     data.pop("plan", None)
     return scenario, parse_plan(scenario.plan or {}, data, str(path), tree), data
 
 
-def parse_plan(block: dict, base: dict, source: str, tree: yaml.Node | None = None) -> PlanSpec:
+def parse_plan(block: dict, base: dict, source: str, tree: Node | None = None) -> PlanSpec:
     """Validate a plan mapping against the scenario mapping ``base`` (the uncertain inputs vary it)."""
     try:
         spec = PlanSpec.model_validate(block)
@@ -143,7 +142,11 @@ def parse_plan(block: dict, base: dict, source: str, tree: yaml.Node | None = No
 def _check_input(name: str, value: Any, base: dict) -> None:
     dist = distributions.parse(value)
     if name == LOAD_FACTOR:
-        distributions.check(dist, float)
+        if isinstance(dist, distributions.Choice):
+            for choice in dist.choice:
+                _load_factor(choice)
+        else:
+            distributions.check(dist, _load_factor)
         return
     try:
         parts = check_path(name)
@@ -159,11 +162,22 @@ def _check_input(name: str, value: Any, base: dict) -> None:
         distributions.check(dist, number_parser(base, parts))
 
 
-def _problem(error: dict, tree: yaml.Node | None) -> tuple[str, int | None, str]:
+def _load_factor(value: Any) -> float:
+    """A load factor: a finite number of 0 or more."""
+    try:
+        factor = float(value)
+    except (TypeError, ValueError, OverflowError):
+        factor = math.nan
+    if isinstance(value, bool) or not (math.isfinite(factor) and factor >= 0):
+        raise ValueError(f"{LOAD_FACTOR} takes plain numbers of 0 or more, such as 1.5; got {shown(value)}")
+    return factor
+
+
+def _problem(error: dict, tree: Node | None) -> tuple[str, int | None, str]:
     loc = ("plan",) + tuple(str(p) for p in error["loc"] if not str(p).startswith("function-"))
     if error["type"] == "extra_forbidden":
         allowed = _allowed(loc[1:-1])
-        message = f"unknown field {loc[-1]!r}"
+        message = f"unknown field {shown(loc[-1])}"
         close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
         if close:
             message += f"; did you mean {close[0]!r}?"
@@ -173,7 +187,7 @@ def _problem(error: dict, tree: yaml.Node | None) -> tuple[str, int | None, str]
     else:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] != "value_error" and "input" in error:
-            message += f" (got {error['input']!r})"
+            message += f" (got {shown(error['input'])})"
     return ".".join(loc), _line(tree, loc), message
 
 

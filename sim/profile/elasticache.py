@@ -74,8 +74,11 @@ class ElastiCacheProfile:
 def profile_elasticache(target: str, region: str | None = None, session: Any = None,
                         now: datetime | None = None) -> ElastiCacheProfile:
     """Describe ``target`` (replication group or cache cluster id) and read its last 24 h of CloudWatch."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+    except ImportError:
+        raise ProfileError("profile elasticache:// needs boto3: pip install 'rbsim[aws]' (make run installs it)") from None
 
     session = session or boto3.session.Session(region_name=region)
     try:

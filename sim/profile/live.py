@@ -27,12 +27,25 @@ SECRET_QUERY_KEYS = ("password", "username")
 SCHEMES = ("redis", "rediss", "unix")
 
 
+def split_userinfo(url: str) -> tuple[str, str | None, str]:
+    """``(scheme://, user:password or None, host...)`` by plain string search, never by URL parsing.
+
+    A password may hold ``#``, ``/`` or ``?`` (ElastiCache AUTH tokens may), which a URL parser takes for
+    the fragment, path or query, leaving the password in what it calls the host; so the userinfo is
+    everything between ``://`` and the last ``@``.
+    """
+    head, sep, tail = url.partition("://")
+    if not sep or "@" not in tail:
+        return head + sep, None, tail
+    userinfo, rest = tail.rsplit("@", 1)
+    return head + sep, userinfo, rest
+
+
 def redact_url(url: str) -> str:
     """``url`` without credentials: ``redis://***@host:port/db``; password-like query values become ``***``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    prefix, userinfo, rest = split_userinfo(url)
+    parts = urlsplit(prefix + rest)
+    netloc = ("***@" if userinfo is not None else "") + parts.netloc
     pieces = []
     for piece in parts.query.split("&") if parts.query else []:
         key = unquote(piece.split("=", 1)[0])
@@ -41,15 +54,25 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def parseable_url(url: str) -> str:
+    """``url`` with ``#``, ``/``, ``?`` and ``@`` in its userinfo percent-encoded, so a URL parser finds the host."""
+    prefix, userinfo, rest = split_userinfo(url)
+    if userinfo is None:
+        return url
+    for char, code in (("#", "%23"), ("/", "%2F"), ("?", "%3F"), ("@", "%40")):
+        userinfo = userinfo.replace(char, code)
+    return f"{prefix}{userinfo}@{rest}"
+
+
 def secrets_in(url: str) -> list[str]:
-    """Every spelling of the URL's password (raw and percent-decoded), longest first, for scrubbing output."""
-    parts = urlsplit(url)
+    """Every spelling of the URL's password (raw, percent-encoded and decoded), longest first, for scrubbing output."""
+    prefix, userinfo, rest = split_userinfo(url)
     found = set()
-    if "@" in parts.netloc:
-        userinfo = parts.netloc.rsplit("@", 1)[0]
+    if userinfo is not None:
         secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo  # a lone userinfo may be a password
-        found |= {secret, unquote(secret)}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        encoded = parseable_url(f"x://{secret}@h").removeprefix("x://").removesuffix("@h")
+        found |= {secret, unquote(secret), encoded}
+    for key, value in parse_qsl(urlsplit(prefix + rest).query, keep_blank_values=True):
         if key.lower() == "password":
             found.add(value)
     if os.environ.get("REDISCLI_AUTH"):
@@ -69,11 +92,11 @@ def connect(url: str, db: int | None = None, timeout: float = 10.0):
     import redis
     from redis.connection import ConnectionPool, parse_url
 
-    if urlsplit(url).scheme not in SCHEMES:
+    if urlsplit(redact_url(url)).scheme not in SCHEMES:
         raise ProfileError(f"{redact_url(url)}: expected redis://[user:pass@]host:port[/db], rediss://... (TLS) "
                            "or elasticache://ID")
     try:
-        options = parse_url(url)
+        options = parse_url(parseable_url(url))
     except ValueError as exc:
         raise ProfileError(f"{redact_url(url)}: {scrub(str(exc), secrets_in(url))}") from None
     if "password" not in options and os.environ.get("REDISCLI_AUTH"):

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..harness.record import RecordError, load_records
+from ..outputs import check_out_dir, check_out_file, write_atomic
 from ..platform import Platform, PlatformError, load_platform
 from .calibrate import calibrate, split
 from .errors import confusion, error_table, summary_table
@@ -55,6 +56,7 @@ def _fail(message: str) -> int:
 def _calibrate(args) -> int:
     if not 0 < args.train_fraction <= 1:
         return _fail("--train-fraction must be in (0, 1]")
+    check_out_file(args.out)
     records = _load(args.records)
     try:
         base = load_platform(args.base)
@@ -62,10 +64,11 @@ def _calibrate(args) -> int:
         return _fail(str(exc))
     train, held = split(records, args.train_fraction) if args.train_fraction < 1 else (records, [])
     fitted = calibrate(train, base, name=args.name)
-    Path(args.out).write_text(platform_yaml(
+    text = platform_yaml(
         fitted, f"fitted on {len(train)} of {len(records)} records ({len(held)} held out for rbsim validate), "
                 f"starting from {base.name!r}; figures no record pins down (see the fits below) are {base.name!r}'s, "
-                f"whose file cites their sources"))
+                f"whose file cites their sources")
+    write_atomic(Path(args.out), lambda tmp: tmp.write_text(text))
     for step, fit in fitted.calibration["fits"].items():
         print(f"{step:<8} {fit}")
     print(f"wrote {args.out} (fitted on {len(train)} records, {len(held)} held out)")
@@ -73,6 +76,8 @@ def _calibrate(args) -> int:
 
 
 def _validate(args) -> int:
+    if args.out:
+        check_out_dir(args.out)
     records = _load(args.records)
     try:
         platform = load_platform(args.profile)
