@@ -11,6 +11,7 @@ from . import units
 from .catalog import load_catalog
 from .run import run as run_scenario
 from .platform import PlatformError, builtin_platforms
+from .restore import restore_rows
 from .result import Result, finite
 from .scenario import ScenarioError, load_scenario
 
@@ -136,6 +137,7 @@ def render_summary(result: Result, path: str = "") -> str:
         c = r["cluster"]
         rows.append(("cluster", f"{c['shards']} shards, worst {r['worst_shard']}, {c['shards_failing']} not ok"))
     rows.append(("RDB size", b(r["rdb_bytes"])))
+    rows += restore_rows(r)
     width = max(len(k) for k, _ in rows)
     head = f"{r['scenario']}" + (f"  [{path}]" if path else "")
     lines = [head, f"  platform {r['platform']} ({calibrated})"]

@@ -45,6 +45,7 @@ class Objectives(_Model):
     max_p99_latency_ms: float | None = Field(default=None, gt=0)
     backup_within_window: bool = True
     min_headroom: Size | None = None
+    restore_within: Duration | None = None  # RTO: the backup restores onto the candidate and its replicas sync in time
 
 
 class Uncertainty(_Model):

@@ -185,6 +185,11 @@ def _blocks(result: PlanResult, a: Analysis, images: set[str]) -> list[Block]:
     if result.recommendation:
         blocks += [Block("h2", "Why this choice"), Block("ul", items=tuple(result.reasons)),
                    Block("h2", "Headroom"), Block("ul", items=tuple(h.sentence for h in result.headroom))]
+    restore = result.to_dict()["restore"]
+    if restore is not None:
+        from ..planner.render import restore_sentence
+
+        blocks += [Block("h2", "Restore"), Block("p", restore_sentence(restore))]
     blocks += [Block("h2", "Objectives and assumptions"), Block("ul", items=tuple(_assumptions(result)))]
     blocks += [Block("h2", "Alternatives"), Block("table", items=(
         "#", "node type", "reserved", "source", "window", "USD/month", "peak memory / node", "swap", "p99 ms", "P(fail)",
