@@ -16,6 +16,7 @@ from .cluster import shard_weights
 from .physics import layout as layout_mod
 from .physics import restore as phys
 from .physics.budget import MemoryBudget, memory_budget
+from .physics.changelog import command_bytes, output_buffer_limit
 from .physics.cow import cow_model
 from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.keyspace import popularity
@@ -26,10 +27,10 @@ from .rdb_versions import load_refusal, rdb_version_written
 from .scenario import Cluster, Node, Scenario
 from .units import format_bytes, format_duration
 
-RESTORE_OUTCOMES = ("ok", "over-maxmemory", "sync-oom", "oom", "unreadable-rdb", "unsupported-node")
-"""ok; over-maxmemory: loads but the data exceeds maxmemory (ElastiCache refuses the smaller node, Redis would
-refuse writes); sync-oom: a replica's full sync outgrows the new primary; oom: the load itself outgrows the
-node; unreadable-rdb: the target engine cannot read the RDB format; unsupported-node: no restores on that type."""
+RESTORE_OUTCOMES = ("ok", "sync-fails", "sync-oom", "over-maxmemory", "oom", "unreadable-rdb", "unsupported-node")
+"""ok; sync-fails: the writes buffered for a syncing replica overflow its output buffer (the sync restarts);
+sync-oom: a replica's full sync outgrows the new primary; over-maxmemory: loads but the data exceeds maxmemory
+(ElastiCache refuses the smaller node, Redis would refuse writes); oom: the load itself outgrows the node; unreadable-rdb: the target engine cannot read the RDB format; unsupported-node: no restores on that type."""
 FALLBACK_PLATFORM = "lab"
 
 
@@ -69,7 +70,7 @@ def shard_restore(p: Prepared, share: float, budget: MemoryBudget, cost: Restore
     peak = phys.peak_load_memory(rss, cost.peak_extra)
     out = {"keys": keys, "used_memory_bytes": used, "rss_bytes": rss, "rdb_bytes": rdb, "load_s": load_s,
            "peak_memory_bytes": peak, "fits": phys.fits(used, budget.maxmemory) and peak <= budget.node_memory,
-           "replica_sync_s": None, "sync_peak_memory_bytes": None}
+           "replica_sync_s": None, "sync_peak_memory_bytes": None, "sync_buffer_bytes": None}
     if replicas:
         fork_s = fork_stall_seconds(rss, platform.fork.base_ms, platform.fork.ms_per_gib)
         save = platform.save
@@ -84,6 +85,7 @@ def shard_restore(p: Prepared, share: float, budget: MemoryBudget, cost: Restore
         cow_peak = max(float(cow.cow_bytes(writes * x, x)) for x in (0.0, 0.25, 0.5, 0.75, 1.0))
         out["replica_sync_s"] = phys.full_sync_seconds(fork_s, save_s, transfer_s, load_s)
         out["sync_peak_memory_bytes"] = rss + cow_peak + page_table_bytes(rss)
+        out["sync_buffer_bytes"] = writes_per_sec * share * out["replica_sync_s"] * command_bytes(p.key_size, p.value_size)
     return out
 
 
@@ -107,6 +109,9 @@ def restore_fields(p: Prepared) -> dict:
     worst = max(shards, key=lambda x: (x["used_memory_bytes"], x["load_s"]))
     syncs = [x["replica_sync_s"] for x in shards if x["replica_sync_s"] is not None]
     sync_peak = max((x["sync_peak_memory_bytes"] for x in shards if x["sync_peak_memory_bytes"] is not None), default=None)
+    buffered = max((x["sync_buffer_bytes"] for x in shards if x["sync_buffer_bytes"] is not None), default=None)
+    catalog_limit = get_node_type(r.node_type).replica_output_buffer_limit_bytes if r.node_type else None
+    cob_limit = output_buffer_limit(catalog_limit, budget.node_memory)
     if blocked:
         outcome, messages = blocked[0], messages + [blocked[1]]
     elif worst["peak_memory_bytes"] > budget.node_memory:
@@ -118,6 +123,11 @@ def restore_fields(p: Prepared) -> dict:
         messages.append(f"the data ({format_bytes(worst['used_memory_bytes'])} used_memory per node) exceeds "
                         f"maxmemory {format_bytes(budget.maxmemory)} (node memory minus reserved): choose a larger "
                         f"node type{', more shards' if r.shards > 1 or r.node_type else ''} or a smaller reserve")
+    elif buffered is not None and buffered > cob_limit:
+        outcome = "sync-fails"
+        messages.append(f"the writes a replica must replay after its sync ({format_bytes(buffered)} at {writes:,.0f} "
+                        f"writes/s) overflow the replica output buffer ({format_bytes(cob_limit)}): the sync is "
+                        "dropped and starts over, again and again")
     elif sync_peak is not None and sync_peak > budget.node_memory:
         outcome = "sync-oom"
         messages.append(f"a replica's full sync takes the new primary to {format_bytes(sync_peak)} "
@@ -128,7 +138,7 @@ def restore_fields(p: Prepared) -> dict:
     sync_s = max(syncs) if syncs else None
     return {
         "restore_outcome": outcome,
-        "restore_fits": outcome in ("ok", "sync-oom"),
+        "restore_fits": outcome in ("ok", "sync-oom", "sync-fails"),
         "restore_load_s": load_s,
         "restore_peak_memory_bytes": worst["peak_memory_bytes"],
         "replica_sync_s": sync_s,
@@ -141,6 +151,8 @@ def restore_fields(p: Prepared) -> dict:
         "restore_rdb_version": rdb_version,
         "restore_shards": shards,
         "restore_sync_peak_memory_bytes": sync_peak,
+        "restore_sync_buffer_bytes": buffered,
+        "restore_output_buffer_limit_bytes": cob_limit,
         "restore_costs_calibrated": own and p.platform.calibration is not None,
         "restore_messages": messages,
     }

@@ -138,9 +138,21 @@ def test_replica_sync_grows_with_returning_writes_and_can_outgrow_the_node():
     busy = restore_fields(prepare(scenario("{node_type: cache.r6g.large, replicas: 1, writes_per_sec: 100k}")))
     assert quiet["replica_sync_s"] > quiet["restore_load_s"]  # fork + save + the replica's own load
     assert busy["restore_sync_peak_memory_bytes"] > quiet["restore_sync_peak_memory_bytes"]
-    tight = restore_fields(prepare(scenario("{memory: 8GiB, reserved_memory_percent: 0, replicas: 1, writes_per_sec: 200k}",
-                                            "{keys: 6M, value_size: 1KB}")))
+    # small values: each write copies a whole 4 KiB page but buffers only ~130 bytes for the replica
+    tight = restore_fields(prepare(scenario("{memory: 8GiB, reserved_memory_percent: 0, replicas: 1, writes_per_sec: 30k}",
+                                            "{keys: 35M, value_size: 100B}")))
     assert tight["restore_outcome"] == "sync-oom" and tight["restore_fits"]
+    assert tight["restore_sync_buffer_bytes"] < tight["restore_output_buffer_limit_bytes"]
+
+
+def test_a_replica_sync_whose_buffered_writes_overflow_fails():
+    # 6M x 1 KB syncing for about a minute under 50k writes/s buffers ~3 GB, beyond the r6g.large's ~1.3 GB
+    f = restore_fields(prepare(scenario("{node_type: cache.r6g.large, replicas: 1, writes_per_sec: 50k}",
+                                        "{keys: 6M, value_size: 1KB}")))
+    assert f["restore_outcome"] == "sync-fails" and f["restore_fits"]
+    expect = 50_000 * f["replica_sync_s"] * (4 + 4 + 5 + 2 + 3 + 16 + 2 + 4 + 3 + 1000 + 2)
+    assert f["restore_sync_buffer_bytes"] == pytest.approx(expect)
+    assert f["restore_output_buffer_limit_bytes"] < f["restore_sync_buffer_bytes"]
 
 
 def test_smallest_target_is_the_first_that_fits():

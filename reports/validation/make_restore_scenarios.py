@@ -35,6 +35,11 @@ ROWS = [
     ("r14-4k-rep-2g-replica", "2 GiB repetitive 4 KB restored, one replica syncs under 10k writes/s", 2048, 4096, "repetitive", True, 3072, 25, 1, 10000),
     ("r15-10k-rand-6g", "6 GiB random 10 KB, compressed (stored raw)", 6144, 10000, "random", True, 8704, 25, 0, 0),
     ("r16-100b-rep-512m-oom", "too small: 0.5 GiB of 100 B values onto 400 MiB: killed while loading", 512, 100, "repetitive", True, 400, 25, 0, 0),
+    ("r17-16b-rep-512m", "0.5 GiB of 16 B values (below LZF's 20-byte floor): the per-key cost alone", 512, 16, "repetitive", True, 1024, 25, 0, 0),
+    ("r18-300b-rand-1g-nocomp", "1 GiB random 300 B values, rdbcompression no", 1024, 300, "random", False, 2048, 25, 0, 0),
+    ("r19-2k-rep-3g-nocomp", "3 GiB repetitive 2 KB values, rdbcompression no", 3072, 2000, "repetitive", False, 4608, 25, 0, 0),
+    ("r20-1k-rep-512m-oom-edge", "too small by a little: 0.5 GiB onto 500 MiB with no reserve: killed near the end", 512, 1000, "repetitive", True, 500, 0, 0, 0),
+    ("r21-100b-rep-1g-replica", "1 GiB of 100 B values restored, one replica syncs under 20k writes/s", 1024, 100, "repetitive", True, 2048, 25, 1, 20000),
 ]
 
 

@@ -6,8 +6,8 @@ file is hard-linked into the data directory of a fresh target server in its own 
 While it loads, every 50 ms we read the cgroup's usage and the server's CPU time (/proc/<pid>/stat); the
 machine's busy share (/proc/stat) over the load says how much others' work inflated the wall time. With
 ``restore.replicas`` >= 1 a second server in its own cgroup then runs REPLICAOF against the loaded one
-(diskless sync, no delay) while the returning writes (``restore.writes_per_sec``) arrive; we time it until the
-link is up. An OOM kill during the load is an outcome, not an error. One JSON record per run
+(diskless sync, no delay, replica output buffer limited to 10 % of the node's memory as the model assumes)
+while the returning writes (``restore.writes_per_sec``) arrive; we time it until the link is up. An OOM kill during the load is an outcome, not an error. One JSON record per run
 (schema ``rbsim-restore-record/1``); every process, cgroup and directory goes away, also on failure.
 """
 
@@ -35,6 +35,7 @@ from sim.harness.run import GiB, MACHINE_HEADROOM, HarnessError, machine_info, m
 from sim.harness.sampler import process_cpu_seconds
 from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, server_version
 from sim.physics.budget import memory_budget
+from sim.physics.changelog import output_buffer_limit
 from sim.scenario import Node, Scenario
 
 SCHEMA = "rbsim-restore-record/1"
@@ -220,6 +221,8 @@ def load(plan: RestorePlan, rdb: Path, binary: str, stack: contextlib.ExitStack)
 def replica_sync(plan: RestorePlan, primary: RedisServer, binary: str) -> dict[str, Any]:
     """A fresh replica (own cgroup, same limit) syncs from ``primary`` under the returning writes; timings."""
     out: dict[str, Any] = {}
+    limit = output_buffer_limit(None, plan.target_limit)  # the model's rule for a node with no published limit
+    primary.client().config_set("client-output-buffer-limit", f"replica {limit} {limit} 0")
     primary.client().config_resetstat()
     with contextlib.ExitStack() as stack:
         cg = stack.enter_context(MemoryCgroup(plan.target_limit))
@@ -254,16 +257,20 @@ def replica_sync(plan: RestorePlan, primary: RedisServer, binary: str) -> dict[s
         p_stats, r_stats = primary.cgroup.stats(), cg.stats()
         pers = primary.info("persistence") if primary.alive() else {}
         stats = primary.info("stats") if primary.alive() else {}
+        log_text = primary.log_path.read_text(errors="replace")
         out.update(
             status=status, sync_wall_s=round(sync_s, 3),
             machine_busy_share=round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 4),
             primary_fork_usec=stats.get("latest_fork_usec"),
+            primary_full_syncs=stats.get("sync_full"),
+            output_buffer_drops=log_text.count("overcoming of output buffer limits"),
             primary_rdb_last_cow_size=pers.get("rdb_last_cow_size"),
             primary_peak_container_bytes=p_stats.max_usage_bytes,
             replica_peak_container_bytes=r_stats.max_usage_bytes,
             replica_cpu_s=process_cpu_seconds(replica.pid),
             replica_keys=int(client.dbsize()) if status == "ok" else None,
             target_writes_per_sec=plan.writes_per_sec,
+            output_buffer_limit=limit,
         )
     return out
 

@@ -1,7 +1,8 @@
 """``rbsim validate-restore``: fit the restore costs on part of the restore records, score them on the rest.
 
 Restore records (``rbsim-restore-record/1``, written by ``rbsim harness`` for scenarios with a ``restore:``
-block) are split as ``rbsim calibrate`` splits backups: a deterministic 60 % stratified by measured outcome.
+block) are split as ``rbsim calibrate`` splits backups, a deterministic 60 % stratified by measured outcome,
+except that the hash is of the scenario's name, so repeated runs of one scenario stay on one side.
 On the training part the load's per-key, per-RDB-byte and per-LZF-byte costs are fitted by non-negative least
 squares to the server's CPU seconds during the load (utime + stime), not its wall time: the load is one
 thread, and on a machine others share the wall time stretches by their work while the CPU time does not.
@@ -70,6 +71,16 @@ def load_restore_records(paths: list[str]) -> list[dict]:
     return sorted(records, key=lambda r: (r["created"], r["id"]))
 
 
+def split_by_scenario(records: list[dict], train_fraction: float = 0.6) -> tuple[list[dict], list[dict]]:
+    """:func:`~sim.validation.calibrate.split` over scenarios (each judged by its first record's outcome)."""
+    by_name: dict[str, list[dict]] = {}
+    for r in records:
+        by_name.setdefault(r["scenario"]["name"], []).append(r)
+    firsts = [{"id": name, "measured": runs[0]["measured"]} for name, runs in by_name.items()]
+    train, held = split(firsts, train_fraction)
+    return ([r for f in train for r in by_name[f["id"]]], [r for f in held for r in by_name[f["id"]]])
+
+
 def _fail(message: str) -> int:
     print(f"rbsim: {message}", file=sys.stderr)
     return 2
@@ -134,7 +145,7 @@ def compare(record: dict, platform: Platform, group: str) -> dict:
     meas = measured(record)
     row = {"run": record["id"].rsplit("-", 2)[0], "group": group, "busy": meas["machine_busy_share"],
            "outcome": meas["outcome"], "predicted_outcome": pred["restore_outcome"],
-           "fit_right": (meas["outcome"] == "ok") == (pred["restore_outcome"] == "ok")}
+           "fit_right": (meas["outcome"] == "ok") == pred["restore_fits"]}
     for name, (p_key, m_key, _) in METRICS.items():
         p, m = pred[p_key], meas[m_key]
         row[f"{name}_pred"], row[f"{name}_meas"] = p, m
@@ -143,9 +154,10 @@ def compare(record: dict, platform: Platform, group: str) -> dict:
 
 
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Median and worst absolute error per metric and group, with run counts."""
+    """Median and worst absolute error per metric and group (and of the held-out loads on a quiet machine)."""
     out = []
-    for group, g in rows.groupby("group", sort=False):
+    quiet = rows[(rows["group"] == "held-out") & (rows["busy"] <= QUIET_BUSY)].assign(group=f"held-out, busy <= {QUIET_BUSY}")
+    for group, g in pd.concat([rows, quiet]).groupby("group", sort=False):
         for name, (_, _, what) in METRICS.items():
             e = g[f"{name}_err_pct"].dropna().abs()
             out.append({"group": group, "metric": name, "runs": len(e), "median_abs_err_pct": e.median() if len(e) else None,
@@ -162,7 +174,7 @@ def _command(args) -> int:
     base = load_platform(args.base)
     if base.restore is None:  # start from the hand-written first guesses
         base = base.model_copy(update={"restore": load_platform("lab-uncalibrated").restore})
-    train, held = split(records, args.train_fraction)
+    train, held = split_by_scenario(records, args.train_fraction)
     platform, facts = fit_costs(train, base)
     rows = pd.DataFrame([compare(r, platform, "held-out") for r in held] +
                         [compare(r, platform, "training") for r in train])
