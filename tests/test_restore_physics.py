@@ -184,3 +184,21 @@ def test_bad_restore_block_is_one_clear_line(tmp_path):
     path.write_text("name: t\nnode: {type: cache.r6g.large}\ndataset: {keys: 1M, value_size: 1KB}\nrestore: {shards: 2}\n")
     out = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path)], capture_output=True, text=True)
     assert out.returncode == 2 and "restore" in out.stderr and "node_type" in out.stderr
+
+
+def test_plan_restores_onto_each_candidate_and_checks_the_rto():
+    from sim.planner.objectives import violations
+    from sim.planner.spec import Objectives
+    from sim.planner.variants import Config, Window, variant
+
+    base = {"name": "t", "node": {"type": "cache.r6g.large"}, "dataset": {"keys": "1M", "value_size": "1KB"},
+            "restore": {"node_type": "cache.r6g.large", "replicas": 1}}
+    data = variant(base, Config("cache.m6g.large", 35.0, "replica"), Window(0.0, 1000.0, 0.0))
+    assert data["restore"] == {"replicas": 1, "node_type": "cache.m6g.large", "reserved_memory_percent": 35.0}
+    s = scenario("{node_type: cache.r6g.large, replicas: 1}", platform="nitro")
+    summary = run(s).summary
+    ready = summary["restore_ready_s"]
+    assert ready == pytest.approx(summary["restore_load_s"] + summary["replica_sync_s"])
+    missed = violations(Objectives(restore_within=ready * 0.9), summary, 3600)
+    assert [v.objective for v in missed] == ["restore_within"] and "until every node serves" in missed[0].message
+    assert violations(Objectives(restore_within=ready * 1.1), summary, 3600) == []

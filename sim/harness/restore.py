@@ -144,12 +144,14 @@ class LoadWatch:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            proc = self.server._proc
             row: dict[str, Any] = {"t": round(time.monotonic() - self.t0, 3)}
             with contextlib.suppress(OSError):
                 st = self.cgroup.stats()
                 row.update(usage=st.usage_bytes, anon=st.anon_bytes, cache=st.page_cache_bytes)
-            row["cpu_s"] = process_cpu_seconds(proc.pid) if proc is not None else None
+            try:
+                row["cpu_s"] = process_cpu_seconds(self.server.pid)
+            except RedisServerError:  # not launched yet, or gone
+                row["cpu_s"] = None
             self.rows.append(row)
             self._stop.wait(SAMPLE_S)
 
@@ -185,7 +187,7 @@ def load(plan: RestorePlan, rdb: Path, binary: str, stack: contextlib.ExitStack)
         except RedisServerError as exc:
             died = str(exc)
         wall = time.monotonic() - t
-        cpu = process_cpu_seconds(server._proc.pid) if server._proc is not None else None
+        cpu = process_cpu_seconds(server.pid) if died is None else None
     busy1 = machine_cpu_times()
     stats = cg.stats()
     cpu_seen = max([r["cpu_s"] for r in watch.rows if r.get("cpu_s") is not None], default=None)

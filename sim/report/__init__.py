@@ -189,7 +189,8 @@ def _blocks(result: PlanResult, a: Analysis, images: set[str]) -> list[Block]:
     if restore is not None:
         from ..planner.render import restore_sentence
 
-        blocks += [Block("h2", "Restore"), Block("p", restore_sentence(restore))]
+        sentence = restore_sentence(restore)
+        blocks += [Block("h2", "Restore"), Block("p", sentence[0].upper() + sentence[1:] + ".")]
     blocks += [Block("h2", "Objectives and assumptions"), Block("ul", items=tuple(_assumptions(result)))]
     blocks += [Block("h2", "Alternatives"), Block("table", items=(
         "#", "node type", "reserved", "source", "window", "USD/month", "peak memory / node", "swap", "p99 ms", "P(fail)",

@@ -3,9 +3,12 @@
 Restore records (``rbsim-restore-record/1``, written by ``rbsim harness`` for scenarios with a ``restore:``
 block) are split as ``rbsim calibrate`` splits backups, a deterministic 60 % stratified by measured outcome,
 except that the hash is of the scenario's name, so repeated runs of one scenario stay on one side.
-On the training part the load's per-key, per-RDB-byte and per-LZF-byte costs are fitted by non-negative least
-squares to the server's CPU seconds during the load (utime + stime), not its wall time: the load is one
-thread, and on a machine others share the wall time stretches by their work while the CPU time does not.
+On the training part the load's per-key, per-value-byte and per-LZF-byte costs are fitted to the server's CPU
+seconds during the load (utime + stime), not its wall time: the load is one thread, and on a machine others
+share the wall time stretches by their work. Even CPU time stretches somewhat when both cores are busy
+(shared caches and memory bandwidth), so the fit carries a contention factor ``1 + k x (busy - 0.5)`` on the
+machine's measured busy share; the costs are a dedicated node's (busy 0.5), and validation scores both the
+dedicated-node prediction and the one scaled by each run's measured contention.
 The loader's extra memory is the median of measured peak RSS minus the model's RSS. Then every record is
 predicted: load time (vs CPU and, for information, wall), peak RSS while loading, used_memory after it,
 the outcome (ok / over-maxmemory / oom: fit or no fit) and the replica's full sync time.
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from scipy.optimize import nnls
+from scipy.optimize import least_squares
 
 from ..platform import Platform, load_platform
 from ..prepare import prepare
@@ -29,12 +32,16 @@ from ..scenario import parse_scenario
 from .calibrate import split
 
 SCHEMA = "rbsim-restore-record/1"
+LZF_FLOOR_S_PER_GB = 1e-3
+"""A fitted LZF cost below 1 ms per GB is written as 1 TB/s: decompressing costs nothing measurable beyond
+copying the value (the RDB read it replaces is as dear)."""
+ALONE_BUSY = 0.5
+"""The machine's busy share when the loading server runs alone on the 2 cores (one thread)."""
 QUIET_BUSY = 0.75
-"""Loads fitted on: the machine's busy share at most this (the loading server alone makes ~0.5 of 2 cores).
-Under heavy sharing even CPU time stretches (shared caches and memory bandwidth), so busier loads are scored
-but not fitted on, unless fewer than 3 quiet ones are left."""
+"""Held-out loads with the machine at most this busy are also scored apart, as runs on a quiet machine."""
 METRICS = {
-    "load_cpu": ("restore_load_s", "load_cpu_s", "RDB load time vs the server's CPU seconds (fitted on these)"),
+    "load_cpu": ("restore_load_s_shared", "load_cpu_s", "RDB load time x the run's contention factor vs the server's CPU seconds"),
+    "load_cpu_alone": ("restore_load_s", "load_cpu_s", "RDB load time of a dedicated node vs the server's CPU seconds"),
     "load_wall": ("restore_load_s", "load_log_s", "RDB load time vs the wall time Redis logs (others' work inflates it)"),
     "peak_memory": ("restore_peak_memory_bytes", "peak_rss", "peak RSS while loading"),
     "used_memory": ("restore_used_memory_bytes", "used_memory", "used_memory after the load"),
@@ -92,35 +99,53 @@ def prepared(record: dict, platform: Platform):
     return prepare(scenario, platform=platform)
 
 
+def load_features(p) -> np.ndarray:
+    """(millions of keys, value bytes, LZF bytes): the three terms of the load cost."""
+    s = p.scenario
+    lzf = lzf_raw_bytes(p.keys, p.value_size, s.dataset.value_pattern, s.backup.compression)
+    return np.array([p.keys / 1e6, float(p.keys * p.value_size), float(lzf)])
+
+
+def contention(busy: float | None, k: float) -> float:
+    """CPU-time factor of a load that shared the machine: ``1 + k x (busy - 0.5)`` (1 when it ran alone)."""
+    return 1.0 + k * max(0.0, (busy if busy is not None else 0.5) - ALONE_BUSY)
+
+
 def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
-    """``base`` with restore costs fitted to the loads in ``records`` (CPU seconds), and the fit's facts."""
-    rows, y, extra = [], [], []
+    """``base`` with restore costs fitted to the loads in ``records``, and the fit's facts (with ``contention_k``).
+
+    Minimises the relative error of ``(keys x a + value bytes x b + LZF bytes x c) x contention(busy, k)``
+    against the measured CPU seconds, all four non-negative: the three costs are a dedicated node's, ``k``
+    says how much the other engineers' work on the shared 2 cores stretched the loading thread's CPU time.
+    """
     cost = base.restore
-    loads = [r for r in records if r["measured"].get("loaded") and r["measured"].get("load_cpu_s") is not None]
-    quiet = [r for r in loads if r["measured"]["machine_busy_share"] <= QUIET_BUSY]
-    for r in quiet if len(quiet) >= 3 else loads:
-        m = r["measured"]
-        p = prepared(r, base)
-        s = p.scenario
-        rows.append([p.keys / 1e6, p.keys * p.value_size, lzf_raw_bytes(p.keys, p.value_size, s.dataset.value_pattern,
-                                                                 s.backup.compression)])
-        y.append(m["load_cpu_s"])
-        extra.append(_peak_rss(m) - restore_fields(p)["restore_peak_memory_bytes"] + cost.peak_extra)
-    if len(y) < 3:
-        return base, {"skipped": f"{len(y)} loads in the training set (need 3)"}
-    x, y = np.array(rows, float), np.array(y, float)
-    coef, _ = nnls(x, y)
-    fitted = x @ coef
+    loads = [r for r in records if r["measured"].get("loaded") and r["measured"].get("load_cpu_s")]
+    if len(loads) < 4:
+        return base, {"skipped": f"{len(loads)} loads in the training set (need 4)", "contention_k": 0.0}
+    preps = [prepared(r, base) for r in loads]
+    x = np.array([load_features(p) for p in preps]) * np.array([1.0, 1e-9, 1e-9])
+    busy = np.array([r["measured"]["machine_busy_share"] for r in loads])
+    y = np.array([r["measured"]["load_cpu_s"] for r in loads])
+
+    def residuals(q: np.ndarray) -> np.ndarray:
+        return (x @ q[:3]) * (1 + q[3] * np.maximum(0.0, busy - ALONE_BUSY)) / y - 1
+
+    fit = least_squares(residuals, [0.4, 2.0, 0.5, 0.2], bounds=([0, 0, 0, 0], [np.inf] * 4))
+    a, b, c, k = fit.x
     restore = cost.model_copy(update={
-        "us_per_key": float(coef[0]),
-        "value_bytes_per_sec": int(1 / coef[1]) if coef[1] > 0 else cost.value_bytes_per_sec,
-        "lzf_bytes_per_sec": int(1 / coef[2]) if coef[2] > 0 else cost.lzf_bytes_per_sec,
-        "peak_extra": int(max(0.0, float(np.median(extra)))),
+        "us_per_key": float(a),
+        "value_bytes_per_sec": int(1e9 / b) if b > 0 else cost.value_bytes_per_sec,
+        "lzf_bytes_per_sec": int(1e9 / max(c, LZF_FLOOR_S_PER_GB)),
     })
-    err = np.abs(fitted - y) / y * 100
-    facts = {"runs": len(y), "quiet_runs_only": len(quiet) >= 3, "median_abs_error_pct": float(np.median(err)), "worst_abs_error_pct": float(err.max()),
-             "records": sorted(r["id"] for r in records)}
-    return base.model_copy(update={"restore": restore}), facts
+    platform = base.model_copy(update={"restore": restore})
+    extra = [_peak_rss(r["measured"]) - restore_fields(p)["restore_peak_memory_bytes"] + cost.peak_extra
+             for r, p in zip(loads, preps)]
+    platform = platform.model_copy(update={"restore": restore.model_copy(
+        update={"peak_extra": int(max(0.0, float(np.median(extra))))})})
+    err = np.abs(residuals(fit.x)) * 100
+    facts = {"runs": len(y), "contention_k": float(k), "median_abs_error_pct": float(np.median(err)),
+             "worst_abs_error_pct": float(err.max()), "records": sorted(r["id"] for r in records)}
+    return platform, facts
 
 
 def _peak_rss(m: dict) -> float:
@@ -136,16 +161,20 @@ def measured(record: dict) -> dict:
             "peak_rss": _peak_rss(m) if m.get("loaded") else None,
             "used_memory": m.get("used_memory"),
             "sync_wall_s": s.get("sync_wall_s") if s.get("status") == "ok" else None,
+            "sync_restarted": (s.get("primary_full_syncs") or 0) > 1 or (s.get("output_buffer_drops") or 0) > 0
+            if s else None,
             "outcome": m["outcome"], "machine_busy_share": m.get("machine_busy_share")}
 
 
-def compare(record: dict, platform: Platform, group: str) -> dict:
-    """One row: predicted vs measured for every metric, and the outcomes."""
+def compare(record: dict, platform: Platform, group: str, k: float = 0.0) -> dict:
+    """One row: predicted vs measured for every metric, and the outcomes (``k``: the fitted contention)."""
     pred = restore_fields(prepared(record, platform))
     meas = measured(record)
+    pred["restore_load_s_shared"] = pred["restore_load_s"] * contention(meas["machine_busy_share"], k)
     row = {"run": record["id"].rsplit("-", 2)[0], "group": group, "busy": meas["machine_busy_share"],
            "outcome": meas["outcome"], "predicted_outcome": pred["restore_outcome"],
-           "fit_right": (meas["outcome"] == "ok") == pred["restore_fits"]}
+           "fit_right": (meas["outcome"] == "ok") == pred["restore_fits"],
+           "sync_restarted": meas["sync_restarted"], "predicted_sync_fails": pred["restore_outcome"] == "sync-fails"}
     for name, (p_key, m_key, _) in METRICS.items():
         p, m = pred[p_key], meas[m_key]
         row[f"{name}_pred"], row[f"{name}_meas"] = p, m
@@ -176,8 +205,9 @@ def _command(args) -> int:
         base = base.model_copy(update={"restore": load_platform("lab-uncalibrated").restore})
     train, held = split_by_scenario(records, args.train_fraction)
     platform, facts = fit_costs(train, base)
-    rows = pd.DataFrame([compare(r, platform, "held-out") for r in held] +
-                        [compare(r, platform, "training") for r in train])
+    k = facts.get("contention_k", 0.0)
+    rows = pd.DataFrame([compare(r, platform, "held-out", k) for r in held] +
+                        [compare(r, platform, "training", k) for r in train])
     table = summary(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     block = {"restore": _restore_yaml(platform), "fit": {k: v for k, v in facts.items() if k != "records"}}
@@ -211,7 +241,7 @@ def _markdown(rows: pd.DataFrame, table: pd.DataFrame, facts: dict, n: int) -> s
         lines += ["| " + " | ".join(cell(v) for v in rec) + " |" for rec in df.itertuples(index=False)]
         return "\n".join(lines)
 
-    cols = ["run", "group", "busy", "outcome", "predicted_outcome", "load_cpu_pred", "load_cpu_meas", "load_cpu_err_pct",
+    cols = ["run", "group", "busy", "outcome", "predicted_outcome", "sync_restarted", "predicted_sync_fails", "load_cpu_pred", "load_cpu_meas", "load_cpu_err_pct",
             "load_wall_meas", "load_wall_err_pct", "peak_memory_pred", "peak_memory_meas", "peak_memory_err_pct",
             "replica_sync_pred", "replica_sync_meas", "replica_sync_err_pct"]
     per_run = rows[cols].copy()
