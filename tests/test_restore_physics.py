@@ -202,3 +202,20 @@ def test_plan_restores_onto_each_candidate_and_checks_the_rto():
     missed = violations(Objectives(restore_within=ready * 0.9), summary, 3600)
     assert [v.objective for v in missed] == ["restore_within"] and "until every node serves" in missed[0].message
     assert violations(Objectives(restore_within=ready * 1.1), summary, 3600) == []
+
+
+def test_validation_split_keeps_repeats_together_and_fits_on_the_fastest():
+    from sim.validation.restore import contention, fastest_per_scenario, split_by_scenario
+
+    def rec(name, i, cpu, outcome="ok"):
+        return {"id": f"{name}-{i}", "scenario": {"name": name},
+                "measured": {"outcome": outcome, "loaded": outcome != "oom", "load_cpu_s": cpu}}
+
+    records = [rec(f"s{j}", i, 1.0 + i + j) for j in range(10) for i in range(2)] + [rec("bad", 0, None, "oom")]
+    train, held = split_by_scenario(records)
+    names = lambda rs: {r["scenario"]["name"] for r in rs}  # noqa: E731
+    assert not names(train) & names(held) and len(train) + len(held) == len(records)
+    assert len(names(held)) == 4 and names(train) >= {"bad"} and len(names(train)) == 7  # a lone outcome trains
+    best = fastest_per_scenario(train)
+    assert all(r["id"].endswith("-0") for r in best if r["measured"]["loaded"])
+    assert contention(0.5, 0.4) == 1.0 and contention(1.0, 0.4) == pytest.approx(1.2) and contention(0.3, 0.4) == 1.0

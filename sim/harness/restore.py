@@ -117,10 +117,11 @@ class PreloadedServer(RedisServer):
         super()._launch(port)
 
 
-def machine_cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs from /proc/stat (busy = all but idle and iowait)."""
+def machine_cpu_times() -> tuple[int, int, int]:
+    """(busy, total, steal) jiffies of all CPUs from /proc/stat (busy = all but idle and iowait; steal = time
+    the hypervisor gave the vCPUs to others)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return sum(values) - values[3] - values[4], sum(values)
+    return sum(values) - values[3] - values[4], sum(values), values[7] if len(values) > 7 else 0
 
 
 class LoadWatch:
@@ -195,6 +196,7 @@ def load(plan: RestorePlan, rdb: Path, binary: str, stack: contextlib.ExitStack)
         "load_wall_s": round(wall, 3),
         "load_cpu_s": cpu if cpu is not None else cpu_seen,
         "machine_busy_share": round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 4),
+        "machine_steal_share": round((busy1[2] - busy0[2]) / max(1, busy1[1] - busy0[1]), 4),
         "peak_container_bytes": stats.max_usage_bytes,
         "peak_anon_sampled_bytes": max([r.get("anon") or 0 for r in watch.rows], default=None),
         "page_cache_bytes_end": stats.page_cache_bytes,

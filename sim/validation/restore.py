@@ -9,7 +9,8 @@ share the wall time stretches by their work. Even CPU time stretches somewhat wh
 (shared caches and memory bandwidth), so the fit carries a contention factor ``1 + k x (busy - 0.5)`` on the
 machine's measured busy share; the costs are a dedicated node's (busy 0.5), and validation scores both the
 dedicated-node prediction and the one scaled by each run's measured contention.
-The loader's extra memory is the median of measured peak RSS minus the model's RSS. Then every record is
+Of a scenario's repeats the fit takes the load with the least CPU time (best-of-N: the machine's other work
+only ever adds time). The loader's extra memory is the median of measured peak RSS minus the model's RSS. Then every record is
 predicted: load time (vs CPU and, for information, wall), peak RSS while loading, used_memory after it,
 the outcome (ok / over-maxmemory / oom: fit or no fit) and the replica's full sync time.
 """
@@ -76,6 +77,22 @@ def load_restore_records(paths: list[str]) -> list[dict]:
     if not records:
         raise SystemExit(_fail(f"no restore records in {', '.join(paths)}"))
     return sorted(records, key=lambda r: (r["created"], r["id"]))
+
+
+def fastest_per_scenario(records: list[dict]) -> list[dict]:
+    """Of each scenario's repeats, the load that took the least CPU (the others' extra time is noise from the
+    shared machine: benchmarking's best-of-N); scenarios whose target did not load keep all their records."""
+    best: dict[str, dict] = {}
+    rest = []
+    for r in records:
+        m = r["measured"]
+        if not m.get("loaded") or not m.get("load_cpu_s"):
+            rest.append(r)
+            continue
+        name = r["scenario"]["name"]
+        if name not in best or m["load_cpu_s"] < best[name]["measured"]["load_cpu_s"]:
+            best[name] = r
+    return list(best.values()) + rest
 
 
 def split_by_scenario(records: list[dict], train_fraction: float = 0.6) -> tuple[list[dict], list[dict]]:
@@ -185,8 +202,11 @@ def compare(record: dict, platform: Platform, group: str, k: float = 0.0) -> dic
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Median and worst absolute error per metric and group (and of the held-out loads on a quiet machine)."""
     out = []
-    quiet = rows[(rows["group"] == "held-out") & (rows["busy"] <= QUIET_BUSY)].assign(group=f"held-out, busy <= {QUIET_BUSY}")
-    for group, g in pd.concat([rows, quiet]).groupby("group", sort=False):
+    held = rows[rows["group"] == "held-out"]
+    quiet = held[held["busy"] <= QUIET_BUSY].assign(group=f"held-out, busy <= {QUIET_BUSY}")
+    loaded = held[held["load_cpu_meas"].notna()]
+    fastest = loaded.loc[loaded.groupby("run")["load_cpu_meas"].idxmin()].assign(group="held-out, fastest of repeats")
+    for group, g in pd.concat([rows, fastest, quiet]).groupby("group", sort=False):
         for name, (_, _, what) in METRICS.items():
             e = g[f"{name}_err_pct"].dropna().abs()
             out.append({"group": group, "metric": name, "runs": len(e), "median_abs_err_pct": e.median() if len(e) else None,
@@ -204,7 +224,7 @@ def _command(args) -> int:
     if base.restore is None:  # start from the hand-written first guesses
         base = base.model_copy(update={"restore": load_platform("lab-uncalibrated").restore})
     train, held = split_by_scenario(records, args.train_fraction)
-    platform, facts = fit_costs(train, base)
+    platform, facts = fit_costs(fastest_per_scenario(train), base)
     k = facts.get("contention_k", 0.0)
     rows = pd.DataFrame([compare(r, platform, "held-out", k) for r in held] +
                         [compare(r, platform, "training", k) for r in train])
@@ -250,11 +270,22 @@ def _markdown(rows: pd.DataFrame, table: pd.DataFrame, facts: dict, n: int) -> s
     per_run = per_run.rename(columns={"peak_memory_pred": "peak_pred_MiB", "peak_memory_meas": "peak_meas_MiB"})
     return "\n\n".join([
         "# Restore validation",
-        f"Written by `rbsim validate-restore` from {n} real restores (`reports/validation/restore-records`). "
-        f"The restore costs were fitted on {facts.get('runs', 0)} loads of the training split "
-        "(deterministic 60 %, stratified by outcome) against the server's CPU seconds; the held-out runs were "
-        "not used for the fit. `busy` is the machine's busy share during the load (1.0 = both cores busy; "
-        "the restoring server alone makes about 0.5).",
+        f"Written by `rbsim validate-restore` from {n} real restores in `reports/validation/restore-records` "
+        "(re-run them all with `reports/validation/run_restores.sh`). The scenarios were split 60/40, "
+        "deterministically and stratified by outcome, repeats of a scenario on the same side; the restore costs "
+        f"were fitted on the fastest load of each training scenario ({facts.get('runs', 0)} loads) against the "
+        "loading server's CPU seconds. The held-out scenarios were not used for the fit.",
+        "The machine (2 vCPUs) was shared with other engineers' test suites: `busy` is its busy share during "
+        "the load (about 0.5 is the loading server alone, 1.0 means both cores were busy). Wall times then "
+        "stretch by up to 2x, and even the loading thread's CPU time stretches: the same scenario's repeats "
+        "differ by up to 2x in CPU time at the same busy share. So the fit carries a contention factor "
+        f"1 + k x (busy - 0.5), k = {facts.get('contention_k', 0.0):.3f}: `load_cpu` scores the prediction scaled "
+        "by each run's measured contention, `load_cpu_alone` the dedicated-node prediction that `rbsim run` "
+        "reports, and the fastest-of-repeats rows take each held-out scenario's least-disturbed load. "
+        "`peak_memory` compares the predicted peak RSS with the larger of the sampled RSS peak and the RSS at "
+        "the end of the load (the cgroup's max usage also holds the RDB's page cache, which the kernel drops "
+        "under pressure). `fit_or_not`: the target held the data within maxmemory (`ok`) or not "
+        "(`over-maxmemory`, or `oom`: killed while loading), predicted against measured.",
         "## Errors per metric (absolute %, predicted vs measured)",
         md(table),
         "## Every run",
