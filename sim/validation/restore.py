@@ -46,7 +46,7 @@ METRICS = {
     "load_wall": ("restore_load_s", "load_log_s", "RDB load time vs the wall time Redis logs (others' work inflates it)"),
     "peak_memory": ("restore_peak_memory_bytes", "peak_rss", "peak RSS while loading"),
     "used_memory": ("restore_used_memory_bytes", "used_memory", "used_memory after the load"),
-    "replica_sync": ("replica_sync_s", "sync_wall_s", "a replica's full sync (wall)"),
+    "replica_sync": ("replica_sync_s", "sync_wall_s", "a replica's full sync (wall; x contention; not timed when it restarts)"),
 }
 
 
@@ -178,6 +178,7 @@ def measured(record: dict) -> dict:
             "peak_rss": _peak_rss(m) if m.get("loaded") else None,
             "used_memory": m.get("used_memory"),
             "sync_wall_s": s.get("sync_wall_s") if s.get("status") == "ok" else None,
+            "sync_busy_share": s.get("machine_busy_share"),
             "sync_restarted": (s.get("primary_full_syncs") or 0) > 1 or (s.get("output_buffer_drops") or 0) > 0
             if s else None,
             "outcome": m["outcome"], "machine_busy_share": m.get("machine_busy_share")}
@@ -188,10 +189,17 @@ def compare(record: dict, platform: Platform, group: str, k: float = 0.0) -> dic
     pred = restore_fields(prepared(record, platform))
     meas = measured(record)
     pred["restore_load_s_shared"] = pred["restore_load_s"] * contention(meas["machine_busy_share"], k)
+    sync_factor = contention(meas["sync_busy_share"], k)
+    buffered = (pred["restore_sync_buffer_bytes"] or 0) * sync_factor  # a stretched sync buffers more writes
+    sync_fails = pred["restore_outcome"] == "sync-fails" or buffered > pred["restore_output_buffer_limit_bytes"]
+    if pred["replica_sync_s"] is not None:
+        pred["replica_sync_s"] *= sync_factor
+    if meas["sync_restarted"] or sync_fails:  # the model does not time a sync that restarts
+        pred["replica_sync_s"] = None
     row = {"run": record["id"].rsplit("-", 2)[0], "group": group, "busy": meas["machine_busy_share"],
            "outcome": meas["outcome"], "predicted_outcome": pred["restore_outcome"],
            "fit_right": (meas["outcome"] == "ok") == pred["restore_fits"],
-           "sync_restarted": meas["sync_restarted"], "predicted_sync_fails": pred["restore_outcome"] == "sync-fails"}
+           "sync_restarted": meas["sync_restarted"], "predicted_sync_fails": sync_fails}
     for name, (p_key, m_key, _) in METRICS.items():
         p, m = pred[p_key], meas[m_key]
         row[f"{name}_pred"], row[f"{name}_meas"] = p, m
@@ -213,6 +221,11 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
                         "worst_abs_err_pct": e.max() if len(e) else None, "what": what})
         out.append({"group": group, "metric": "fit_or_not", "runs": len(g), "median_abs_err_pct": None,
                     "worst_abs_err_pct": None, "what": f"{int(g['fit_right'].sum())} of {len(g)} right"})
+        synced = g[g["sync_restarted"].notna()]
+        right = int((synced["sync_restarted"].astype(bool) == synced["predicted_sync_fails"]).sum())
+        out.append({"group": group, "metric": "sync_restarts", "runs": len(synced), "median_abs_err_pct": None,
+                    "worst_abs_err_pct": None, "what": f"{right} of {len(synced)} right (sync dropped and restarted: "
+                                                       "the output buffer overflowed)"})
     return pd.DataFrame(out)
 
 
