@@ -16,7 +16,7 @@ from sim.physics.layout import used_memory
 from sim.platform import load_platform
 from sim.prepare import prepare
 from sim.rdb_versions import load_refusal, rdb_version_written
-from sim.restore import lzf_raw_bytes, restore_fields, smallest_target
+from sim.restore import RESTORE_OUTCOMES, lzf_raw_bytes, restore_fields, smallest_target
 from sim.run import run
 from sim.scenario import parse_scenario
 
@@ -50,12 +50,6 @@ def test_load_time_grows_with_keys_and_is_linear(keys, vs, k):
     assert b == pytest.approx(a * int(keys * k) / keys, rel=1e-9)
 
 
-def test_wall_time_stretches_with_a_shared_core_and_refuses_nonsense():
-    assert phys.wall_seconds(3.0, 0.5) == pytest.approx(6.0)
-    with pytest.raises(ValueError):
-        phys.wall_seconds(1.0, 0.0)
-
-
 def test_full_sync_overlaps_save_and_transfer_then_loads():
     # 2 GB to one replica at 100 MB/s = 20 s, slower than a 12 s save: 0.1 + 20 + 8
     transfer = phys.transfer_seconds(2e9, 1, 1e8)
@@ -69,7 +63,6 @@ def test_full_sync_overlaps_save_and_transfer_then_loads():
 def test_slots_spread_evenly_over_shards():
     assert phys.slots_per_shard(3) == [5462, 5461, 5461]
     assert sum(phys.slots_per_shard(7)) == 16384
-    assert phys.shard_shares([1, 3]) == [0.25, 0.75]
     with pytest.raises(ValueError):
         phys.slots_per_shard(0)
 
@@ -104,6 +97,7 @@ def test_restore_fields_match_the_closed_form_of_the_profile():
     rss = load_platform("lab").memory.rss_base + used_memory(p.keys, p.key_size, p.value_size) * load_platform("lab").memory.fragmentation
     assert f["restore_peak_memory_bytes"] == pytest.approx(rss + cost.peak_extra)
     assert f["restore_outcome"] == "ok" and f["restore_fits"] and f["replica_sync_s"] is None
+    assert f["restore_outcome"] in RESTORE_OUTCOMES
 
 
 def test_downsizing_below_the_data_does_not_fit():

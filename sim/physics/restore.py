@@ -27,13 +27,6 @@ def load_seconds(keys: int, value_bytes: float, lzf_raw_bytes: float, us_per_key
     return keys * us_per_key / 1e6 + value_bytes / value_bytes_per_sec + lzf
 
 
-def wall_seconds(cpu_s: float, cpu_share: float = 1.0) -> float:
-    """Wall time of ``cpu_s`` of single-threaded work when the thread gets ``cpu_share`` of a core."""
-    if not 0 < cpu_share <= 1:
-        raise ValueError(f"cpu_share must be in (0, 1], got {cpu_share}")
-    return cpu_s / cpu_share
-
-
 def peak_load_memory(rss_after: float, extra_bytes: float) -> float:
     """Peak resident memory while loading: the loaded dataset's RSS plus the loader's own buffers."""
     return rss_after + extra_bytes
@@ -42,14 +35,6 @@ def peak_load_memory(rss_after: float, extra_bytes: float) -> float:
 def fits(used_memory: float, maxmemory: float) -> bool:
     """ElastiCache restores only onto a node whose data limit (maxmemory minus reserved) holds the data."""
     return used_memory <= maxmemory
-
-
-def shard_shares(weights: list[float] | tuple[float, ...]) -> list[float]:
-    """Weights normalised to shares of the data (one per shard)."""
-    total = float(sum(weights))
-    if total <= 0 or any(w < 0 for w in weights):
-        raise ValueError("shard weights must be non-negative with a positive sum")
-    return [w / total for w in weights]
 
 
 def slots_per_shard(shards: int) -> list[int]:
