@@ -15,6 +15,7 @@ from .inputs import InputError
 from .outputs import check_out_dir, safe_stem, unique_stems, write_atomic
 from .run import run as run_scenario
 from .platform import builtin_platforms
+from .restore import restore_rows
 from .result import OUTCOMES, Result, finite
 from .scenario import load_scenario
 
@@ -194,6 +195,7 @@ def render_summary(result: Result, path: str = "") -> str:
         c = r["cluster"]
         rows.append(("cluster", f"{c['shards']} shards, worst {r['worst_shard']}, {c['shards_failing']} not ok"))
     rows.append(("RDB size", b(r["rdb_bytes"])))
+    rows += restore_rows(r)
     width = max(len(k) for k, _ in rows)
     head = f"{r['scenario']}" + (f"  [{path}]" if path else "")
     lines = [head, f"  platform {r['platform']} ({calibrated})"]

@@ -86,6 +86,17 @@ class CpuShape(_Section):
     client_us_per_request: float = Field(ge=0)
 
 
+class RestoreCost(_Section):
+    """RDB load cost (CPU per key, per value byte, per decompressed LZF byte), the loader's extra memory,
+    and the network bandwidth a replica's full sync streams at."""
+
+    us_per_key: float = Field(ge=0)
+    value_bytes_per_sec: Size
+    lzf_bytes_per_sec: Size
+    peak_extra: Size
+    network_bytes_per_sec: Size
+
+
 class Platform(BaseModel):
     """A platform profile (see module docstring)."""
 
@@ -101,6 +112,7 @@ class Platform(BaseModel):
     paging: PagingCost
     forkless: ForklessDesign
     cpu: CpuShape
+    restore: RestoreCost | None = None
     calibration: dict | None = None
 
 

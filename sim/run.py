@@ -9,6 +9,7 @@ from .costs import backup_storage_usd_per_month
 from .cluster import combine, shard_scenarios
 from .engine import simulate
 from .prepare import prepare
+from .restore import restore_fields
 from .result import Result
 from .scenario import Scenario
 
@@ -45,4 +46,6 @@ def run(scenario: Scenario, source_dir: Path | None = None) -> Result:
     kept = backup.retention_days * (backup.per_day if backup.kind == "manual" else 1)
     result.summary["backups_kept"] = kept
     result.summary["backup_storage_usd_month"] = backup_storage_usd_per_month(result.summary["rdb_bytes"], kept)
+    if scenario.restore is not None:
+        result.summary.update(restore_fields(prepare(scenario, source_dir=source_dir)))
     return result

@@ -304,6 +304,29 @@ class Cluster(_Model):
         return self
 
 
+class Restore(_Model):
+    """Restore (or seed) a new node or cluster from this scenario's backup: the target and what comes back."""
+
+    node_type: str | None = None
+    memory: Size | None = None
+    reserved_memory_percent: float | None = Field(default=None, ge=0, le=100)
+    engine: Engine | None = None  # default: the scenario's engine
+    shards: int = Field(default=1, ge=1, le=500)
+    skew: ShardSkew = Uniform()
+    replicas: int = Field(default=0, ge=0, le=5)
+    writes_per_sec: Rate | None = None  # writes that return during the replica syncs; default workload.writes_per_sec
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "Restore":
+        if (self.node_type is None) == (self.memory is None):
+            which = "both" if self.node_type is not None else "neither"
+            raise ValueError(f"give exactly one of restore.node_type (e.g. cache.r6g.large) or restore.memory "
+                             f"(an explicit limit such as 2GiB); {which} given")
+        if isinstance(self.skew, ShardWeights) and len(self.skew.weights) != self.shards:
+            raise ValueError(f"restore.skew lists {len(self.skew.weights)} weights for {self.shards} shards")
+        return self
+
+
 class Simulation(_Model):
     """How much steady state the timeline shows around the backup."""
 
@@ -325,6 +348,7 @@ class Scenario(_Model):
     simulation: Simulation = Simulation()
     cluster: Cluster | None = None
     plan: dict | None = None  # planner settings, validated by ``rbsim plan``
+    restore: Restore | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -431,6 +455,12 @@ def _check_references(scenario: Scenario, source: str, tree: Node | None) -> Non
             get_node_type(scenario.node.type)
         except UnknownNodeTypeError as exc:
             raise ScenarioError(source, [("node.type", _line(tree, ("node", "type")), str(exc))]) from None
+    if scenario.restore is not None and scenario.restore.node_type is not None:
+        try:
+            get_node_type(scenario.restore.node_type)
+        except UnknownNodeTypeError as exc:
+            loc = ("restore", "node_type")
+            raise ScenarioError(source, [("restore.node_type", _line(tree, loc), str(exc))]) from None
     folder = Path(source).parent if source != "<scenario>" else None
     try:
         load_platform(scenario.platform, relative_to=folder)

@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("harness", help="run scenario files against a real redis-server (root)",
                               description=__doc__.splitlines()[0])
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
-    p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT, help=f"record folder (default {DEFAULT_OUT})")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help=f"record folder (default {DEFAULT_OUT}; restore runs: reports/validation/restore-records)")
     p.add_argument("--server", metavar="PATH", default=DEFAULT_BINARY,
                    help=f"server binary: redis-server or valkey-server (default {DEFAULT_BINARY})")
     p.add_argument("--repeat", metavar="N", type=int, default=1, help="runs per file (default 1)")
@@ -78,6 +79,13 @@ def harness_command(args: argparse.Namespace) -> int:
     if why:
         _err(f"cannot run here: {why}")
         return EXIT_BAD_INPUT
+    restores = [(f, s) for f, s in plans if s.restore is not None]
+    if restores:  # files with a restore: block measure a restore, the others a backup
+        from sim.harness.restore import run_restores
+
+        plans = [(f, s) for f, s in plans if s.restore is None]
+        if not plans:
+            return run_restores(restores, args)
     try:
         plans = [plan_run(s, str(f), Path(f).read_text()) for f, s in plans]
     except HarnessError as exc:
@@ -108,8 +116,12 @@ def harness_command(args: argparse.Namespace) -> int:
                 traceback.print_exc(file=sys.stderr)
                 status = EXIT_RUN_FAILED
                 continue
-            path = write_record(record, args.out)
+            path = write_record(record, args.out or DEFAULT_OUT)
             print(summary_line(record, path, time.monotonic() - t), flush=True)
+    if restores:
+        from sim.harness.restore import run_restores
+
+        status = max(status, run_restores(restores, args))
     return status
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..batch import Runner
+from ..prepare import prepare
+from ..restore import smallest_target
 from ..scenario import Scenario
 from .explain import reasons, verdict
 from .headroom import Headroom, headroom
@@ -61,6 +63,7 @@ class PlanResult:
             "replicas": self.spec.replicas,
             "retention_days": p.retention_days,
             "rdb_bytes": p.rdb_bytes,
+            "restore": self.restore_summary(),
             "recommendation": self._candidate(self.recommendation) if self.recommendation else None,
             "reasons": self.reasons,
             "headroom": [vars(h) for h in self.headroom],
@@ -74,6 +77,18 @@ class PlanResult:
             ],
         }
         return _finite(out)
+
+    def restore_summary(self) -> dict | None:
+        """With a ``restore:`` block: the smallest candidate node type the backup restores onto, and its figures."""
+        if self.scenario.restore is None:
+            return None
+        found = smallest_target(prepare(self.scenario, source_dir=Path(self.source).parent), self.spec.node_types)
+        if found is None:
+            return {"smallest_node_type": None}
+        name, f = found
+        return {"smallest_node_type": name, **{k: f[k] for k in (
+            "restore_load_s", "replica_sync_s", "restore_ready_s", "restore_peak_memory_bytes",
+            "restore_used_memory_bytes", "restore_maxmemory_bytes", "restore_costs_calibrated")}}
 
     def _candidate(self, c: Candidate) -> dict:
         s = c.summary
@@ -96,7 +111,8 @@ class PlanResult:
             "violations": [v.message for v in c.violations],
             **{k: s.get(k) for k in ("outcome", "peak_memory_bytes", "memory_limit_bytes", "swap_peak_bytes",
                                      "max_latency_ms", "p99_latency_ms", "backup_duration_s", "headroom_bytes",
-                                     "error")},
+                                     "error", "restore_outcome", "restore_load_s", "replica_sync_s", "restore_ready_s")
+               if k in s},
         }
 
 

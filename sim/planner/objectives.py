@@ -80,7 +80,23 @@ def violations(objectives: Objectives, summary: dict, window_s: float) -> list[V
     if o.min_headroom is not None and s["headroom_bytes"] < o.min_headroom:
         out.append(Violation("min_headroom", f"memory headroom {format_bytes(s['headroom_bytes'])} is below "
                              f"{format_limit(o.min_headroom)}", f"headroom falls below {format_limit(o.min_headroom)}"))
+    if o.restore_within is not None:
+        out += _restore_violations(o.restore_within, s)
     return out
+
+
+def _restore_violations(limit_s: float, s: dict) -> list[Violation]:
+    """The ``restore_within`` objective: the backup restores onto the candidate and is in sync within ``limit_s``."""
+    if "restore_outcome" not in s:
+        return [Violation("restore_within", "the scenario has no restore: block to judge the restore by",
+                          "a restore cannot be judged")]
+    if s["restore_outcome"] != "ok":
+        return [Violation("restore_within", f"the backup does not restore onto it ({s['restore_outcome']}: "
+                          f"{'; '.join(s['restore_messages'][-1:])})", "the backup no longer restores")]
+    if s["restore_ready_s"] > limit_s:
+        return [Violation("restore_within", f"a restore takes {format_duration(s['restore_ready_s'])} until every "
+                          f"node serves, more than {format_duration(limit_s)}", "a restore outlasts its RTO")]
+    return []
 
 
 def describe(objectives: Objectives) -> list[str]:
@@ -101,4 +117,6 @@ def describe(objectives: Objectives) -> list[str]:
         out.append("the backup ends within its window")
     if o.min_headroom is not None:
         out.append(f"memory headroom at least {format_limit(o.min_headroom)}")
+    if o.restore_within is not None:
+        out.append(f"a restore serves within {format_duration(o.restore_within)}")
     return out

@@ -23,6 +23,17 @@ def wrap(text: str, indent: str) -> str:
     return textwrap.fill(text, 110, initial_indent=indent, subsequent_indent=" " * len(indent))
 
 
+def restore_sentence(r: dict) -> str:
+    """The smallest node type the backup restores onto, in words (for the table and the report)."""
+    if r["smallest_node_type"] is None:
+        return "the backup restores onto none of the candidate node types"
+    sync = f", replicas in sync after {r['restore_ready_s']:.3g} s" if r["replica_sync_s"] is not None else ""
+    note = "" if r["restore_costs_calibrated"] else " (restore costs not checked by harness runs on this platform)"
+    return (f"the smallest candidate node type this backup restores onto is {r['smallest_node_type']} "
+            f"(data {format_bytes(r['restore_used_memory_bytes'])} of maxmemory "
+            f"{format_bytes(r['restore_maxmemory_bytes'])}); it loads in {r['restore_load_s']:.3g} s{sync}{note}")
+
+
 def render_plan(result) -> str:
     """Objectives, the recommendation with reasons and margins, the ranked alternatives, what was skipped."""
     p, spec, best = result.planner, result.spec, result.recommendation
@@ -62,6 +73,9 @@ def render_plan(result) -> str:
     hidden = len(result.ranked()) - TABLE_ROWS
     if hidden > 0:
         lines.append(f"      ... {hidden} more (--json lists them all)")
+    restore = result.to_dict()["restore"]
+    if restore is not None:
+        lines += ["", wrap(restore_sentence(restore), "  restore: ")]
     if result.found.skipped:
         lines += ["", "  skipped"] + [wrap(f"{s.subject}: {s.reason}", "    ") for s in result.found.skipped]
     return "\n".join(lines) + "\n"

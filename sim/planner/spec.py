@@ -48,6 +48,7 @@ class Objectives(_Model):
     backup_within_window: bool = True
     min_headroom: Size | None = None
     min_data_growth: float | None = Field(default=MIN_DATA_GROWTH, ge=1)  # maxmemory / used_memory at least this
+    restore_within: Duration | None = None  # RTO: the backup restores onto the candidate and its replicas sync in time
 
 
 class Uncertainty(_Model):

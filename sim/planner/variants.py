@@ -68,4 +68,7 @@ def variant(base: dict, config: Config, window: Window) -> dict:
     workload = {k: v for k, v in (data.get("workload") or {}).items() if k != "daily_profile"}
     data["workload"] = {**workload, "writes_per_sec": window.writes, "reads_per_sec": window.reads}
     data = with_value(data, ("backup", "source"), config.source)
+    if data.get("restore"):  # the backup is restored onto the candidate itself (a node lost and rebuilt)
+        restore = {k: v for k, v in data["restore"].items() if k not in ("node_type", "memory")}
+        data["restore"] = {**restore, "node_type": config.node_type, "reserved_memory_percent": config.reserved_percent}
     return with_value(data, ("backup", "start"), window.start_s)

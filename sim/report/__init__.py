@@ -186,6 +186,12 @@ def _blocks(result: PlanResult, a: Analysis, images: set[str]) -> list[Block]:
     if result.recommendation:
         blocks += [Block("h2", "Why this choice"), Block("ul", items=tuple(result.reasons)),
                    Block("h2", "Headroom"), Block("ul", items=tuple(h.sentence for h in result.headroom))]
+    restore = result.to_dict()["restore"]
+    if restore is not None:
+        from ..planner.render import restore_sentence
+
+        sentence = restore_sentence(restore)
+        blocks += [Block("h2", "Restore"), Block("p", sentence[0].upper() + sentence[1:] + ".")]
     notes = [f"unvalidated: {u}" for u in s.get("unvalidated", [])] + [f"warning: {w}" for w in s.get("warnings", [])]
     if notes:
         blocks += [Block("h2", "Warnings and unvalidated figures"), Block("ul", items=tuple(notes))]

@@ -18,7 +18,9 @@ from .report import write_report
 EXIT_BAD_INPUT = 2
 SIZE_FIELDS = {("save", "write_bytes_per_sec"), ("save", "lzf_random_bytes_per_sec"),
                ("save", "lzf_repetitive_bytes_per_sec"), ("memory", "rss_base"), ("cow", "child_base"),
-               ("cow", "parent_base"), ("forkless", "clone_max_value"), ("forkless", "clone_pool")}
+               ("cow", "parent_base"), ("forkless", "clone_max_value"), ("forkless", "clone_pool"),
+               ("restore", "value_bytes_per_sec"), ("restore", "lzf_bytes_per_sec"), ("restore", "peak_extra"),
+               ("restore", "network_bytes_per_sec")}
 
 
 def register(subparsers) -> None:
@@ -36,6 +38,9 @@ def register(subparsers) -> None:
     val.add_argument("--profile", default="lab", help="platform profile name or file (default lab)")
     val.add_argument("--out", metavar="DIR", help="write a Markdown report with plots to DIR")
     val.set_defaults(handler=_validate)
+    from .restore import register as register_restore
+
+    register_restore(subparsers)
 
 
 def _load(paths) -> list[dict]:
@@ -105,6 +110,7 @@ def platform_yaml(platform: Platform, note: str) -> str:
     """The profile as YAML, sizes written with a unit so the loader reads them back."""
     data = platform.model_dump(mode="json")
     for section, key in SIZE_FIELDS:
-        data[section][key] = f"{int(data[section][key])}B"
+        if data.get(section) is not None:
+            data[section][key] = f"{int(data[section][key])}B"
     header = f"# Platform profile {platform.name!r} written by rbsim calibrate: {note}.\n"
     return header + yaml.safe_dump(data, sort_keys=False)
