@@ -67,9 +67,17 @@ def harness_command(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"rbsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from sim.harness.restore import plan_restore, run_restores
     from sim.inputs import InputError
     from sim.outputs import check_out_dir
 
+    restores = [(f, s) for f, s in plans if s.restore is not None]  # these measure a restore, the others a backup
+    try:  # every file is checked before anything is made or run
+        restore_plans = [plan_restore(s, str(f), Path(f).read_text()) for f, s in restores]
+        plans = [plan_run(s, str(f), Path(f).read_text()) for f, s in plans if s.restore is None]
+    except HarnessError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
     try:
         check_out_dir(args.out)  # records of long runs must have somewhere to go
     except InputError as exc:
@@ -78,18 +86,6 @@ def harness_command(args: argparse.Namespace) -> int:
     why = check_environment(args.server)
     if why:
         _err(f"cannot run here: {why}")
-        return EXIT_BAD_INPUT
-    restores = [(f, s) for f, s in plans if s.restore is not None]
-    if restores:  # files with a restore: block measure a restore, the others a backup
-        from sim.harness.restore import run_restores
-
-        plans = [(f, s) for f, s in plans if s.restore is None]
-        if not plans:
-            return run_restores(restores, args)
-    try:
-        plans = [plan_run(s, str(f), Path(f).read_text()) for f, s in plans]
-    except HarnessError as exc:
-        _err(str(exc))
         return EXIT_BAD_INPUT
     version = server_version(args.server)
     problems = [f"{p.scenario_file}: {why}" for p in plans for why in server_problems(p, version)]
@@ -118,10 +114,8 @@ def harness_command(args: argparse.Namespace) -> int:
                 continue
             path = write_record(record, args.out or DEFAULT_OUT)
             print(summary_line(record, path, time.monotonic() - t), flush=True)
-    if restores:
-        from sim.harness.restore import run_restores
-
-        status = max(status, run_restores(restores, args))
+    if restore_plans:
+        status = max(status, run_restores(restore_plans, args))
     return status
 
 

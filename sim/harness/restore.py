@@ -325,20 +325,15 @@ def summary_line(record: dict[str, Any], path: Path) -> str:
             f"keys {num(m.get('keys_loaded'), ',')}{sync} wall {record['wall_s']:.0f}s -> {path}")
 
 
-def run_restores(files: list[tuple[str, Scenario]], args: Any) -> int:
-    """``rbsim harness`` for scenario files with a ``restore:`` block: 0 all recorded, 1 a run failed, 2 bad input."""
+def run_restores(plans: list[RestorePlan], args: Any) -> int:
+    """``rbsim harness`` for checked restore plans: 0 all recorded, 1 a run failed."""
     import sys
     import traceback
 
     from sim.harness.cleanup import sweep_leftovers
-    from sim.harness.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, wait_until_idle
+    from sim.harness.cli import EXIT_OK, EXIT_RUN_FAILED, wait_until_idle
     from sim.harness.record import write_record
 
-    try:
-        plans = [plan_restore(s, str(f), Path(f).read_text()) for f, s in files]
-    except HarnessError as exc:
-        print(f"rbsim harness: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     sweep_leftovers()
     status = EXIT_OK
     for plan in plans:
