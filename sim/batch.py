@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from tqdm import tqdm
-
 from .result import Result
 from .run import run as _run
 from .scenario import validate_scenario
@@ -73,6 +71,8 @@ class Runner:
 
     def map(self, jobs: Sequence[Job], desc: str = "runs") -> list[dict]:
         """One summary per job, in the jobs' order."""
+        from tqdm import tqdm
+
         jobs = list(jobs)
         bar = tqdm(total=len(jobs), desc=desc, unit="run", file=sys.stderr, disable=not self.progress, leave=False)
         try:
@@ -86,7 +86,7 @@ class Runner:
         finally:
             bar.close()
 
-    def _map_chunks(self, jobs: list[Job], bar: tqdm) -> list[dict]:
+    def _map_chunks(self, jobs: list[Job], bar) -> list[dict]:
         size = self.chunk_size or max(1, min(100, math.ceil(len(jobs) / (self.parallelism * 8))))
         starts = list(range(0, len(jobs), size))
         chunks = [jobs[i:i + size] for i in starts]

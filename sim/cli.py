@@ -6,13 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import units
-from .catalog import load_catalog
-from .run import run as run_scenario
-from .platform import PlatformError, builtin_platforms
-from .result import Result, finite
-from .scenario import ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from .result import Result
 
 EXIT_BAD_INPUT = 2
 
@@ -21,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 bad input)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    from .platform import PlatformError  # after parsing: `rbsim --help` loads no models
+    from .scenario import ScenarioError
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -61,6 +62,10 @@ def _front_ends():
 
 
 def _run(args) -> int:
+    from .result import finite
+    from .run import run as run_scenario
+    from .scenario import load_scenario
+
     scenarios = [(path, load_scenario(path)) for path in args.files]  # validate all before running any
     results = []
     for path, scenario in scenarios:
@@ -145,6 +150,8 @@ def render_summary(result: Result, path: str = "") -> str:
 
 
 def _catalog(args) -> int:
+    from .catalog import load_catalog
+
     print(f"{'node type':<22} {'vCPU':>4} {'memory':>11} {'USD/h':>7}  backups")
     for node in load_catalog().values():
         price = f"{node.price_usd_per_hour:.3f}" if node.price_usd_per_hour is not None else "?"
@@ -155,7 +162,7 @@ def _catalog(args) -> int:
 
 
 def _platforms(args) -> int:
-    from .platform import load_platform
+    from .platform import builtin_platforms, load_platform
 
     for name in builtin_platforms():
         profile = load_platform(name)

@@ -12,13 +12,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..batch import Runner
-from ..scenario import Scenario
-from .explain import reasons, verdict
-from .headroom import Headroom, headroom
-from .objectives import describe
-from .search import Candidate, Planner, SearchResult
-from .spec import PlanSpec, load_plan
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the planner's machinery loads on first use, so `rbsim --help` starts at once
+    from ..batch import Runner
+    from ..scenario import Scenario
+    from .headroom import Headroom
+    from .search import Candidate, Planner, SearchResult
+    from .spec import PlanSpec
 
 __all__ = ["PlanResult", "plan"]
 
@@ -45,10 +46,14 @@ class PlanResult:
         return self.found.accepted + sorted(rest, key=lambda c: (c.cost.total_usd, len(c.violations)))
 
     def verdict(self, candidate: Candidate) -> str:
+        from .explain import verdict
+
         return verdict(candidate, self.spec.uncertainty is not None, self.spec.max_failure_probability)
 
     def to_dict(self) -> dict:
         """JSON-ready result (non-finite numbers become null)."""
+        from .objectives import describe
+
         p = self.planner
         out = {
             "scenario": self.scenario.name,
@@ -110,6 +115,12 @@ def _finite(value):
 
 def plan(path: str | Path, runner: Runner | None = None) -> PlanResult:
     """Plan the scenario file's backups under its ``plan:`` block (serially unless given a runner)."""
+    from ..batch import Runner
+    from .explain import reasons
+    from .headroom import headroom
+    from .search import Planner
+    from .spec import load_plan
+
     scenario, spec, base = load_plan(path)
     planner = Planner(scenario, spec, base, str(path), runner or Runner())
     found = planner.search()

@@ -6,11 +6,6 @@ import json
 import os
 import sys
 
-from ..batch import Runner
-from ..scenario import ScenarioError
-from . import plan
-from .render import render_plan
-
 EXIT_BAD_INPUT = 2
 
 
@@ -28,6 +23,11 @@ def register(subparsers) -> None:
 
 def run_plan_command(args) -> int:
     """Handler of ``rbsim plan``: 0 with a recommendation, 1 without one, 2 on bad input."""
+    from ..batch import Runner
+    from ..scenario import ScenarioError
+    from . import plan
+    from .render import render_plan
+
     try:
         with Runner(workers=args.workers, progress=not args.quiet) as runner:
             result = plan(args.file, runner)
