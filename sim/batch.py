@@ -29,23 +29,36 @@ class Job:
     source_dir: str | None = None
 
 
-def simulate_job(job: Job) -> Result:
+def simulate_job(job: Job, timeline: bool = True) -> Result:
     """Validate and simulate one variant (raises on bad input or simulator errors)."""
     scenario = validate_scenario(job.data, source=job.source)
-    return _run(scenario, source_dir=Path(job.source_dir) if job.source_dir else None)
+    return _run(scenario, source_dir=Path(job.source_dir) if job.source_dir else None, timeline=timeline)
 
 
 def run_job(job: Job) -> dict:
     """The summary of one variant, or ``{"error": reason}`` if it cannot be simulated."""
     try:
-        return simulate_job(job).summary
+        return simulate_job(job, timeline=False).summary
     except Exception as exc:  # noqa: BLE001 - a sweep records odd combinations instead of stopping
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def run_chunk(jobs: Sequence[Job]) -> list[dict]:
     """Summaries of several variants (the unit of work shipped to a worker)."""
+    _one_blas_thread()
     return [run_job(job) for job in jobs]
+
+
+_blas_limit = None
+
+
+def _one_blas_thread() -> None:
+    """Workers already share the cores: numpy's BLAS must not start threads of its own in each."""
+    global _blas_limit
+    if _blas_limit is None:
+        from threadpoolctl import threadpool_limits
+
+        _blas_limit = threadpool_limits(limits=1)
 
 
 class Runner:

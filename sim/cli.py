@@ -69,7 +69,7 @@ def _run(args) -> int:
     scenarios = [(path, load_scenario(path)) for path in args.files]  # validate all before running any
     results = []
     for path, scenario in scenarios:
-        result = run_scenario(scenario, source_dir=Path(path).parent)
+        result = run_scenario(scenario, source_dir=Path(path).parent, timeline=bool(args.out))
         results.append(result)
         if args.out:
             _write_outputs(result, Path(args.out), args.format)

@@ -77,4 +77,4 @@ def combine(scenario: Scenario, shards: list[Result]) -> Result:
         },
         "shards": [r.summary for r in shards],
     })
-    return Result(summary=summary, timeline=worst.timeline, events=worst.events)
+    return worst.with_summary(summary)

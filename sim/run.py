@@ -13,16 +13,18 @@ from .result import Result
 from .scenario import Scenario
 
 
-def run(scenario: Scenario, source_dir: Path | None = None) -> Result:
-    """Simulate ``scenario`` (every shard of a cluster) and add the managed-backup warnings."""
+def run(scenario: Scenario, source_dir: Path | None = None, timeline: bool = True) -> Result:
+    """Simulate ``scenario`` (every shard of a cluster) and add the managed-backup warnings.
+
+    ``timeline=False`` keeps only the summary (what sweeps and the planner need).
+    """
     source, notes = managed.final_backup_source(scenario.backup.kind, scenario.backup.source)
     if source != scenario.backup.source:
         scenario = scenario.model_copy(update={"backup": scenario.backup.model_copy(update={"source": source})})
     if scenario.cluster is not None and scenario.cluster.shards > 1:
-        shards = [simulate(s, prepare(s, source_dir=source_dir)) for s in shard_scenarios(scenario)]
-        result = combine(scenario, shards)
+        result = combine(scenario, _shards(shard_scenarios(scenario), source_dir, timeline))
     else:
-        result = simulate(scenario, prepare(scenario, source_dir=source_dir))
+        result = simulate(scenario, prepare(scenario, source_dir=source_dir), timeline)
     result.summary["warnings"] = notes + result.summary["warnings"] + managed.run_warnings(
         scenario.backup.kind, result.summary["backup_duration_s"]
     )
@@ -32,3 +34,16 @@ def run(scenario: Scenario, source_dir: Path | None = None) -> Result:
     result.summary["backups_kept"] = kept
     result.summary["backup_storage_usd_month"] = backup_storage_usd_per_month(result.summary["rdb_bytes"], kept)
     return result
+
+
+def _shards(shards: list[Scenario], source_dir: Path | None, timeline: bool) -> list[Result]:
+    """Simulate each shard; shards alike but for their name (an even split) are simulated once."""
+    done: dict[str, Result] = {}
+    out = []
+    for shard in shards:
+        key = shard.model_copy(update={"name": ""}).model_dump_json()
+        if key not in done:
+            done[key] = simulate(shard, prepare(shard, source_dir=source_dir), timeline)
+        out.append(done[key].with_summary({**done[key].summary, "scenario": shard.name,
+                                           "warnings": list(done[key].summary["warnings"])}))
+    return out

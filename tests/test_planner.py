@@ -111,10 +111,10 @@ def test_headroom_brackets_the_failing_write_rate(tmp_path):
 def test_simulator_errors_are_recorded_as_failures(tmp_path, monkeypatch):
     real = batch._run
 
-    def flaky(scenario, source_dir=None):
+    def flaky(scenario, source_dir=None, **options):
         if scenario.node.type == MICRO:
             raise RuntimeError("odd combination")
-        return real(scenario, source_dir=source_dir)
+        return real(scenario, source_dir=source_dir, **options)
 
     monkeypatch.setattr(batch, "_run", flaky)
     result = plan(scenario(tmp_path))

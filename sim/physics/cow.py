@@ -46,19 +46,37 @@ class CowModel:
     popularity: Popularity
     base_bytes: int = 0
 
+    def __post_init__(self):
+        # the page classes as arrays, so one evaluation covers every class at once
+        object.__setattr__(self, "_pages", np.array([c.pages for c in self.classes], float))
+        object.__setattr__(self, "_slots", np.array([c.slots_per_page for c in self.classes], float))
+        object.__setattr__(self, "_dismissed", np.array([c.dismissed_share for c in self.classes], float))
+
     @property
     def max_pages(self) -> float:
         return float(sum(c.pages for c in self.classes))
 
+    def _dirty(self, q: np.ndarray, x: np.ndarray) -> np.ndarray:
+        clean = (1.0 - q[..., None]) ** self._slots
+        return ((1.0 - clean) * (1.0 - self._dismissed * x[..., None]) * self._pages).sum(-1)
+
     def dirty_pages(self, writes: float | np.ndarray, progress: float | np.ndarray = 0.0) -> np.ndarray | float:
         """Expected private pages of the child after ``writes`` overwrites at save ``progress``."""
         q = np.asarray(self.popularity.distinct_fraction(writes))
-        x = np.asarray(progress, dtype=float)
-        total = np.zeros(np.broadcast(q, x).shape)
-        for c in self.classes:
-            clean = (1.0 - q) ** c.slots_per_page
-            total = total + c.pages * (1.0 - clean) * (1.0 - c.dismissed_share * x)
+        q, x = np.broadcast_arrays(q, np.asarray(progress, dtype=float))
+        total = self._dirty(q, x)
         return float(total) if total.ndim == 0 else total
+
+    def dirty_pages_and_slope(self, writes: float, progress: float) -> tuple[float, float]:
+        """Dirty pages after ``writes`` overwrites, and the pages one more overwrite copies.
+
+        The slope is the forward difference over ``max(1, 1 %)`` of the writes; both points come
+        from one evaluation of the distinct-key fraction.
+        """
+        step = max(1.0, 0.01 * writes)
+        q = self.popularity.distinct_fraction(np.array([writes, writes + step]))
+        now, later = self._dirty(q, np.array([progress, progress]))
+        return float(now), float(later - now) / step
 
     def cow_bytes(self, writes: float | np.ndarray, progress: float | np.ndarray = 0.0) -> np.ndarray | float:
         """Expected copy-on-write bytes (key pages plus the fixed base)."""
