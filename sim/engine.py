@@ -109,7 +109,10 @@ class BackupSimulation:
         except simpy.Interrupt:
             pass
         if self.state.parent_alive:
-            yield from self._run("failed" if self.state.phase == "failed" else "after", sim.after)
+            try:  # new keys alone can still outgrow memory + swap after the backup
+                yield from self._run("failed" if self.state.phase == "failed" else "after", sim.after)
+            except simpy.Interrupt:
+                pass
 
     def oom_killer(self):
         """Wait for demand over memory + swap, then kill the process the kernel would pick."""

@@ -70,3 +70,10 @@ def test_an_even_500_shard_cluster_simulates_one_shard():
     assert r["cluster"]["shards"] == 500 and len(r["shards"]) == 500
     assert len({x["scenario"] for x in r["shards"]}) == 500
     assert len({x["cow_peak_bytes"] for x in r["shards"]}) == 1
+
+
+def test_new_keys_outgrowing_memory_after_the_backup_kill_the_parent():
+    # the backup completes, then new keys alone pass memory + swap during the steady state after it
+    r = run(scenario(workload={"writes_per_sec": "20k", "new_keys_fraction": 1.0}, simulation={"after": "1h"}))
+    assert r["backup_completed"] and r["outcome"] == "oom" and r["oom_victim"] == "parent"
+    assert r["peak_memory_bytes"] <= r["memory_limit_bytes"] + 1
