@@ -18,13 +18,24 @@ def run(scenario: Scenario, source_dir: Path | None = None, timeline: bool = Tru
 
     ``timeline=False`` keeps only the summary (what sweeps and the planner need).
     """
-    source, notes = managed.final_backup_source(scenario.backup.kind, scenario.backup.source)
-    if source != scenario.backup.source:
-        scenario = scenario.model_copy(update={"backup": scenario.backup.model_copy(update={"source": source})})
+    scenario, notes = managed_source(scenario)
     if scenario.cluster is not None and scenario.cluster.shards > 1:
         result = combine(scenario, _shards(shard_scenarios(scenario), source_dir, timeline))
     else:
         result = simulate(scenario, prepare(scenario, source_dir=source_dir), timeline)
+    return finish(scenario, result, notes)
+
+
+def managed_source(scenario: Scenario) -> tuple[Scenario, list[str]]:
+    """The scenario with the backup source the managed service really uses, and the notes saying so."""
+    source, notes = managed.final_backup_source(scenario.backup.kind, scenario.backup.source)
+    if source != scenario.backup.source:
+        scenario = scenario.model_copy(update={"backup": scenario.backup.model_copy(update={"source": source})})
+    return scenario, notes
+
+
+def finish(scenario: Scenario, result: Result, notes: list[str]) -> Result:
+    """Add the managed-backup warnings, blocked operations and storage cost to a simulated result."""
     result.summary["warnings"] = notes + result.summary["warnings"] + managed.run_warnings(
         scenario.backup.kind, result.summary["backup_duration_s"]
     )

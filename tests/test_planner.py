@@ -6,7 +6,7 @@ import textwrap
 import pytest
 import yaml
 
-from sim import batch
+from sim import batch, lockstep
 from sim.dayload import DayLoad
 from sim.planner import plan
 from sim.planner.cli import run_plan_command
@@ -117,6 +117,14 @@ def test_simulator_errors_are_recorded_as_failures(tmp_path, monkeypatch):
         return real(scenario, source_dir=source_dir, **options)
 
     monkeypatch.setattr(batch, "_run", flaky)
+    together = lockstep.simulate_many
+
+    def flaky_together(preps):
+        if any(p.scenario.node.type == MICRO for p in preps):
+            raise RuntimeError("odd combination")
+        return together(preps)
+
+    monkeypatch.setattr(lockstep, "simulate_many", flaky_together)
     result = plan(scenario(tmp_path))
     micro = next(c for c in result.found.candidates if c.config.node_type == MICRO)
     assert "simulator failed: RuntimeError: odd combination" in result.verdict(micro)

@@ -46,6 +46,8 @@ def mixture_quantiles(weights, shifts, rates, qs) -> list[float]:
     lo = np.zeros(len(q))
     hi = np.full(len(q), float(shift.max() + 50.0 / rate.min()))
     for _ in range(60):  # bisection of every quantile at once; plain sums, no BLAS threads
+        if np.all(hi - lo <= 1e-9 * hi):
+            break
         mid = (lo + hi) / 2
         x = mid[:, None] - shift
         cdf = (w * np.where(x > 0, -np.expm1(-rate * np.maximum(x, 0.0)), 0.0)).sum(1)
