@@ -23,6 +23,8 @@ from .scenario import validate_scenario
 
 CHUNK = 100
 """Runs advanced together in one process (and the most shipped to a worker at once)."""
+TOGETHER_MIN = 12
+"""Fewer runs than this go one by one on the engine: a lockstep iteration has a fixed numpy overhead."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ def summaries(jobs: Sequence[Job]) -> list[dict]:
         else:
             out[k] = run_job(job)
     for group in together.values():
+        if len(group) < TOGETHER_MIN:
+            for k, *_ in group:
+                out[k] = run_job(jobs[k])
+            continue
         try:
             results = lockstep.simulate_many([prepared for *_, prepared in group])
         except Exception:  # noqa: BLE001 - one odd run must not sink the chunk: each alone, errors recorded

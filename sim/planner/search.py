@@ -32,6 +32,8 @@ from .variants import Config, Window, peak_rates, quietest, variant, windows
 
 ENOUGH_NODE_TYPES = 3
 """Stop trying dearer node types once this many hold a configuration that meets the objectives."""
+MC_CHUNK = 25
+"""Monte-Carlo runs per step of the early-stopping check: enough to advance together (sim.lockstep)."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ class Planner:
             if not self.draws:
                 return candidate
             candidate.mc = estimate(lambda runs, c=candidate: self._mc_runs(c, runs), self.draws,
-                                    self.spec.max_failure_probability, chunk=max(10, 4 * self.runner.parallelism))
+                                    self.spec.max_failure_probability, chunk=max(MC_CHUNK, 4 * self.runner.parallelism))
             if not candidate.mc.stopped_early and candidate.mc.probability <= self.spec.max_failure_probability:
                 return candidate
         return None
