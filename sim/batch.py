@@ -23,8 +23,6 @@ from .scenario import validate_scenario
 
 CHUNK = 100
 """Runs advanced together in one process (and the most shipped to a worker at once)."""
-TOGETHER_MIN = 12
-"""Fewer runs than this go one by one on the engine: a lockstep iteration has a fixed numpy overhead."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def summaries(jobs: Sequence[Job]) -> list[dict]:
         else:
             out[k] = run_job(job)
     for group in together.values():
-        if len(group) < TOGETHER_MIN:
+        if len(group) < lockstep.TOGETHER_MIN:
             for k, *_ in group:
                 out[k] = run_job(jobs[k])
             continue

@@ -26,6 +26,8 @@ STEADY, FORK, SAVE, AFTER, FAILED, LOST, DONE = range(7)
 PHASES = ("steady", "fork", "save", "after", "failed", "lost")
 FORK_STEPS = 4
 BISECTIONS = 40
+TOGETHER_MIN = 12
+"""Fewer runs than this are faster one by one on the engine: a lockstep iteration has a fixed numpy cost."""
 
 
 def supported(p: Prepared) -> str | None:

@@ -48,13 +48,25 @@ def finish(scenario: Scenario, result: Result, notes: list[str]) -> Result:
 
 
 def _shards(shards: list[Scenario], source_dir: Path | None, timeline: bool) -> list[Result]:
-    """Simulate each shard; shards alike but for their name (an even split) are simulated once."""
-    done: dict[str, Result] = {}
+    """Simulate each shard; shards alike but for their name (an even split) are simulated once.
+
+    Without a timeline, many distinct shards (a skewed cluster) advance together (sim.lockstep).
+    """
+    from . import lockstep
+
+    distinct: dict[str, Scenario] = {}
+    for shard in shards:
+        distinct.setdefault(shard.model_copy(update={"name": ""}).model_dump_json(), shard)
+    preps = {key: prepare(shard, source_dir=source_dir) for key, shard in distinct.items()}
+    together = not timeline and len(preps) >= lockstep.TOGETHER_MIN and all(
+        lockstep.supported(p) is None for p in preps.values())
+    if together:
+        done = dict(zip(preps, lockstep.simulate_many(list(preps.values()))))
+    else:
+        done = {key: simulate(distinct[key], p, timeline) for key, p in preps.items()}
     out = []
     for shard in shards:
         key = shard.model_copy(update={"name": ""}).model_dump_json()
-        if key not in done:
-            done[key] = simulate(shard, prepare(shard, source_dir=source_dir), timeline)
         out.append(done[key].with_summary({**done[key].summary, "scenario": shard.name,
                                            "warnings": list(done[key].summary["warnings"])}))
     return out

@@ -77,3 +77,16 @@ def test_new_keys_outgrowing_memory_after_the_backup_kill_the_parent():
     r = run(scenario(workload={"writes_per_sec": "20k", "new_keys_fraction": 1.0}, simulation={"after": "1h"}))
     assert r["backup_completed"] and r["outcome"] == "oom" and r["oom_victim"] == "parent"
     assert r["peak_memory_bytes"] <= r["memory_limit_bytes"] + 1
+
+
+def test_a_skewed_cluster_without_timeline_advances_its_shards_together_like_the_engine():
+    s = scenario(cluster={"shards": 16, "skew": {"zipf": 1.0}}, dataset={"keys": "8M", "value_size": "200B"},
+                 workload={"writes_per_sec": "150k"}, node={"type": "cache.r6g.large", "memory": None})
+    lean, full = run(s, timeline=False), run(s, timeline=True)
+    assert len({x["scenario"] for x in lean["shards"]}) == 16
+    for a, b in zip(lean["shards"], full["shards"]):
+        for key, value in b.items():
+            if isinstance(value, float) and not np.isnan(value):
+                assert a[key] == pytest.approx(value, rel=0.01), key
+            elif not isinstance(value, float):
+                assert a[key] == value, key
