@@ -29,6 +29,9 @@ from .scenario import Scenario
 STEPS_PER_SAVE = 400
 MAX_STEPS_PER_SAVE = 4 * STEPS_PER_SAVE
 """A save slowed more than 4x (by load or paging) takes longer steps, so no rate makes a run endless."""
+SAVE_STEP_LIMIT = 4 * MAX_STEPS_PER_SAVE
+"""A save still running after this many steps makes no progress (its child gets no CPU): it fails."""
+NO_PROGRESS = "the save makes no progress: its child gets no CPU at this load"
 STEPS_PER_STEADY = 20
 MIN_STEP_S = 1e-3
 
@@ -143,9 +146,14 @@ class BackupSimulation:
             self.events.append((self.env.now, "forkless save"))
         self.state = replace(self.state, phase="save", child_alive=True)
         nominal = max(MIN_STEP_S, self.p.save_s / STEPS_PER_SAVE)
+        steps = 0
         while self.state.progress < 1.0:
             pace = self.state.progress_per_s
             yield from self._step(max(nominal, 1.0 / (MAX_STEPS_PER_SAVE * pace)) if pace > 0 else nominal)
+            steps += 1
+            if steps >= SAVE_STEP_LIMIT and self.failure is None:
+                self.failure = NO_PROGRESS
+                self.events.append((self.env.now, "the save makes no progress: backup fails"))
             if self.failure:
                 self.state = replace(self.state, child_alive=False, phase="failed")
                 self._record()

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .dayload import DAY
-from .engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, STEPS_PER_SAVE, STEPS_PER_STEADY
+from .engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, NO_PROGRESS, SAVE_STEP_LIMIT, STEPS_PER_SAVE, STEPS_PER_STEADY
 from .prepare import Prepared
 from .result import Result, RunRecord, summarize
 
@@ -36,6 +36,8 @@ def supported(p: Prepared) -> str | None:
         return "forkless saves run on the engine"
     if p.old_engine:
         return "engines before 2.8.22 (change log) run on the engine"
+    if not (np.isfinite(p.load.writes).all() and np.isfinite(p.load.reads).all()):
+        return "non-finite rates run on the engine"
     return None
 
 
@@ -184,6 +186,8 @@ class Lockstep:
         self.started = np.full(size, np.nan)
         self.ended = np.full(size, np.nan)
         self.victim = np.full(size, None, object)
+        self.failure = np.full(size, None, object)
+        self.save_steps = np.zeros(size, int)
         self.events: list[list[tuple[float, str]]] = [[] for _ in preps]
         self.peaks = {k: np.full(size, -np.inf) for k in ("cow", "demand", "container", "swap", "wait")}
         self.min_served = np.full(size, np.nan)
@@ -283,7 +287,21 @@ class Lockstep:
         killed = i[crossing]
         if len(killed):
             self._oom(killed)
+        self.save_steps[i[saving]] += 1
+        stuck = i[saving & ~crossing & (self.save_steps[i] >= SAVE_STEP_LIMIT) & (self.s["prog"][i] < 1.0)]
+        if len(stuck):
+            self._no_progress(stuck)
         self._transitions(i[~crossing])
+
+    def _no_progress(self, i: np.ndarray) -> None:
+        """The engine's failed save: still running after SAVE_STEP_LIMIT steps."""
+        for k in i:
+            self.failure[k] = NO_PROGRESS
+            self.events[k].append((float(self.s["t"][k]), "the save makes no progress: backup fails"))
+        self.s["phase"][i] = FAILED
+        self._changed(i, child=False)
+        self.record(i)
+        self._timed(i, FAILED, self.r.after[i], STEPS_PER_STEADY)
 
     def _oom(self, i: np.ndarray) -> None:
         """The engine's OOM killer: the child if it runs and ``oom_score_adj`` favours it, else the parent."""
@@ -325,7 +343,7 @@ class Lockstep:
             if len(saves):
                 s["stall"][saves] = 0.0
                 s["phase"][saves] = SAVE
-            done = i[(ph == SAVE) & (s["prog"][i] >= 1.0)]
+            done = i[(ph == SAVE) & ~(s["prog"][i] < 1.0)]  # the engine's `while progress < 1.0`
             if len(done):
                 self.ended[done] = s["t"][done]
                 for k in done:
@@ -360,7 +378,7 @@ class Lockstep:
             rec.min_served_in_save = self.min_served[k]
             rec.deferred_requests = float(self.s["deferred"][k])
             run = SimpleNamespace(
-                p=p, record=rec, oom_victim=self.victim[k], failure=None, events=self.events[k],
+                p=p, record=rec, oom_victim=self.victim[k], failure=self.failure[k], events=self.events[k],
                 backup_started_at=None if np.isnan(self.started[k]) else float(self.started[k]),
                 save_ended_at=None if np.isnan(self.ended[k]) else float(self.ended[k]),
             )

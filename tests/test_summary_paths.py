@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.engine import MAX_STEPS_PER_SAVE, STEPS_PER_STEADY
+from sim.engine import MAX_STEPS_PER_SAVE, SAVE_STEP_LIMIT, STEPS_PER_STEADY
 from sim.run import run
 from sim.scenario import load_scenario
 
@@ -90,3 +90,10 @@ def test_a_skewed_cluster_without_timeline_advances_its_shards_together_like_the
                 assert a[key] == pytest.approx(value, rel=0.01), key
             elif not isinstance(value, float):
                 assert a[key] == value, key
+
+
+def test_a_save_that_gets_no_cpu_fails_in_bounded_steps():
+    # infinite offered load leaves the save child no CPU: the save cannot progress, the backup fails
+    r = run(scenario(workload={"writes_per_sec": float("inf")}))
+    assert r["outcome"] == "failed" and "no progress" in r["failure"] and not r["backup_completed"]
+    assert len(r.timeline) <= 2 * STEPS_PER_STEADY + 4 + SAVE_STEP_LIMIT + 10
