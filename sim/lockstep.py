@@ -205,6 +205,7 @@ class Lockstep:
         return {k: v[i] for k, v in self.mem.items()}
 
     def _changed(self, i: np.ndarray, **values) -> None:
+        """Set state fields of runs ``i`` that memory depends on (their cached memory goes stale)."""
         for k, v in values.items():
             self.s[k][i] = v
         self.fresh[i] = False
@@ -234,6 +235,7 @@ class Lockstep:
         self.log.append((i.copy(), s["t"], wait, s["service"], w + rd, s["phase"]))
 
     def run(self) -> None:
+        """Step every unfinished run until all are done (the engine's lifecycle, run by run)."""
         r, s = self.r, self.s
         everyone = np.arange(len(r.preps))
         self.record(everyone)
@@ -245,6 +247,7 @@ class Lockstep:
             self._step(i)
 
     def _step(self, i: np.ndarray) -> None:
+        """One step of runs ``i`` (the engine's ``_step``: save steps by pace, OOM crossing by bisection)."""
         r, st = self.r, self._sub(i)
         saving = st["phase"] == SAVE
         dt = np.minimum(self.dt_phase[i], self.end[i] - st["t"])
@@ -319,6 +322,7 @@ class Lockstep:
         s["phase"][i[~child]] = DONE
 
     def _timed(self, i: np.ndarray, phase: int, duration: np.ndarray, steps: int) -> None:
+        """Start a phase of fixed ``duration`` in ``steps`` steps (the engine's ``_run``)."""
         self.s["phase"][i] = phase
         self.end[i] = self.s["t"][i] + duration
         self.dt_phase[i] = duration / steps
