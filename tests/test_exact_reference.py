@@ -41,7 +41,7 @@ def test_fluid_engine_matches_the_per_request_reference(dist, value):
 
 def test_pages_overlapping_different_slot_counts_are_counted_exactly():
     # 5 KiB slots: 40 % of pages overlap one slot, 60 % two; the mean count (1.6) overstated the copies
-    assert page_overlaps(5120, PAGE) == [(1, 0.4), (2, 0.6)]
+    assert page_overlaps(5120, PAGE) == ((1, 0.4), (2, 0.6))
     keys, writes = 30_000, 30_000
     model = cow_model(one_class(5120), keys, popularity(Uniform(), keys), page_size=PAGE)
     q = 1 - np.exp(-writes / keys)  # Poisson writes: a key is still unwritten with probability e^(-n/K)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -106,7 +107,8 @@ def cow_model(
     return CowModel(page_size, tuple(classes), popularity, base_bytes)
 
 
-def page_overlaps(size: int, page_size: int) -> list[tuple[int, float]]:
+@lru_cache(maxsize=256)
+def page_overlaps(size: int, page_size: int) -> tuple[tuple[int, float], ...]:
     """(slots a page overlaps, share of the pages) for slots of ``size`` bytes laid back to back.
 
     The layout repeats every ``lcm(size, page_size)`` bytes; page ``j`` of that period overlaps
@@ -115,9 +117,10 @@ def page_overlaps(size: int, page_size: int) -> list[tuple[int, float]]:
     period_pages = size // math.gcd(size, page_size)
     j = np.arange(period_pages, dtype=np.int64) * page_size
     counts, pages = np.unique((j + page_size - 1) // size - j // size + 1, return_counts=True)
-    return [(int(c), float(n) / period_pages) for c, n in zip(counts, pages)]
+    return tuple((int(c), float(n) / period_pages) for c, n in zip(counts, pages))
 
 
+@lru_cache(maxsize=256)
 def page_spans(size: int, page_size: int) -> tuple[float, float]:
     """Mean pages one allocation overlaps, and mean pages wholly inside it.
 
