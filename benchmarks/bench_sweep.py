@@ -57,10 +57,14 @@ def main() -> None:
         if "dask" not in modes:
             return
         try:
+            import dask
             from distributed import LocalCluster
         except ImportError:
             print("dask: not installed (pip install 'rbsim[dask]')")
             return
+        # Dask's statistical profiler samples each worker's stack every 10 ms: with pure-Python tasks
+        # on busy cores it cost ~30 % of the 2-worker rate here (README, Speed). Sweep clusters turn it off.
+        dask.config.set({"distributed.worker.profile.enabled": False})
         for workers in sorted({1, args.workers}):
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
                 with Runner(scheduler=cluster.scheduler_address) as runner:
