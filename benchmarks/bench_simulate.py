@@ -1,4 +1,5 @@
-"""How long rbsim takes to simulate standard scenarios (prints a table; not a test).
+"""How long rbsim takes to simulate standard scenarios on the SimPy engine, timeline included
+(prints a table; not a test).
 
 Run: make bench   (or .venv/bin/python benchmarks/bench_simulate.py)
 """
@@ -9,6 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
+from common import busy
 from sim.run import run
 from sim.scenario import load_scenario, parse_scenario
 
@@ -39,6 +41,7 @@ def time_one(scenario, repeats: int = 5) -> tuple[float, float, int, float, str]
 def main() -> None:
     cases = [(p.stem, load_scenario(p)) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
     cases.append(("1h-at-100k-writes-26GiB", parse_scenario(HOUR_AT_100K)))
+    print(f"one engine run with its timeline, median and worst of 5; {busy()}")
     print(f"{'scenario':<28} {'outcome':<8} {'simulated':>10} {'rows':>6} {'median':>9} {'worst':>9}")
     for name, scenario in cases:
         median, worst, rows, simulated, outcome = time_one(scenario)

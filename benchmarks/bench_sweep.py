@@ -1,7 +1,8 @@
-"""How fast a Monte-Carlo sweep runs: one process, local worker processes, and a local Dask cluster.
+"""How fast a Monte-Carlo sweep runs: one process, local worker processes, and a local Dask cluster
+with 1 and with 2 workers (the same code path: chunks of runs advanced together, sim.lockstep).
 
 Run: .venv/bin/python benchmarks/bench_sweep.py [--runs 10000] [--workers N] [--scenario FILE] [--modes serial,local,dask]
-Prints runs per second for each way of running (not a test; needs the ``dask`` extra for the Dask line).
+Prints runs per second for each way of running (not a test; needs the ``dask`` extra for the Dask lines).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import busy
 from sim.batch import Runner
 from sim.sweep import sweep
 
@@ -43,28 +45,36 @@ def main() -> None:
         path = args.scenario or Path(folder) / "bench.yaml"
         if args.scenario is None:
             path.write_text(SMALL_NODE)
-        print(f"sweep of {path.name}: {', '.join(SAMPLES)}; {os.cpu_count()} CPUs")
+        print(f"sweep of {path.name}: {', '.join(SAMPLES)}; {busy()}")
         if "serial" in modes:
-            serial_runs = min(args.runs, 200)
+            serial_runs = min(args.runs, 1000)
             rate, errors = timed(path, serial_runs, Runner())
-            print(f"{'one process':<32} {serial_runs:>6} runs {rate:8.1f} runs/s  errors {errors}", flush=True)
+            report("one process", serial_runs, rate, errors)
         if "local" in modes:
             with Runner(workers=args.workers) as runner:
                 rate, errors = timed(path, args.runs, runner)
-            print(f"{f'local processes (workers={args.workers})':<32} {args.runs:>6} runs {rate:8.1f} runs/s  "
-                  f"errors {errors}", flush=True)
+            report(f"local processes (workers={args.workers})", args.runs, rate, errors, target=True)
         if "dask" not in modes:
             return
         try:
+            import dask
             from distributed import LocalCluster
         except ImportError:
             print("dask: not installed (pip install 'rbsim[dask]')")
             return
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            with Runner(scheduler=cluster.scheduler_address) as runner:
-                rate, errors = timed(path, args.runs, runner)
-        print(f"{f'dask LocalCluster ({args.workers} workers)':<32} {args.runs:>6} runs {rate:8.1f} runs/s  errors {errors}")
+        # Dask's statistical profiler samples each worker's stack every 10 ms: with pure-Python tasks
+        # on busy cores it cost ~30 % of the 2-worker rate here (README, Speed). Sweep clusters turn it off.
+        dask.config.set({"distributed.worker.profile.enabled": False})
+        for workers in sorted({1, args.workers}):
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+                with Runner(scheduler=cluster.scheduler_address) as runner:
+                    rate, errors = timed(path, args.runs, runner)
+            report(f"dask LocalCluster ({workers} worker{'s' if workers > 1 else ''})", args.runs, rate, errors)
 
+
+def report(what: str, runs: int, rate: float, errors: int, target: bool = False) -> None:
+    goal = f"   target >= 170 runs/s ({runs} runs in {runs / rate:.0f} s)" if target else ""
+    print(f"{what:<34} {runs:>6} runs {rate:8.1f} runs/s  errors {errors}{goal}", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,9 @@
 
 Sweeps and the planner hand over scenario mappings (plain dicts, cheap to ship) and get one
 summary dict back per variant, in order. A variant the simulator cannot run (an odd combination,
-an invalid value) comes back as ``{"error": "..."}`` instead of stopping the batch.
+an invalid value) comes back as ``{"error": "..."}`` instead of stopping the batch. Each chunk's
+fork backups advance together (:mod:`sim.lockstep`); clusters, forkless saves and old engines run
+one by one on the SimPy engine.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from tqdm import tqdm
-
 from .result import Result
 from .run import run as _run
 from .scenario import validate_scenario
+
+CHUNK = 100
+"""Runs advanced together in one process (and the most shipped to a worker at once)."""
 
 
 @dataclass(frozen=True)
@@ -31,23 +34,76 @@ class Job:
     source_dir: str | None = None
 
 
-def simulate_job(job: Job) -> Result:
+def simulate_job(job: Job, timeline: bool = True) -> Result:
     """Validate and simulate one variant (raises on bad input or simulator errors)."""
     scenario = validate_scenario(job.data, source=job.source)
-    return _run(scenario, source_dir=Path(job.source_dir) if job.source_dir else None)
+    return _run(scenario, source_dir=Path(job.source_dir) if job.source_dir else None, timeline=timeline)
 
 
 def run_job(job: Job) -> dict:
     """The summary of one variant, or ``{"error": reason}`` if it cannot be simulated."""
     try:
-        return simulate_job(job).summary
+        return simulate_job(job, timeline=False).summary
     except Exception as exc:  # noqa: BLE001 - a sweep records odd combinations instead of stopping
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def run_chunk(jobs: Sequence[Job]) -> list[dict]:
     """Summaries of several variants (the unit of work shipped to a worker)."""
-    return [run_job(job) for job in jobs]
+    _one_blas_thread()
+    return summaries(jobs)
+
+
+def summaries(jobs: Sequence[Job]) -> list[dict]:
+    """Summaries of the jobs, in order: fork backups advanced together, the rest on the engine."""
+    from . import lockstep
+    from .prepare import prepare
+    from .run import finish, managed_source
+
+    out: list[dict | None] = [None] * len(jobs)
+    together: dict[bool, list] = {False: [], True: []}  # by popularity width: uniform/hot set, Zipf
+    for k, job in enumerate(jobs):
+        try:
+            scenario, notes = managed_source(validate_scenario(job.data, source=job.source))
+            if scenario.cluster is not None and scenario.cluster.shards > 1:
+                out[k] = run_job(job)
+                continue
+            prepared = prepare(scenario, source_dir=Path(job.source_dir) if job.source_dir else None)
+        except Exception:  # noqa: BLE001 - run_job records the reason
+            out[k] = run_job(job)
+            continue
+        if lockstep.supported(prepared) is None:
+            together[len(prepared.cow.popularity.probs) > 2].append((k, scenario, notes, prepared))
+        else:
+            out[k] = run_job(job)
+    for group in together.values():
+        if len(group) < lockstep.TOGETHER_MIN:
+            for k, *_ in group:
+                out[k] = run_job(jobs[k])
+            continue
+        try:
+            results = lockstep.simulate_many([prepared for *_, prepared in group])
+        except Exception:  # noqa: BLE001 - one odd run must not sink the chunk: each alone, errors recorded
+            results = [None] * len(group)
+        for (k, scenario, notes, _), result in zip(group, results):
+            if result is None:
+                out[k] = run_job(jobs[k])
+            else:
+                source_dir = Path(jobs[k].source_dir) if jobs[k].source_dir else None
+                out[k] = finish(scenario, result, notes, source_dir).summary
+    return out  # type: ignore[return-value]
+
+
+_blas_limit = None
+
+
+def _one_blas_thread() -> None:
+    """Workers already share the cores: numpy's BLAS must not start threads of its own in each."""
+    global _blas_limit
+    if _blas_limit is None:
+        from threadpoolctl import threadpool_limits
+
+        _blas_limit = threadpool_limits(limits=1)
 
 
 class Runner:
@@ -73,21 +129,23 @@ class Runner:
 
     def map(self, jobs: Sequence[Job], desc: str = "runs") -> list[dict]:
         """One summary per job, in the jobs' order."""
+        from tqdm import tqdm
+
         jobs = list(jobs)
         bar = tqdm(total=len(jobs), desc=desc, unit="run", file=sys.stderr, disable=not self.progress, leave=False)
         try:
             if self._client is None and self.workers == 1:
                 out = []
-                for job in jobs:
-                    out.append(run_job(job))
-                    bar.update()
+                for start in range(0, len(jobs), self.chunk_size or CHUNK):
+                    out += summaries(jobs[start:start + (self.chunk_size or CHUNK)])
+                    bar.update(len(out) - bar.n)
                 return out
             return self._map_chunks(jobs, bar)
         finally:
             bar.close()
 
-    def _map_chunks(self, jobs: list[Job], bar: tqdm) -> list[dict]:
-        size = self.chunk_size or max(1, min(100, math.ceil(len(jobs) / (self.parallelism * 8))))
+    def _map_chunks(self, jobs: list[Job], bar) -> list[dict]:
+        size = self.chunk_size or max(1, min(CHUNK, math.ceil(len(jobs) / (self.parallelism * 8))))
         starts = list(range(0, len(jobs), size))
         chunks = [jobs[i:i + size] for i in starts]
         results: list[dict | None] = [None] * len(jobs)

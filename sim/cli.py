@@ -8,16 +8,13 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import humanize, units
-from .catalog import load_catalog
-from .inputs import InputError
-from .outputs import check_out_dir, safe_stem, unique_stems, write_atomic
-from .run import run as run_scenario
-from .platform import builtin_platforms
-from .restore import restore_rows
-from .result import OUTCOMES, Result, finite
-from .scenario import load_scenario
+from .outcomes import OUTCOMES
+
+if TYPE_CHECKING:
+    from .result import Result
 
 EXIT_BAD_INPUT = 2
 EXIT_OUTCOME = 3
@@ -30,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 bad input, 3 an outcome named by ``--fail-on``)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    from .inputs import InputError  # after parsing: `rbsim --help` loads no models
+
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -94,6 +93,11 @@ def _outcomes(text: str) -> tuple[str, ...]:
 
 
 def _run(args) -> int:
+    from .outputs import check_out_dir, safe_stem, unique_stems
+    from .result import finite
+    from .run import run as run_scenario
+    from .scenario import load_scenario
+
     scenarios = [(path, load_scenario(path)) for path in args.files]  # validate all before running any
     out = check_out_dir(args.out) if args.out else None  # and the output folder: nothing simulated is lost
     if out is not None and args.format == "parquet":
@@ -101,7 +105,7 @@ def _run(args) -> int:
     stems = unique_stems([scenario.name for _, scenario in scenarios])
     results = []
     for (path, scenario), stem in zip(scenarios, stems):
-        result = run_scenario(scenario, source_dir=Path(path).parent)
+        result = run_scenario(scenario, source_dir=Path(path).parent, timeline=out is not None)
         results.append(result)
         if out is not None:
             if stem != safe_stem(scenario.name):
@@ -129,11 +133,14 @@ def _need_parquet() -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
+        from .inputs import InputError
+
         raise InputError("--format parquet needs pyarrow: pip install 'rbsim[parquet]' "
                          "(make run installs it), or use --format csv") from None
 
 
 def _write_outputs(result: Result, out: Path, stem: str, fmt: str) -> None:
+    from .outputs import write_atomic
     from .plot import plot_memory
 
     timeline = out / f"{stem}.timeline.{fmt}"
@@ -156,6 +163,8 @@ OUTCOME_TEXT = {
 
 def render_summary(result: Result, path: str = "") -> str:
     """A readable table of one result."""
+    from .restore import restore_rows
+
     r = result.summary
     b, d, ms = humanize.size, units.format_duration, humanize.latency
     calibrated = "calibrated on harness runs" if r["platform_calibrated"] else "published figures, not checked by harness runs"
@@ -210,6 +219,8 @@ def _finite_number(value) -> bool:
 
 
 def _catalog(args) -> int:
+    from .catalog import load_catalog
+
     print(f"{'node type':<22} {'vCPU':>4} {'memory':>11} {'USD/h':>7}  backups")
     for node in load_catalog().values():
         price = f"{node.price_usd_per_hour:.3f}" if node.price_usd_per_hour is not None else "?"
@@ -220,7 +231,7 @@ def _catalog(args) -> int:
 
 
 def _platforms(args) -> int:
-    from .platform import load_platform
+    from .platform import builtin_platforms, load_platform
 
     for name in builtin_platforms():
         profile = load_platform(name)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .result import OUTCOMES, Result
+from .outcomes import OUTCOMES
+from .result import Result
 from .scenario import Scenario, ShardWeights, Uniform, Zipf
 
 
@@ -79,4 +80,4 @@ def combine(scenario: Scenario, shards: list[Result]) -> Result:
         },
         "shards": [r.summary for r in shards],
     })
-    return Result(summary=summary, timeline=worst.timeline, events=worst.events)
+    return worst.with_summary(summary)

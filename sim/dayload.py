@@ -44,6 +44,8 @@ class DayLoad:
 
     def at(self, time_of_day: float) -> tuple[float, float]:
         """(writes/s, reads/s) at ``time_of_day`` seconds after midnight (wraps around the day)."""
+        if len(self.starts) == 1:
+            return float(self.writes[0]), float(self.reads[0])
         i = int(np.searchsorted(self.starts, time_of_day % DAY, side="right")) - 1
         return float(self.writes[i]), float(self.reads[i])
 

@@ -9,30 +9,36 @@ Two processes share a :class:`NodeState`:
   dies: the cache is lost).
 
 Paging feeds back within each step: swapped pages slow requests (fewer writes served, so less
-copy-on-write) and the save (a longer save, so more). Each step appends a timeline row;
-:func:`simulate` returns a :class:`Result`.
+copy-on-write) and the save (a longer save, so more). Each step updates the running maxima and
+the latency record, and with ``timeline=True`` appends a timeline row; :func:`simulate` returns a
+:class:`Result`. Memory (and with it copy-on-write) is evaluated once per state and cached on it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import simpy
 
 from .physics import forkless, latency, oom, paging
 from .physics.changelog import command_bytes
 from .prepare import Prepared, prepare
-from .result import Result, summarize
+from .result import Result, RunRecord, request_stalls, summarize
 from .scenario import Scenario
 
 STEPS_PER_SAVE = 400
+MAX_STEPS_PER_SAVE = 4 * STEPS_PER_SAVE
+"""A save slowed more than 4x (by load or paging) takes longer steps, so no rate makes a run endless."""
+SAVE_STEP_LIMIT = 4 * MAX_STEPS_PER_SAVE
+"""A save still running after this many steps makes no progress (its child gets no CPU): it fails."""
+NO_PROGRESS = "the save makes no progress: its child gets no CPU at this load"
 STEPS_PER_STEADY = 20
 MIN_STEP_S = 1e-3
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NodeState:
-    """The forking node at one instant (bytes, requests, seconds)."""
+    """The forking node at one instant (bytes, requests, seconds); ``memory`` caches :meth:`BackupSimulation._memory`."""
 
     time: float = 0.0
     phase: str = "steady"
@@ -51,9 +57,10 @@ class NodeState:
     progress_per_s: float = 0.0  # save pace now
     snapshot_share: float = 0.0  # main-thread share the forkless snapshot takes now
     delayed_share: float = 0.0  # share of arriving requests delayed by a forkless save
+    memory: "Memory | None" = field(default=None, init=False, repr=False, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Memory:
     """Memory at one instant, derived from a :class:`NodeState`."""
 
@@ -63,16 +70,27 @@ class Memory:
     demand: float  # anonymous + kernel memory that cannot be dropped
     page_cache: float
     swap: float
+    new_pages_per_write: float = 0.0  # pages one more overwrite copies now (forking only)
 
 
 class BackupSimulation:
     """The SimPy environment, processes and timeline of one run."""
 
-    def __init__(self, prepared: Prepared):
-        self.p = prepared
+    def __init__(self, prepared: Prepared, timeline: bool = True):
+        p = self.p = prepared
         self.env = simpy.Environment()
-        self.state = NodeState(service_s=prepared.service_s)
-        self.rows: list[dict] = []
+        self.state = NodeState(service_s=p.service_s)
+        self.record = RunRecord(p.budget, timeline, request_stalls(p))
+        # constants of the hot loop, read once
+        prof = p.platform
+        self._forks = p.method == "fork"
+        self._fault_s, self._page_out_s = prof.paging.fault_us / 1e6, prof.paging.page_out_us / 1e6
+        self._client_s = prof.cpu.client_us_per_request / 1e6
+        self._clients = p.scenario.workload.clients
+        self._overwrite_share = p.overwrite_share
+        self._node_memory, self._hard_limit = p.budget.node_memory, p.budget.hard_limit
+        self._command_bytes = command_bytes(p.key_size, p.value_size) if p.old_engine else 0.0
+        self._big_values = p.value_size > prof.forkless.clone_max_value
         self.events: list[tuple[float, str]] = []
         self.over_limit = self.env.event()
         self.oom_victim: str | None = None
@@ -80,7 +98,6 @@ class BackupSimulation:
         self.failure: str | None = None
         self.backup_started_at: float | None = None
         self.save_ended_at: float | None = None
-        self.max_wait_s = 0.0  # longest wait at the forking node's main thread
         self.lifecycle_process = self.env.process(self.lifecycle())
         self.env.process(self.oom_killer())
 
@@ -96,9 +113,9 @@ class BackupSimulation:
         except simpy.Interrupt:
             pass
         if self.state.parent_alive:
-            try:
+            try:  # new keys alone can still outgrow memory + swap after the backup
                 yield from self._run("failed" if self.state.phase == "failed" else "after", sim.after)
-            except simpy.Interrupt:  # OOM after the backup: new keys kept growing the parent
+            except simpy.Interrupt:
                 pass
 
     def oom_killer(self):
@@ -129,9 +146,15 @@ class BackupSimulation:
             self.backup_started_at = self.env.now
             self.events.append((self.env.now, "forkless save"))
         self.state = replace(self.state, phase="save", child_alive=True)
-        dt = max(MIN_STEP_S, self.p.save_s / STEPS_PER_SAVE)
+        nominal = max(MIN_STEP_S, self.p.save_s / STEPS_PER_SAVE)
+        steps = 0
         while self.state.progress < 1.0:
-            yield from self._step(dt)
+            pace = self.state.progress_per_s
+            yield from self._step(max(nominal, 1.0 / (MAX_STEPS_PER_SAVE * pace)) if pace > 0 else nominal)
+            steps += 1
+            if steps >= SAVE_STEP_LIMIT and self.failure is None:
+                self.failure = NO_PROGRESS
+                self.events.append((self.env.now, "the save makes no progress: backup fails"))
             if self.failure:
                 self.state = replace(self.state, child_alive=False, phase="failed")
                 self._record()
@@ -156,12 +179,13 @@ class BackupSimulation:
         if self.state.phase == "save":
             dt = min(dt, self._time_to_finish(self.state, dt))
         nxt = self._advance(self.state, dt)
-        crossing = not self.over_limit.triggered and self._memory(nxt).demand > self.p.budget.hard_limit
+        crossing = not self.over_limit.triggered and self._memory(nxt).demand > self._hard_limit
         if crossing:
             dt = self._crossing(dt)
             nxt = self._advance(self.state, dt)
         yield self.env.timeout(dt)
-        self.state = replace(nxt, time=self.env.now)
+        nxt.time = self.env.now
+        self.state = nxt
         self._check_change_log()
         self._record()
         if crossing:
@@ -177,20 +201,20 @@ class BackupSimulation:
         write_share = writes_rate / arrivals if arrivals > 0 else 0.0
         mem = self._memory(s)
         share_out = paging.out_share(mem.swap, mem.demand)
-        fault_s, page_out_s = prof.paging.fault_us / 1e6, prof.paging.page_out_us / 1e6
+        fault_s = self._fault_s
         service = paging.request_service_s(p.service_s, share_out, p.pages_per_key, fault_s)
-        forking = s.child_alive and p.method == "fork"
+        forking = s.child_alive and self._forks
         if forking:
-            copies = self._new_pages_per_write(s)
+            copies = mem.new_pages_per_write
             service += write_share * copies * p.cow_fault_s
-            if mem.demand > p.budget.node_memory:
-                service += write_share * paging.reclaim_s_per_write(copies, page_out_s)
+            if mem.demand > self._node_memory:
+                service += write_share * paging.reclaim_s_per_write(copies, self._page_out_s)
         save_s = p.save_s + p.keys * paging.save_s_per_key(share_out, p.pages_per_key, fault_s)
 
         share, delayed_share, progress_per_s = 0.0, 0.0, 0.0
         if s.child_alive and s.phase == "save":
             if forking:
-                busy = min(1.0, arrivals * service) + arrivals * prof.cpu.client_us_per_request / 1e6
+                busy = min(1.0, arrivals * service) + arrivals * self._client_s
                 progress_per_s = child_cpu_share(p.cores, busy) / save_s
             else:
                 share = forkless.snapshot_share(arrivals * service, prof.forkless.min_share)
@@ -201,60 +225,55 @@ class BackupSimulation:
 
         stalled = min(dt, s.stall_left)
         backlog, served = latency.drain(s.backlog + arrivals * stalled, arrivals, capacity, dt - stalled)
-        deferred = max(0.0, backlog - p.scenario.workload.clients)  # clients wait for replies: no more are sent
+        deferred = max(0.0, backlog - self._clients)  # clients wait for replies: no more are sent
         backlog -= deferred
         writes = served * write_share
-        backing_up = s.child_alive
-        return replace(
-            s,
+        overwrite = self._overwrite_share
+        return NodeState(
+            s.time, s.phase, s.child_alive, s.parent_alive,
             backlog=backlog,
             served_writes_per_sec=writes / dt if dt > 0 else 0.0,
-            overwrites_since_fork=s.overwrites_since_fork + (writes * p.overwrite_share if backing_up else 0.0),
-            new_keys=s.new_keys + writes * (1.0 - p.overwrite_share),
+            overwrites_since_fork=s.overwrites_since_fork + (writes * overwrite if s.child_alive else 0.0),
+            new_keys=s.new_keys + writes * (1.0 - overwrite),
             progress=_clip_progress(s.progress + dt * progress_per_s),
-            progress_per_s=progress_per_s,
             stall_left=max(0.0, s.stall_left - dt),
-            change_log=s.change_log + (writes * self._command_bytes if forking and p.old_engine else 0.0),
+            change_log=s.change_log + (writes * self._command_bytes if forking else 0.0),
             delayed_writes=s.delayed_writes + served * delayed_share,
             deferred_requests=s.deferred_requests + deferred,
             service_s=service,
+            progress_per_s=progress_per_s,
             snapshot_share=share,
             delayed_share=delayed_share,
         )
 
     def _memory(self, s: NodeState) -> Memory:
+        """Memory of state ``s``, computed once per state (one copy-on-write evaluation)."""
+        if s.memory is not None:
+            return s.memory
         p = self.p
         parent = (p.rss + s.new_keys * p.bytes_per_key + s.change_log) if s.parent_alive else 0.0
-        forking = s.child_alive and p.method == "fork"
+        forking = s.child_alive and self._forks
+        copies = 0.0
         if forking:
-            cow = min(float(p.cow.cow_bytes(s.overwrites_since_fork, s.progress)), p.rss)
+            dirty, copies = p.cow.dirty_pages_and_slope(s.overwrites_since_fork, s.progress)
+            cow = min(p.cow.base_bytes + p.page_size * dirty, p.rss)
         elif s.child_alive:
             cow = float(p.forkless_buffer_bytes)
         else:
             cow = 0.0
         kernel = p.page_tables if forking else 0.0
         demand = parent + cow + kernel
-        swap = max(0.0, min(demand, p.budget.hard_limit) - p.budget.node_memory)
+        swap = max(0.0, min(demand, self._hard_limit) - self._node_memory)
         written = p.rdb_bytes * s.progress if s.child_alive or s.progress >= 1.0 else 0.0
-        cache = max(0.0, min(written, p.budget.node_memory - demand))
-        return Memory(parent, cow, kernel, demand, cache, swap)
-
-    def _new_pages_per_write(self, s: NodeState) -> float:
-        """Pages one more overwrite copies now: d(dirty pages)/d(writes)."""
-        n = s.overwrites_since_fork
-        step = max(1.0, 0.01 * n)
-        return float(self.p.cow.dirty_pages(n + step, s.progress) - self.p.cow.dirty_pages(n, s.progress)) / step
+        cache = max(0.0, min(written, self._node_memory - demand))
+        s.memory = Memory(parent, cow, kernel, demand, cache, swap, copies)
+        return s.memory
 
     def _delayed_write_fraction(self, s: NodeState) -> float:
         """Share of writes a forkless save delays: big values of keys not yet saved."""
-        p = self.p
-        if p.value_size <= p.platform.forkless.clone_max_value:
+        if not self._big_values:
             return 0.0
-        return forkless.unsaved_write_fraction(p.cow.popularity, s.overwrites_since_fork, s.progress)
-
-    @property
-    def _command_bytes(self) -> float:
-        return command_bytes(self.p.key_size, self.p.value_size)
+        return forkless.unsaved_write_fraction(self.p.cow.popularity, s.overwrites_since_fork, s.progress)
 
     def _check_change_log(self) -> None:
         """Before 2.8.22 the backup fails once its change log overflows the output buffer."""
@@ -272,7 +291,7 @@ class BackupSimulation:
         lo, hi = 0.0, dt
         for _ in range(40):
             mid = (lo + hi) / 2
-            if self._memory(self._advance(self.state, mid)).demand > self.p.budget.hard_limit:
+            if self._memory(self._advance(self.state, mid)).demand > self._hard_limit:
                 hi = mid
             else:
                 lo = mid
@@ -292,39 +311,8 @@ class BackupSimulation:
     # -- recording -------------------------------------------------------------------------
     def _record(self) -> None:
         s, p = self.state, self.p
-        m = self._memory(s)
         writes_rate, reads_rate = p.rates(s.time)
-        wait = s.stall_left + s.backlog * s.service_s
-        self.max_wait_s = max(self.max_wait_s, wait)
-        self.rows.append(
-            {
-                "time_s": self.env.now,
-                "phase": s.phase,
-                "arrivals_per_sec": writes_rate + reads_rate,
-                "served_writes_per_sec": s.served_writes_per_sec,
-                "writes_since_fork": s.overwrites_since_fork if s.child_alive else 0.0,
-                "save_progress": s.progress,
-                "parent_rss_bytes": m.parent_rss,
-                "cow_bytes": m.cow,
-                "child_kernel_bytes": m.child_kernel,
-                "change_log_bytes": s.change_log,
-                "demand_bytes": m.demand,
-                "page_cache_bytes": m.page_cache,
-                "container_usage_bytes": min(m.demand, p.budget.node_memory) + m.page_cache,
-                "swap_bytes": m.swap,
-                "memory_limit_bytes": p.budget.node_memory,
-                "maxmemory_bytes": p.budget.maxmemory,
-                "hard_limit_bytes": p.budget.hard_limit,
-                "backlog_requests": s.backlog,
-                "service_us": s.service_s * 1e6,
-                "snapshot_share": s.snapshot_share,
-                "delayed_share": s.delayed_share,
-                "delayed_writes": s.delayed_writes,
-                "deferred_requests": s.deferred_requests,
-                "wait_ms": 1000 * wait,
-                "latency_ms": 1000 * (wait + s.service_s),
-            }
-        )
+        self.record.add(self.env.now, s, self._memory(s), writes_rate + reads_rate)
 
 
 def child_cpu_share(cores: float, other_busy: float) -> float:
@@ -341,10 +329,10 @@ def _clip_progress(value: float) -> float:
     return 1.0 if value > 1.0 - 1e-9 else value
 
 
-def simulate(scenario: Scenario, prepared: Prepared | None = None) -> Result:
-    """Simulate one backup of ``scenario`` and return its summary and timeline."""
+def simulate(scenario: Scenario, prepared: Prepared | None = None, timeline: bool = True) -> Result:
+    """Simulate one backup of ``scenario`` and return its summary (and, with ``timeline``, its timeline)."""
     prepared = prepared or prepare(scenario)
-    run = BackupSimulation(prepared)
+    run = BackupSimulation(prepared, timeline)
     run._record()
     run.env.run()
     return summarize(run)

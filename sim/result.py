@@ -4,44 +4,135 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from .dayload import DAY
 from .flavor import ELASTICACHE
 from .physics import latency, oom
 from .physics.budget import MIN_DATA_GROWTH
 from .physics.forkless import SLICE_S
 
 if TYPE_CHECKING:
-    from .engine import BackupSimulation
+    import pandas as pd
 
-OUTCOMES = ("ok", "overloaded", "paging", "failed", "oom")
-"""In rising severity. ok: demand stayed within node memory and the node served its load; overloaded:
-memory was fine but the offered requests exceed what one node serves (clients queue, see
-``throughput_ceiling_per_sec``); paging: demand spilled to swap; failed: the backup failed but the
-server lives (output buffer overflow); oom: the kernel killed a process."""
+    from .engine import BackupSimulation, Memory, NodeState
+    from .physics.budget import MemoryBudget
+    from .prepare import Prepared
+
 PAGING_MIN_SWAP = 1024**2
 """Swap below 1 MiB is not called paging (the harness's threshold: the kernel swaps a few pages anyway)."""
 SUB_STEPS = 6
 QUANTILES = (0.5, 0.99, 0.999)
 
 
-@dataclass
 class Result:
-    """Summary figures (JSON-ready) and the per-step timeline of one run."""
+    """Summary figures (JSON-ready) and the per-step timeline of one run (a DataFrame built on first use)."""
 
-    summary: dict
-    timeline: pd.DataFrame
-    events: list[tuple[float, str]] = field(default_factory=list)
+    def __init__(self, summary: dict, timeline: "pd.DataFrame | None" = None,
+                 events: list[tuple[float, str]] | None = None, columns: dict | None = None):
+        self.summary = summary
+        self.events = events if events is not None else []
+        self._timeline = timeline
+        self._columns = columns
 
     def __getitem__(self, key: str):
         return self.summary[key]
 
+    @property
+    def timeline(self) -> "pd.DataFrame":
+        """One row per step; only runs simulated with ``timeline=True`` have one."""
+        if self._timeline is None:
+            if self._columns is None:
+                raise ValueError(f"{self.summary.get('scenario')}: simulated without a timeline (timeline=False)")
+            import pandas as pd
+
+            self._timeline = pd.DataFrame(self._columns)
+        return self._timeline
+
+    def with_summary(self, summary: dict) -> "Result":
+        """The same run (timeline, events) under another summary."""
+        return Result(summary, self._timeline, self.events, self._columns)
+
     def to_json(self) -> str:
         return json.dumps(finite(self.summary), indent=2, default=_jsonable)
+
+
+TIMELINE_COLUMNS = (
+    "time_s", "arrivals_per_sec", "served_writes_per_sec", "writes_since_fork", "save_progress",
+    "parent_rss_bytes", "cow_bytes", "child_kernel_bytes", "change_log_bytes", "demand_bytes",
+    "page_cache_bytes", "container_usage_bytes", "swap_bytes", "backlog_requests", "service_us",
+    "snapshot_share", "delayed_share", "delayed_writes", "deferred_requests", "wait_ms", "latency_ms",
+)
+"""Numeric timeline columns in the order a row tuple holds them (``phase`` and the limit lines are added)."""
+
+
+def request_stalls(p: "Prepared") -> tuple[float, float, float]:
+    """Stalls only some requests meet, in seconds: an expedited key save (forkless), a major fault on every
+    page of a key (paging), a copy-on-write fault on every page of a key (a forked save)."""
+    cow_fault = p.pages_per_key * p.cow_fault_s if p.method == "fork" else 0.0
+    return p.save_s / p.keys, p.pages_per_key * p.platform.paging.fault_us / 1e6, cow_fault
+
+
+class RunRecord:
+    """What a run keeps per step: running peaks, the latency inputs and, if asked, the timeline rows."""
+
+    def __init__(self, budget: "MemoryBudget", timeline: bool = True,
+                 stalls: tuple[float, float, float] = (0.0, 0.0, 0.0)):
+        self.budget = budget
+        self.stalls = stalls
+        self.keep_rows = timeline
+        self.rows: list[tuple] = []
+        self.phases: list[str] = []
+        self.steps: list[tuple[float, float, float, float, float, float]] = []  # time, wait, service, arrivals, shares
+        self.max_wait_s = 0.0  # longest wait at the forking node's main thread
+        self.worst_request_s = 0.0  # longest wait + service + the stalls a request of that step may meet
+        self.cow_peak = self.demand_peak = self.container_peak = self.swap_peak = -math.inf
+        self.min_served_in_save = math.nan
+        self.delayed_writes = self.deferred_requests = 0.0
+
+    def add(self, now: float, s: "NodeState", m: "Memory", arrivals: float) -> None:
+        """Record the state ``s`` (memory ``m``) reached at time ``now``."""
+        wait = s.stall_left + s.backlog * s.service_s
+        container = min(m.demand, self.budget.node_memory) + m.page_cache
+        self.max_wait_s = max(self.max_wait_s, wait)
+        key_save, swap_fault, cow_fault = self.stalls
+        worst = (wait + s.service_s + (SLICE_S if s.snapshot_share > 0 else 0.0)
+                 + (key_save if s.delayed_share > 0 else 0.0) + (swap_fault if m.swap > 0 else 0.0)
+                 + (cow_fault if s.phase in ("fork", "save") and m.cow > 0 else 0.0))
+        self.worst_request_s = max(self.worst_request_s, worst)
+        self.cow_peak = max(self.cow_peak, m.cow)
+        self.demand_peak = max(self.demand_peak, m.demand)
+        self.container_peak = max(self.container_peak, container)
+        self.swap_peak = max(self.swap_peak, m.swap)
+        if s.phase == "save" and not s.served_writes_per_sec >= self.min_served_in_save:
+            self.min_served_in_save = s.served_writes_per_sec
+        self.delayed_writes, self.deferred_requests = s.delayed_writes, s.deferred_requests
+        self.phases.append(s.phase)
+        self.steps.append((now, wait, s.service_s, arrivals, s.snapshot_share, s.delayed_share))
+        if self.keep_rows:
+            self.rows.append((
+                now, arrivals, s.served_writes_per_sec, s.overwrites_since_fork if s.child_alive else 0.0,
+                s.progress, m.parent_rss, m.cow, m.child_kernel, s.change_log, m.demand, m.page_cache, container,
+                m.swap, s.backlog, s.service_s * 1e6, s.snapshot_share, s.delayed_share, s.delayed_writes,
+                s.deferred_requests, 1000 * wait, 1000 * (wait + s.service_s),
+            ))
+
+    def columns(self) -> dict | None:
+        """The timeline as columns (None without rows)."""
+        if not self.keep_rows:
+            return None
+        values = np.array(self.rows, dtype=float).reshape(len(self.rows), len(TIMELINE_COLUMNS))
+        columns = {name: values[:, i] for i, name in enumerate(TIMELINE_COLUMNS)}
+        n, b = len(self.rows), self.budget
+        columns["phase"] = np.array(self.phases, dtype=object)
+        for name, value in (("memory_limit_bytes", b.node_memory), ("maxmemory_bytes", b.maxmemory),
+                            ("hard_limit_bytes", b.hard_limit)):
+            columns[name] = np.full(n, value)
+        order = ("time_s", "phase") + TIMELINE_COLUMNS[1:13] + ("memory_limit_bytes", "maxmemory_bytes",
+                                                                "hard_limit_bytes") + TIMELINE_COLUMNS[13:]
+        return {name: columns[name] for name in order}
 
 
 def finite(value):
@@ -63,27 +154,26 @@ def _jsonable(value):
 
 def summarize(run: "BackupSimulation") -> Result:
     """Turn a finished :class:`BackupSimulation` into a :class:`Result`."""
-    p = run.p
-    timeline = pd.DataFrame(run.rows)
+    p, rec = run.p, run.record
     budget = p.budget
-    peak_demand = float(timeline["demand_bytes"].max())
-    swap_peak = float(timeline["swap_bytes"].max())
+    peak_demand = float(rec.demand_peak)
+    swap_peak = float(rec.swap_peak)
+    offered = _offered_per_sec(p, np.array([step[0] for step in rec.steps], dtype=float))
+    overloaded = offered > p.throughput_ceiling
     if run.oom_victim:
         outcome = "oom"
     elif run.failure:
         outcome = "failed"
     elif swap_peak > PAGING_MIN_SWAP:
         outcome = "paging"
+    elif overloaded:
+        outcome = "overloaded"
     else:
         outcome = "ok"
-    offered = _offered_per_sec(p, timeline)
-    overloaded = offered > p.throughput_ceiling
-    if outcome == "ok" and overloaded:
-        outcome = "overloaded"
     completed = run.save_ended_at is not None
     stall = p.fork_stall_s if p.method == "fork" else 0.0
     save_duration = run.save_ended_at - run.backup_started_at - stall if completed else None
-    before, during = client_latency(run, timeline)
+    before, during = client_latency(run)
     primary_rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s
     clients = p.scenario.workload.clients  # a saturated server makes its clients wait, not queue forever
     base_ms = 1000 * min(latency.mm1_mean_sojourn(p.service_s, primary_rho), clients * p.service_s)
@@ -99,17 +189,17 @@ def summarize(run: "BackupSimulation") -> Result:
         "fork_stall_s": stall,
         "save_duration_s": save_duration,
         "backup_duration_s": (stall + save_duration) if completed else None,
-        "cow_peak_bytes": float(timeline["cow_bytes"].max()),
+        "cow_peak_bytes": float(rec.cow_peak),
         "peak_memory_bytes": peak_demand,
-        "peak_container_usage_bytes": float(timeline["container_usage_bytes"].max()),
+        "peak_container_usage_bytes": float(rec.container_peak),
         "memory_limit_bytes": budget.node_memory,
         "maxmemory_bytes": budget.maxmemory,
         "reserved_memory_bytes": budget.reserved,
         "swap_limit_bytes": budget.swap,
         "swap_peak_bytes": swap_peak,
         "headroom_bytes": budget.node_memory - peak_demand,
-        "max_latency_ms": max(base_ms + (1000 * run.max_wait_s if on_primary else 0.0),
-                              _worst_request_ms(run, timeline) if on_primary else base_ms,
+        "max_latency_ms": max(base_ms + (1000 * rec.max_wait_s if on_primary else 0.0),
+                              1000 * rec.worst_request_s if on_primary else base_ms,
                               *[x for x in before + during if math.isfinite(x)]),
         "p50_latency_ms": during[0],
         "p99_latency_ms": during[1],
@@ -117,15 +207,15 @@ def summarize(run: "BackupSimulation") -> Result:
         "p50_latency_before_ms": before[0],
         "p99_latency_before_ms": before[1],
         "baseline_latency_ms": base_ms,
-        "writes_delayed": float(timeline["delayed_writes"].iloc[-1]),
-        "min_served_writes_per_sec": _min_served(timeline),
+        "writes_delayed": float(rec.delayed_writes),
+        "min_served_writes_per_sec": None if math.isnan(rec.min_served_in_save) else float(rec.min_served_in_save),
         "offered_load_per_sec": offered,
         "throughput_ceiling_per_sec": p.throughput_ceiling,
         "throughput_ceiling_source": p.ceiling_source,
         "overloaded": overloaded,
         "data_growth_to_maxmemory": budget.maxmemory / p.used_memory,
-        "requests_deferred": float(timeline["deferred_requests"].iloc[-1]),
-        "replica_lag_s": run.max_wait_s if not on_primary else 0.0,
+        "requests_deferred": float(rec.deferred_requests),
+        "replica_lag_s": rec.max_wait_s if not on_primary else 0.0,
         "rdb_bytes": p.rdb_bytes,
         "used_memory_bytes": p.used_memory,
         "rss_bytes": p.rss,
@@ -140,22 +230,17 @@ def summarize(run: "BackupSimulation") -> Result:
         "unvalidated": list(p.unvalidated),
         "warnings": list(p.warnings) + _load_warnings(p, offered, overloaded),
     }
-    return Result(summary=summary, timeline=timeline, events=run.events)
+    return Result(summary=summary, events=run.events, columns=rec.columns())
 
 
-def _min_served(timeline: pd.DataFrame) -> float | None:
-    """Fewest writes/s served during the save (None when the run never reached the save)."""
-    during = timeline[timeline["phase"] == "save"]
-    return float(during["served_writes_per_sec"].min()) if len(during) else None
+def _offered_per_sec(p: "Prepared", times: np.ndarray) -> float:
+    """Highest request rate (writes + reads) the primary receives at the recorded step times."""
+    tod = (p.fork_time_of_day - p.scenario.simulation.before + times) % DAY
+    k = np.searchsorted(p.load.starts, tod, side="right") - 1
+    return float((np.asarray(p.load.writes)[k] + np.asarray(p.load.reads)[k]).max())
 
 
-def _offered_per_sec(p, timeline: pd.DataFrame) -> float:
-    """Highest request rate (writes + reads) the primary receives during the simulated span."""
-    start = p.fork_time_of_day - p.scenario.simulation.before
-    return max(sum(p.load.at(start + t)) for t in timeline["time_s"].to_numpy())
-
-
-def _load_warnings(p, offered: float, overloaded: bool) -> list[str]:
+def _load_warnings(p: "Prepared", offered: float, overloaded: bool) -> list[str]:
     """Say when the offered load exceeds one node's ceiling, and when the data nearly fills maxmemory."""
     out = []
     if overloaded:
@@ -186,21 +271,7 @@ def _oom_assumption(run: "BackupSimulation") -> str | None:
     return oom.assumption(run.oom_choice, run.p.scenario.node.oom_score_adj, container)
 
 
-def _worst_request_ms(run: "BackupSimulation", timeline: pd.DataFrame) -> float:
-    """The longest a request waits in the model: the fluid wait of its moment plus its own service and the
-    stalls only some requests meet (a forkless slice or an expedited key save, a copy-on-write fault of every
-    page of its key, a major fault of every page of its key)."""
-    p = run.p
-    extra = (np.where(timeline["snapshot_share"] > 0, SLICE_S, 0.0)
-             + np.where(timeline["delayed_share"] > 0, p.save_s / p.keys, 0.0)
-             + np.where(timeline["swap_bytes"] > 0, p.pages_per_key * p.platform.paging.fault_us / 1e6, 0.0))
-    if p.method == "fork":
-        forking = timeline["phase"].isin(["fork", "save"]) & (timeline["cow_bytes"] > 0)
-        extra = extra + np.where(forking, p.pages_per_key * p.cow_fault_s, 0.0)
-    return float((timeline["latency_ms"] + 1000 * extra).max())
-
-
-def client_latency(run: "BackupSimulation", timeline: pd.DataFrame) -> tuple[list[float], list[float]]:
+def client_latency(run: "BackupSimulation") -> tuple[list[float], list[float]]:
     """p50/p99/p99.9 latency (ms) of client requests before the backup and while it runs.
 
     Each step's requests meet the fluid wait of that moment (interpolated within the step) plus
@@ -213,32 +284,32 @@ def client_latency(run: "BackupSimulation", timeline: pd.DataFrame) -> tuple[lis
         cap = p.scenario.workload.clients * p.service_s
         base = [1000 * min(latency.mm1_sojourn_quantile(p.service_s, rho, q), cap) for q in QUANTILES]
         return base, base
-    t = timeline["time_s"].to_numpy()
-    phase = timeline["phase"].to_numpy()
+    steps = np.array(run.record.steps, dtype=float)
+    t = steps[:, 0]
+    phase = np.array(run.record.phases, dtype=object)
     start = run.backup_started_at if run.backup_started_at is not None else np.inf
     end = run.save_ended_at if run.save_ended_at is not None else t[-1]
     before_mask = t[1:] <= start
     during_mask = (t[:-1] >= start - 1e-12) & (t[1:] <= end + 1e-12) & (phase[1:] != "steady")
     key_delay = p.save_s / p.keys  # an expedited write waits for one key's share of the save
     if before_mask.any():
-        before = _quantiles(timeline, before_mask, 0.0)
+        before = _quantiles(steps, before_mask, 0.0)
     else:  # no steady state simulated: the M/M/1 figures of the load at the fork
         rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s
         cap = p.scenario.workload.clients * p.service_s
         before = [1000 * min(latency.mm1_sojourn_quantile(p.service_s, rho, q), cap) for q in QUANTILES]
-    during = _quantiles(timeline, during_mask, key_delay) if during_mask.any() else before
+    during = _quantiles(steps, during_mask, key_delay) if during_mask.any() else before
     return before, during
 
 
-def _quantiles(tl: pd.DataFrame, mask: np.ndarray, key_delay_s: float) -> list[float]:
+def _quantiles(steps: np.ndarray, mask: np.ndarray, key_delay_s: float) -> list[float]:
     if not mask.any():
         return [float("nan")] * len(QUANTILES)
-    t = tl["time_s"].to_numpy()
-    wait = tl["wait_ms"].to_numpy() / 1000
-    service = tl["service_us"].to_numpy()[1:] / 1e6
-    arrivals = tl["arrivals_per_sec"].to_numpy()[:-1]
-    share = tl["snapshot_share"].to_numpy()[1:]
-    delayed = tl["delayed_share"].to_numpy()[1:]
+    t, wait = steps[:, 0], steps[:, 1]
+    service = steps[1:, 2]
+    arrivals = steps[:-1, 3]
+    share = steps[1:, 4]
+    delayed = steps[1:, 5]
     dt = np.diff(t)
     rho = np.minimum(arrivals * service, 0.95)
     if (arrivals * dt * mask).sum() <= 0:  # no requests: what a probe (a ping) sent then would wait
@@ -259,4 +330,6 @@ def _quantiles(tl: pd.DataFrame, mask: np.ndarray, key_delay_s: float) -> list[f
             shifts.append(w + extra)
             rates.append(rate)
     weights, shifts, rates = (np.concatenate(x) for x in (weights, shifts, rates))
+    if weights.sum() <= 0:
+        return [float("nan")] * len(QUANTILES)
     return [1000 * x for x in latency.mixture_quantiles(weights, shifts, rates, QUANTILES)]

@@ -14,30 +14,29 @@ from .result import Result
 from .scenario import Scenario
 
 
-def _simulate_shards(shards: list[Scenario], source_dir: Path | None) -> list[Result]:
-    """Simulate each distinct shard once: 500 equal shards of a uniform cluster cost one run, not 500."""
-    done: dict[str, Result] = {}
-    results = []
-    for shard in shards:
-        key = shard.model_copy(update={"name": ""}).model_dump_json()
-        if key not in done:
-            done[key] = simulate(shard, prepare(shard, source_dir=source_dir))
-        same = done[key]
-        results.append(Result(summary={**same.summary, "scenario": shard.name}, timeline=same.timeline,
-                              events=same.events))
-    return results
+def run(scenario: Scenario, source_dir: Path | None = None, timeline: bool = True) -> Result:
+    """Simulate ``scenario`` (every shard of a cluster) and add the managed-backup warnings.
+
+    ``timeline=False`` keeps only the summary (what sweeps and the planner need).
+    """
+    scenario, notes = managed_source(scenario)
+    if scenario.cluster is not None and scenario.cluster.shards > 1:
+        result = combine(scenario, _shards(shard_scenarios(scenario), source_dir, timeline))
+    else:
+        result = simulate(scenario, prepare(scenario, source_dir=source_dir), timeline)
+    return finish(scenario, result, notes, source_dir)
 
 
-def run(scenario: Scenario, source_dir: Path | None = None) -> Result:
-    """Simulate ``scenario`` (every shard of a cluster) and add the managed-backup warnings."""
+def managed_source(scenario: Scenario) -> tuple[Scenario, list[str]]:
+    """The scenario with the backup source the managed service really uses, and the notes saying so."""
     source, notes = managed.final_backup_source(scenario.backup.kind, scenario.backup.source)
     if source != scenario.backup.source:
         scenario = scenario.model_copy(update={"backup": scenario.backup.model_copy(update={"source": source})})
-    if scenario.cluster is not None and scenario.cluster.shards > 1:
-        shards = _simulate_shards(shard_scenarios(scenario), source_dir)
-        result = combine(scenario, shards)
-    else:
-        result = simulate(scenario, prepare(scenario, source_dir=source_dir))
+    return scenario, notes
+
+
+def finish(scenario: Scenario, result: Result, notes: list[str], source_dir: Path | None = None) -> Result:
+    """Add the managed-backup warnings, blocked operations, storage cost and restore figures to a simulated result."""
     result.summary["warnings"] = notes + result.summary["warnings"] + managed.run_warnings(
         scenario.backup.kind, result.summary["backup_duration_s"]
     )
@@ -49,3 +48,28 @@ def run(scenario: Scenario, source_dir: Path | None = None) -> Result:
     if scenario.restore is not None:
         result.summary.update(restore_fields(prepare(scenario, source_dir=source_dir)))
     return result
+
+
+def _shards(shards: list[Scenario], source_dir: Path | None, timeline: bool) -> list[Result]:
+    """Simulate each shard; shards alike but for their name (an even split) are simulated once.
+
+    Without a timeline, many distinct shards (a skewed cluster) advance together (sim.lockstep).
+    """
+    from . import lockstep
+
+    distinct: dict[str, Scenario] = {}
+    for shard in shards:
+        distinct.setdefault(shard.model_copy(update={"name": ""}).model_dump_json(), shard)
+    preps = {key: prepare(shard, source_dir=source_dir) for key, shard in distinct.items()}
+    together = not timeline and len(preps) >= lockstep.TOGETHER_MIN and all(
+        lockstep.supported(p) is None for p in preps.values())
+    if together:
+        done = dict(zip(preps, lockstep.simulate_many(list(preps.values()))))
+    else:
+        done = {key: simulate(distinct[key], p, timeline) for key, p in preps.items()}
+    out = []
+    for shard in shards:
+        key = shard.model_copy(update={"name": ""}).model_dump_json()
+        out.append(done[key].with_summary({**done[key].summary, "scenario": shard.name,
+                                           "warnings": list(done[key].summary["warnings"])}))
+    return out

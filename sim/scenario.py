@@ -24,7 +24,8 @@ from pydantic import (
 
 from . import flavor, units
 from .dayload import DayLoadError, parse_time_of_day
-from .inputs import MAX_MESSAGE_CHARS, FileReadError, InputError, Node, YamlError, cut, load_yaml, node_line, read_text, shown
+from .inputs import Node as YamlNode
+from .inputs import MAX_MESSAGE_CHARS, FileReadError, InputError, YamlError, cut, load_yaml, node_line, read_text, shown
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
 """'you can create no more than 20 manual backups per node in the cluster' per 24 h (elasticache.md §3.4)."""
@@ -435,7 +436,7 @@ def merge(base: dict, overrides: dict) -> dict:
     return out
 
 
-def validate_scenario(data: dict, source: str = "<scenario>", tree: Node | None = None) -> Scenario:
+def validate_scenario(data: dict, source: str = "<scenario>", tree: YamlNode | None = None) -> Scenario:
     """Validate a scenario mapping, turning pydantic errors into :class:`ScenarioError`."""
     try:
         scenario = Scenario.model_validate(data)
@@ -445,7 +446,7 @@ def validate_scenario(data: dict, source: str = "<scenario>", tree: Node | None 
     return scenario
 
 
-def _check_references(scenario: Scenario, source: str, tree: Node | None) -> None:
+def _check_references(scenario: Scenario, source: str, tree: YamlNode | None) -> None:
     """Check names that point outside the file: the node type and the platform profile."""
     from .catalog import UnknownNodeTypeError, get_node_type
     from .platform import PlatformError, load_platform
@@ -483,7 +484,7 @@ def resolve_path(name: str, folder: Path | None) -> Path:
     return path if path.is_absolute() or folder is None else folder / path
 
 
-def _problems(exc: ValidationError, data: dict, tree: Node | None) -> list[tuple[str, int | None, str]]:
+def _problems(exc: ValidationError, data: dict, tree: YamlNode | None) -> list[tuple[str, int | None, str]]:
     problems = []
     seen = set()
     for error in exc.errors():
@@ -557,6 +558,6 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
-def _line(tree: Node | None, loc: tuple) -> int | None:
+def _line(tree: YamlNode | None, loc: tuple) -> int | None:
     """1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
     return node_line(tree, loc)

@@ -15,17 +15,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from . import distributions
-from .batch import Job, Runner
-from .outputs import check_out_file, write_atomic
 from .inputs import InputError, YamlError, cut, load_yaml, load_yaml_file, shown
-from .fieldpaths import FieldPathError, check_path, number_encoder, number_parser, read_value, with_value
-from .scenario import ScenarioError, load_scenario, validate_scenario
+from .outputs import check_out_file, write_atomic
+
+if TYPE_CHECKING:  # numpy, pandas and pydantic load when a sweep runs, not for `rbsim --help`
+    import pandas as pd
+
+    from .batch import Runner
 
 EXIT_BAD_INPUT = 2
 MAX_RUNS = 10_000_000
@@ -52,6 +50,8 @@ def split_top_level(text: str) -> list[str]:
 
 
 def _option(spec: str, flag: str) -> tuple[str, tuple[str, ...], str]:
+    from .fieldpaths import FieldPathError, check_path
+
     path, sep, rest = spec.partition("=")
     if not sep or not rest.strip():
         raise SweepSpecError(f"{flag} {shown(spec)}: write it as FIELD.PATH=VALUES, e.g. {flag} workload.writes_per_sec="
@@ -77,6 +77,9 @@ def _column_value(value: Any) -> Any:
 
 def grid_variants(base: dict, specs: list[str], source: str) -> list[dict[tuple[str, ...], tuple[Any, Any]]]:
     """Cartesian product of ``--grid`` options: per run, path → (value written, value as parsed)."""
+    from .fieldpaths import read_value, with_value
+    from .scenario import validate_scenario
+
     axes = []
     for spec in specs:
         path, parts, rest = _option(spec, "--grid")
@@ -92,6 +95,12 @@ def grid_variants(base: dict, specs: list[str], source: str) -> list[dict[tuple[
 def sample_variants(base: dict, specs: list[str], runs: int, seed: int, source: str
                     ) -> list[dict[tuple[str, ...], tuple[Any, Any]]]:
     """``runs`` random draws of the ``--sample`` options: per run, path → (value written, value drawn)."""
+    import numpy as np
+
+    from . import distributions
+    from .fieldpaths import number_encoder, number_parser, with_value
+    from .scenario import ScenarioError, validate_scenario
+
     rng = np.random.default_rng(seed)
     columns = []
     for spec in specs:
@@ -119,6 +128,12 @@ def sample_variants(base: dict, specs: list[str], runs: int, seed: int, source: 
 def sweep(path: str | Path, grids: list[str] = (), samples: list[str] = (), runs: int | None = None,
           seed: int = 0, runner: Runner | None = None) -> pd.DataFrame:
     """Simulate every variant of the scenario file and return one row per run."""
+    import pandas as pd
+
+    from .batch import Job, Runner
+    from .fieldpaths import with_value
+    from .scenario import load_scenario
+
     if bool(grids) == bool(samples):
         raise SweepSpecError("give --grid options (a grid) or --sample options with --runs (Monte-Carlo), not both or neither")
     if samples and not runs:
@@ -238,6 +253,8 @@ def run_sweep_command(args) -> int:
 
 
 def _runner(args) -> Runner:
+    from .batch import Runner
+
     if args.scheduler is None:
         return Runner(workers=args.workers, chunk_size=args.chunk_size, progress=not args.quiet)
     try:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sim.engine import simulate
 from sim.physics.fork import fork_stall_seconds
 from sim.prepare import prepare
-from sim.result import OUTCOMES
+from sim.outcomes import OUTCOMES
 from sim.scenario import parse_scenario
 
 from helpers import scenario

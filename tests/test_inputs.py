@@ -14,7 +14,7 @@ from sim.cli import EXIT_OUTCOME, main
 from sim.inputs import MAX_NODES, load_yaml
 from sim.planner.spec import load_plan
 from sim.profile.live import redact_url, secrets_in
-from sim.scenario import load_scenario, parse_scenario
+from sim.scenario import parse_scenario
 from sim.sweep import sweep
 
 BASE = "node: {type: cache.r6g.large}\ndataset: {keys: 100k, value_size: 1KB}\n"
@@ -238,7 +238,7 @@ def test_scenario_with_many_shards_of_one_size_runs_once_per_size():
     calls = []
     real = run_module.simulate
     try:
-        run_module.simulate = lambda s, p: calls.append(s) or real(s, p)
+        run_module.simulate = lambda s, p, *rest: calls.append(s) or real(s, p, *rest)
         result = run_module.run(scenario)
     finally:
         run_module.simulate = real

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 import yaml
 
-from sim import batch
+from sim import batch, lockstep
 from sim.dayload import DayLoad
 from sim.planner import plan
 from sim.planner.cli import run_plan_command
@@ -113,12 +113,20 @@ def test_headroom_brackets_the_failing_write_rate(tmp_path):
 def test_simulator_errors_are_recorded_as_failures(tmp_path, monkeypatch):
     real = batch._run
 
-    def flaky(scenario, source_dir=None):
+    def flaky(scenario, source_dir=None, **options):
         if scenario.node.type == MICRO:
             raise RuntimeError("odd combination")
-        return real(scenario, source_dir=source_dir)
+        return real(scenario, source_dir=source_dir, **options)
 
     monkeypatch.setattr(batch, "_run", flaky)
+    together = lockstep.simulate_many
+
+    def flaky_together(preps):
+        if any(p.scenario.node.type == MICRO for p in preps):
+            raise RuntimeError("odd combination")
+        return together(preps)
+
+    monkeypatch.setattr(lockstep, "simulate_many", flaky_together)
     result = plan(scenario(tmp_path))
     micro = next(c for c in result.found.candidates if c.config.node_type == MICRO)
     assert "simulator failed: RuntimeError: odd combination" in result.verdict(micro)

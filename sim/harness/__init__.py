@@ -7,3 +7,8 @@ PING latency, :mod:`~sim.harness.record` writes the JSON record. The container p
 :mod:`~sim.harness.cgroup`, :mod:`~sim.harness.swap`, :mod:`~sim.harness.server`, :mod:`~sim.harness.oom` and
 :mod:`~sim.harness.cleanup`; :mod:`~sim.harness.resp` speaks raw RESP for fast pipelined SETs.
 """
+
+DEFAULT_BINARY = "/usr/bin/redis-server"
+DEFAULT_TIMEOUT_S = 170.0
+"""Wall-time budget of one run (fill + steady state + save); past it the run is killed: outcome ``timeout``."""
+STEADY_S = 2.0

@@ -22,8 +22,7 @@ DEFAULT_OUT = "reports/validation/records"
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``harness`` subcommand (handler: :func:`harness_command`)."""
-    from sim.harness.run import DEFAULT_TIMEOUT_S, STEADY_S
-    from sim.harness.server import DEFAULT_BINARY
+    from sim.harness import DEFAULT_BINARY, DEFAULT_TIMEOUT_S, STEADY_S
 
     p = subparsers.add_parser("harness", help="run scenario files against a real redis-server (root)",
                               description=__doc__.splitlines()[0])

@@ -23,6 +23,7 @@ from typing import Any
 
 import redis
 
+from sim.harness import DEFAULT_TIMEOUT_S, STEADY_S  # defaults live in the light package: `rbsim --help` needs them
 from sim.harness.cgroup import MemoryCgroup, memory_cgroup_available
 from sim.harness.fill import DatasetShape, FillError, FillResult, check_fits, dataset_shape, fill
 from sim.harness.loadgen import WriteLoad
@@ -36,9 +37,6 @@ from sim.scenario import Scenario, load_scenario
 
 MiB = 1 << 20
 GiB = 1 << 30
-DEFAULT_TIMEOUT_S = 170.0
-"""Wall-time budget of one run (fill + steady state + save); past it the run is killed: outcome ``timeout``."""
-STEADY_S = 2.0
 PAGING_SWAP_BYTES = MiB
 TEARDOWN_MARGIN_S = 5.0
 MACHINE_HEADROOM = GiB

@@ -28,6 +28,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from sim.harness import DEFAULT_BINARY
 from sim.harness.cleanup import owned_name, registry
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BINARY = "/usr/bin/redis-server"
 PR_SET_PDEATHSIG = 1
 
 

@@ -27,15 +27,20 @@ class Popularity:
     counts: np.ndarray  # keys in each class
     probs: np.ndarray  # per-key probability that one write hits a key of the class
 
+    def __post_init__(self):
+        keys = int(self.counts.sum())
+        object.__setattr__(self, "_keys", keys)
+        object.__setattr__(self, "_shares", self.counts / keys)  # share of all keys in each class
+
     @property
     def keys(self) -> int:
-        return int(self.counts.sum())
+        return self._keys
 
     def distinct_fraction(self, writes: float | np.ndarray) -> np.ndarray | float:
         """Expected fraction of keys written at least once after ``writes`` writes."""
         n = np.asarray(writes, dtype=float)
         hit = -np.expm1(-np.multiply.outer(n, self.probs))
-        result = hit @ self.counts / self.keys
+        result = np.minimum((hit * self._shares).sum(-1), 1.0)  # a plain sum (no BLAS threads) may pass 1 by an ulp
         return float(result) if np.ndim(result) == 0 else result
 
 

@@ -42,14 +42,25 @@ def mixture_quantiles(weights, shifts, rates, qs) -> list[float]:
     keep = w > 0
     w, shift, rate = w[keep] / w[keep].sum(), shift[keep], rate[keep]
 
-    def cdf(x: float) -> float:
-        return float(w @ np.where(x > shift, -np.expm1(-rate * np.maximum(x - shift, 0.0)), 0.0))
-
-    out = []
-    for q in qs:
-        lo, hi = 0.0, float(shift.max() + 50.0 / rate.min())
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
-        out.append(hi)
-    return out
+    q = np.asarray(qs, float)[:, None]
+    # the mixture's q-quantile lies between the smallest and the largest of its components' ones
+    own = shift - np.log1p(-q) / rate
+    lo, hi = np.maximum(own.min(1), 0.0), own.max(1)
+    x = (lo + hi) / 2
+    q = q[:, 0]
+    for _ in range(100):  # Newton steps kept inside a shrinking bracket (bisection when they leave it)
+        ahead = x[:, None] - shift
+        survive = np.exp(-rate * np.maximum(ahead, 0.0))
+        cdf = (w * (1.0 - survive)).sum(1)  # plain sums: no BLAS threads
+        pdf = (w * rate * np.where(ahead > 0, survive, 0.0)).sum(1)
+        below = cdf < q
+        lo, hi = np.where(below, x, lo), np.where(below, hi, x)
+        step = np.divide(q - cdf, pdf, out=np.zeros_like(x), where=pdf > 0)
+        newton = x + step
+        inside = (pdf > 0) & (newton > lo) & (newton < hi)
+        nxt = np.where(inside, newton, (lo + hi) / 2)
+        if np.all(np.abs(nxt - x) <= 1e-12 * np.abs(nxt)) or np.all(hi - lo <= 1e-12 * hi):
+            x = nxt
+            break
+        x = nxt
+    return x.tolist()

@@ -12,15 +12,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..batch import Runner
-from ..prepare import prepare
-from ..restore import smallest_target
-from ..scenario import Scenario
-from .explain import reasons, verdict
-from .headroom import Headroom, headroom
-from .objectives import describe
-from .search import Candidate, Planner, SearchResult
-from .spec import PlanSpec, load_plan
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the planner's machinery loads on first use, so `rbsim --help` starts at once
+    from ..batch import Runner
+    from ..scenario import Scenario
+    from .headroom import Headroom
+    from .search import Candidate, Planner, SearchResult
+    from .spec import PlanSpec
 
 __all__ = ["PlanResult", "plan"]
 
@@ -48,11 +47,15 @@ class PlanResult:
 
     def verdict(self, candidate: Candidate) -> str:
         """The candidate's verdict in words; a forkless backup is marked as an unvalidated model."""
+        from .explain import verdict
+
         text = verdict(candidate, self.spec.uncertainty is not None, self.spec.max_failure_probability)
         return text + (" (forkless backup: unvalidated model)" if candidate.summary.get("method") == "forkless" else "")
 
     def to_dict(self) -> dict:
         """JSON-ready result (non-finite numbers become null)."""
+        from .objectives import describe
+
         p = self.planner
         out = {
             "scenario": self.scenario.name,
@@ -82,6 +85,9 @@ class PlanResult:
         """With a ``restore:`` block: the smallest candidate node type the backup restores onto, and its figures."""
         if self.scenario.restore is None:
             return None
+        from ..prepare import prepare
+        from ..restore import smallest_target
+
         found = smallest_target(prepare(self.scenario, source_dir=Path(self.source).parent), self.spec.node_types)
         if found is None:
             return {"smallest_node_type": None}
@@ -128,6 +134,12 @@ def _finite(value):
 
 def plan(path: str | Path, runner: Runner | None = None) -> PlanResult:
     """Plan the scenario file's backups under its ``plan:`` block (serially unless given a runner)."""
+    from ..batch import Runner
+    from .explain import reasons
+    from .headroom import headroom
+    from .search import Planner
+    from .spec import load_plan
+
     scenario, spec, base = load_plan(path)
     planner = Planner(scenario, spec, base, str(path), runner or Runner())
     found = planner.search()

@@ -6,11 +6,7 @@ import json
 import os
 import sys
 
-from ..batch import Runner
 from ..outputs import check_out_dir
-from ..scenario import ScenarioError
-from . import plan
-from .render import render_plan
 
 EXIT_BAD_INPUT = 2
 
@@ -29,6 +25,11 @@ def register(subparsers) -> None:
 
 def run_plan_command(args) -> int:
     """Handler of ``rbsim plan``: 0 with a recommendation, 1 without one, 2 on bad input."""
+    from ..batch import Runner
+    from ..scenario import ScenarioError
+    from . import plan
+    from .render import render_plan
+
     if args.report:
         check_out_dir(args.report, "--report")  # before hours of planning, not after
     try:

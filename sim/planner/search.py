@@ -32,6 +32,11 @@ from .variants import Config, Window, peak_rates, quietest, variant, windows
 
 ENOUGH_NODE_TYPES = 3
 """Stop trying dearer node types once this many hold a configuration that meets the objectives."""
+PREFETCH_RUNS = 24
+"""Configurations simulated together while no node type has met the objectives yet."""
+MC_CHECKS = 4
+"""Early-stopping checks over a candidate's Monte-Carlo: runs go in quarters (100 runs: chunks of 25,
+enough to advance together in sim.lockstep), at least 10 at a time."""
 
 
 @dataclass(frozen=True)
@@ -140,12 +145,14 @@ class Planner:
         skipped, types = self._prune_types()
         result = SearchResult(candidates=[], accepted=[], skipped=skipped)
         good_types: list[float] = []
-        for node_type, reserved in types:
+        for n, (node_type, reserved) in enumerate(types):
             price = get_node_type(node_type).price_usd_per_hour
             if len(good_types) >= ENOUGH_NODE_TYPES and price > good_types[-1]:
                 skipped.append(Skipped(node_type, f"not evaluated: dearer than {ENOUGH_NODE_TYPES} node types "
                                                   "that already meet the objectives"))
                 continue
+            if not good_types:
+                self._prefetch(types[n:])
             configs = [Config(node_type, r, s) for r in reserved for s in self.spec.source_choices]
             checked = self.check([variant(self.base, c, self.quiet) for c in configs])
             found = [Candidate(c, self.quiet, self.cost(node_type), s, v) for c, (s, v) in zip(configs, checked)]
@@ -159,6 +166,20 @@ class Planner:
             result.windows = self.window_risks(result.accepted[0].config)
         return result
 
+    def _prefetch(self, types: list[tuple[str, list[float]]]) -> None:
+        """Simulate the configurations of the next node types in one batch (cached for the loop).
+
+        Until one type meets the objectives, the next ones will be needed: one batch of them
+        advances together (sim.lockstep) instead of a few runs per node type on the engine.
+        """
+        datas = []
+        for node_type, reserved in types:
+            datas += [variant(self.base, Config(node_type, r, s), self.quiet)
+                      for r in reserved for s in self.spec.source_choices]
+            if len(datas) >= PREFETCH_RUNS:
+                break
+        self.evaluate(datas)
+
     def rank(self, candidate: Candidate) -> tuple:
         """Sort key of accepted candidates: cost, then risk, then the tie-breaks."""
         p = candidate.mc.probability if candidate.mc else 0.0
@@ -170,7 +191,8 @@ class Planner:
             if not self.draws:
                 return candidate
             candidate.mc = estimate(lambda runs, c=candidate: self._mc_runs(c, runs), self.draws,
-                                    self.spec.max_failure_probability, chunk=max(10, 4 * self.runner.parallelism))
+                                    self.spec.max_failure_probability,
+                                    chunk=max(10, 4 * self.runner.parallelism, len(self.draws) // MC_CHECKS))
             if not candidate.mc.stopped_early and candidate.mc.probability <= self.spec.max_failure_probability:
                 return candidate
         return None

@@ -5,15 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import yaml
+from typing import TYPE_CHECKING
 
-from ..harness.record import RecordError, load_records
 from ..outputs import check_out_dir, check_out_file, write_atomic
-from ..platform import Platform, PlatformError, load_platform
-from .calibrate import calibrate, split
-from .errors import confusion, error_table, summary_table
-from .predict import predict
-from .report import write_report
+
+if TYPE_CHECKING:
+    from ..platform import Platform
 
 EXIT_BAD_INPUT = 2
 SIZE_FIELDS = {("save", "write_bytes_per_sec"), ("save", "lzf_random_bytes_per_sec"),
@@ -44,6 +41,8 @@ def register(subparsers) -> None:
 
 
 def _load(paths) -> list[dict]:
+    from ..harness.record import RecordError, load_records
+
     try:
         records = load_records(paths)
     except RecordError as exc:
@@ -59,6 +58,9 @@ def _fail(message: str) -> int:
 
 
 def _calibrate(args) -> int:
+    from ..platform import PlatformError, load_platform
+    from .calibrate import calibrate, split
+
     if not 0 < args.train_fraction <= 1:
         return _fail("--train-fraction must be in (0, 1]")
     check_out_file(args.out)
@@ -83,6 +85,11 @@ def _calibrate(args) -> int:
 def _validate(args) -> int:
     if args.out:
         check_out_dir(args.out)
+    from ..platform import PlatformError, load_platform
+    from .errors import confusion, error_table, summary_table
+    from .predict import predict
+    from .report import write_report
+
     records = _load(args.records)
     try:
         platform = load_platform(args.profile)
@@ -108,6 +115,8 @@ def _validate(args) -> int:
 
 def platform_yaml(platform: Platform, note: str) -> str:
     """The profile as YAML, sizes written with a unit so the loader reads them back."""
+    import yaml
+
     data = platform.model_dump(mode="json")
     for section, key in SIZE_FIELDS:
         if data.get(section) is not None:
