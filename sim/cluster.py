@@ -1,7 +1,7 @@
 """Cluster mode: split a scenario over its shards, simulate each, and report the worst and the whole.
 
 ElastiCache backs up a cluster-mode-enabled cluster as a whole: every shard saves at the same time
-(elasticache.md §3.4). Data and writes follow the cluster's skew over shards.
+(docs/elasticache.md §3.4). Data and writes follow the cluster's skew over shards.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Sources:
   (the default cost tools follow, e.g. https://github.com/infracost/infracost/issues/1556).
 * Backup storage, BK23 (AWS, "Backup and restore for ElastiCache for Redis", section "Backup Costs",
   https://github.com/awsdocs/amazon-elasticache-docs/blob/7ed0a8ac051dff26b488e7ffaeef5bc5942aa7c4/doc_source/redis/backups.md;
-  elasticache.md §3.4 "cost"): "ElastiCache allows you to store one backup for each active Redis
+  docs/elasticache.md §3.4 "cost"): "ElastiCache allows you to store one backup for each active Redis
   cluster free of charge. Storage space for additional backups is charged at a rate of $0.085/GB
   per month for all regions."
 * Retention, BKAUTO (AWS, "Scheduling automatic backups", doc_source/redis/backups-automatic.md of the

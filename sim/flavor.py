@@ -3,7 +3,7 @@
 The scenario says it in ``engine.build``; when left out, a catalog node type (``node.type``) means
 ElastiCache and an explicit memory limit (``node.memory``, a container) or the ``lab`` platform means
 the open-source server. Forkless backups exist only in ElastiCache's engine from 2.8.22 (Redis OSS
-and Valkey; elasticache.md §3.1, https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/backups.html)
+and Valkey; docs/elasticache.md §3.1, https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/backups.html)
 and in open-source Valkey from 9.2 (``BGSAVE THREAD``); open-source Redis always forks.
 """
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from .units import format_duration
 
 BACKUP_WINDOW_S = 3600
-"""'The minimum length for the backup window is 60 minutes' (elasticache.md §3.4, BKAUTO)."""
+"""'The minimum length for the backup window is 60 minutes' (docs/elasticache.md §3.4, BKAUTO)."""
 
 
 def final_backup_source(kind: str, source: str) -> tuple[str, list[str]]:
-    """A final backup (at delete) always comes from the primary (elasticache.md §3.3)."""
+    """A final backup (at delete) always comes from the primary (docs/elasticache.md §3.3)."""
     if kind == "final" and source == "replica":
         return "primary", ["a final backup is always taken from the primary (ElastiCache), so source replica is ignored"]
     return source, []

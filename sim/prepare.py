@@ -90,7 +90,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     if old_generation:
         warnings.append(old_generation)
     if node.type and not get_node_type(node.type).backup_supported:
-        warnings.append(f"ElastiCache does not support backups on {node.type} (elasticache.md §3.4)")
+        warnings.append(f"ElastiCache does not support backups on {node.type} (docs/elasticache.md §3.4)")
 
     pop = popularity(scenario.workload.key_distribution, keys)
     cow = cow_model(
@@ -198,7 +198,7 @@ def _method(scenario: Scenario, platform: Platform, budget: MemoryBudget, rss: i
     """The backup method that runs: ``fork`` unless the build has a forkless save and ``auto`` picks it.
 
     ElastiCache forks "if there is sufficient available memory" and otherwise saves forkless
-    (elasticache.md §3.1); the test is not published, so rbsim uses ``backup.forkless_threshold``
+    (docs/elasticache.md §3.1); the test is not published, so rbsim uses ``backup.forkless_threshold``
     (default: the platform's ``forkless.auto_threshold``): forkless when free memory is below that
     share of node memory. Open-source Redis, Valkey before 9.2 and engines before 2.8.22 always fork.
     """

@@ -28,7 +28,7 @@ from .inputs import Node as YamlNode
 from .inputs import MAX_MESSAGE_CHARS, FileReadError, InputError, YamlError, cut, load_yaml, node_line, read_text, shown
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
-"""'you can create no more than 20 manual backups per node in the cluster' per 24 h (elasticache.md §3.4)."""
+"""'you can create no more than 20 manual backups per node in the cluster' per 24 h (docs/elasticache.md §3.4)."""
 
 
 def _unit_parser(parse):

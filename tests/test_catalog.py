@@ -10,7 +10,7 @@ import pytest
 
 from sim.catalog import COLUMNS, NodeType, UnknownNodeTypeError, get_node_type, load_catalog, node_type_names
 
-# Rows per family, counted by hand from the "| cache." rows of the research notes' tables (reference/elasticache.md):
+# Rows per family, counted by hand from the "| cache." rows of the research notes' tables (docs/elasticache.md):
 # section 1.2, the Redis OSS table, has 91 rows and section 1.3, the Valkey-only table, 21 (m8g, r8g, c8gn, 7 each).
 # A grep for "^| cache\." in those two sections gave the same 91 + 21 = 112.
 FAMILY_COUNTS = {

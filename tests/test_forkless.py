@@ -2,7 +2,7 @@
 
 No real forkless server could be run here (Valkey 9.2's BGSAVE THREAD is not on PyPI, npm or
 Debian yet), so these tests check the model against its own closed forms and against what is
-published (literature.md §4.3: values up to 512 B are cloned and never block a write).
+published (docs/literature.md §4.3: values up to 512 B are cloned and never block a write).
 """
 
 import numpy as np

@@ -30,7 +30,7 @@ class MemoryBudget:
 def memory_budget(node: Node) -> MemoryBudget:
     """Budget of a scenario's node.
 
-    ElastiCache reserves ``reserved-memory-percent`` of the node type's ``maxmemory`` (elasticache.md
+    ElastiCache reserves ``reserved-memory-percent`` of the node type's ``maxmemory`` (docs/elasticache.md
     §1.1: cache.t3.micro 536870912 x 0.75 = the 402653184 INFO shows); a container is treated alike.
     """
     memory = get_node_type(node.type).maxmemory_bytes if node.type else int(node.memory)

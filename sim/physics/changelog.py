@@ -2,14 +2,14 @@
 
 Before 2.8.22, ElastiCache's backup and sync forked, then "In the foreground, accumulate a change
 log in the client output buffer"; "If the change log exceeds the client output buffer size, the
-backup or synchronization fails" (elasticache.md §3.2, SYNC). The limit is the replica
+backup or synchronization fails" (docs/elasticache.md §3.2, SYNC). The limit is the replica
 client-output-buffer limit of the node type (about 10 % of maxmemory in AWS's 2023 table).
 """
 
 from __future__ import annotations
 
 COB_SHARE_OF_MAXMEMORY = 0.10
-"""Replica output-buffer limit / maxmemory in AWS's node-type table (0.096-0.104, elasticache.md §1.1)."""
+"""Replica output-buffer limit / maxmemory in AWS's node-type table (0.096-0.104, docs/elasticache.md §1.1)."""
 
 
 def command_bytes(key_size: int, value_size: int) -> int:

@@ -2,9 +2,9 @@
 
 AWS documents only the behaviour: with too little free memory for a fork, engines from 2.8.22
 save without forking, "the forkless method can affect both latency and throughput", and "if the
-write load is high during a forkless backup, writes to the cache are delayed" (elasticache.md
+write load is high during a forkless backup, writes to the cache are delayed" (docs/elasticache.md
 §3.1). Its implementation is not public. rbsim follows the closest published design, Valkey's
-forkless save (literature.md §4.3, ``bgiteration.c``), and marks every figure as an assumption:
+forkless save (docs/literature.md §4.3, ``bgiteration.c``), and marks every figure as an assumption:
 
 * the main thread gives the snapshot at least ``min_share`` of its time when busy (a 1 ms slice
   every 2 ms cycle) and any idle time; a ``main_thread_share`` of the serialization work runs
@@ -22,7 +22,7 @@ import numpy as np
 from .keyspace import Popularity
 
 SLICE_S = 0.001
-"""Main-thread slice of one snapshot step: Valkey's BGITER_CYCLE_BUDGET_MS = 1 ms (literature.md §4.3)."""
+"""Main-thread slice of one snapshot step: Valkey's BGITER_CYCLE_BUDGET_MS = 1 ms (docs/literature.md §4.3)."""
 
 
 def snapshot_share(utilization: float, min_share: float) -> float:
