@@ -85,3 +85,19 @@ def test_harness_command_refuses_a_cluster_restore(tmp_path, capsys):
     assert args.handler(args) == 2
     assert "restore.shards 2" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_free_page_reporting_reads_the_bound_balloon_feature_bit(tmp_path):
+    from sim.harness.run import VIRTIO_BALLOON_F_REPORTING, free_page_reporting
+
+    driver = tmp_path / "virtio_balloon"
+    assert not free_page_reporting(driver)  # no balloon driver at all
+    device = driver / "virtio0"
+    device.mkdir(parents=True)
+    bits = ["0"] * 64
+    bits[1] = "1"  # a statistics queue alone does not hand pages back
+    (device / "features").write_text("".join(bits))
+    assert not free_page_reporting(driver)
+    bits[VIRTIO_BALLOON_F_REPORTING] = "1"
+    (device / "features").write_text("".join(bits))
+    assert free_page_reporting(driver)

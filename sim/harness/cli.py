@@ -86,6 +86,13 @@ def harness_command(args: argparse.Namespace) -> int:
     if why:
         _err(f"cannot run here: {why}")
         return EXIT_BAD_INPUT
+    from sim.harness.run import free_page_reporting
+
+    if free_page_reporting():  # measured here: loads and copies 2-3x slower than on a dedicated node
+        _err("note: this VM hands freed memory back to its host (virtio balloon free page reporting), so every "
+             "first touch of memory costs a host fault; records say so (machine.free_page_reporting). For "
+             "figures like a dedicated node's, unbind it while measuring: echo virtio0 > "
+             "/sys/bus/virtio/drivers/virtio_balloon/unbind (bind it back the same way afterwards)")
     version = server_version(args.server)
     problems = [f"{p.scenario_file}: {why}" for p in plans for why in server_problems(p, version)]
     if problems:

@@ -144,11 +144,16 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
     busy = np.array([r["measured"]["machine_busy_share"] for r in loads])
     y = np.array([r["measured"]["load_cpu_s"] for r in loads])
 
-    def residuals(q: np.ndarray) -> np.ndarray:
-        return (x @ q[:3]) * (1 + q[3] * np.maximum(0.0, busy - ALONE_BUSY)) / y - 1
+    shared = bool((busy > QUIET_BUSY).any())  # on a quiet set, k would only fit noise: it stays 0
 
-    fit = least_squares(residuals, [0.4, 2.0, 0.5, 0.2], bounds=([0, 0, 0, 0], [np.inf] * 4))
-    a, b, c, k = fit.x
+    def residuals(q: np.ndarray) -> np.ndarray:
+        k = q[3] if shared else 0.0
+        return (x @ q[:3]) * (1 + k * np.maximum(0.0, busy - ALONE_BUSY)) / y - 1
+
+    start = [0.4, 2.0, 0.5, 0.2] if shared else [0.4, 2.0, 0.5]
+    fit = least_squares(residuals, start, bounds=([0] * len(start), [np.inf] * len(start)))
+    a, b, c = fit.x[:3]
+    k = fit.x[3] if shared else 0.0
     restore = cost.model_copy(update={
         "us_per_key": float(a),
         "value_bytes_per_sec": int(1e9 / b) if b > 0 else cost.value_bytes_per_sec,
@@ -163,6 +168,21 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
     facts = {"runs": len(y), "contention_k": float(k), "median_abs_error_pct": float(np.median(err)),
              "worst_abs_error_pct": float(err.max()), "records": sorted(r["id"] for r in records)}
     return platform, facts
+
+
+def _conditions(rows, facts: dict) -> str:
+    """How busy the machine was during the loads, and what the contention factor then is."""
+    busy = rows["busy"].dropna()
+    span = f"{busy.min():.2f}-{busy.max():.2f}" if len(busy) else "unknown"
+    k = facts.get("contention_k", 0.0)
+    return (f"`busy` is the machine's busy share during each load (2 vCPUs: about 0.5 is the loading server "
+            f"alone, 1.0 both cores busy); here it was {span}. With every load on a quiet machine (at most "
+            f"{QUIET_BUSY}) the fit keeps no contention factor (k = 0), so `load_cpu` and `load_cpu_alone` agree; "
+            f"a busier set fits the CPU-time factor 1 + k x (busy - 0.5) (here k = {k:.3f}). "
+            "`load_cpu_alone` is the dedicated-node prediction that `rbsim run` reports; the fastest-of-repeats "
+            "rows take each held-out scenario's least-disturbed load. Records say whether the VM handed freed "
+            "pages back to its host (`machine.free_page_reporting`): with that on, every first touch of memory "
+            "costs a host fault and loads took 2-3x longer, so these records were taken with it off.")
 
 
 def _peak_rss(m: dict) -> float:
@@ -288,13 +308,7 @@ def _markdown(rows: pd.DataFrame, table: pd.DataFrame, facts: dict, n: int) -> s
         "deterministically and stratified by outcome, repeats of a scenario on the same side; the restore costs "
         f"were fitted on the fastest load of each training scenario ({facts.get('runs', 0)} loads) against the "
         "loading server's CPU seconds. The held-out scenarios were not used for the fit.",
-        "The machine (2 vCPUs) was shared with other engineers' test suites: `busy` is its busy share during "
-        "the load (about 0.5 is the loading server alone, 1.0 means both cores were busy). Wall times then "
-        "stretch by up to 2x, and even the loading thread's CPU time stretches: the same scenario's repeats "
-        "differ by up to 2x in CPU time at the same busy share. So the fit carries a contention factor "
-        f"1 + k x (busy - 0.5), k = {facts.get('contention_k', 0.0):.3f}: `load_cpu` scores the prediction scaled "
-        "by each run's measured contention, `load_cpu_alone` the dedicated-node prediction that `rbsim run` "
-        "reports, and the fastest-of-repeats rows take each held-out scenario's least-disturbed load. "
+        _conditions(rows, facts) + " "
         "`peak_memory` compares the predicted peak RSS with the larger of the sampled RSS peak and the RSS at "
         "the end of the load (the cgroup's max usage also holds the RDB's page cache, which the kernel drops "
         "under pressure). `fit_or_not`: the target held the data within maxmemory (`ok`) or not "
