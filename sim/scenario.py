@@ -22,64 +22,15 @@ from pydantic import (
     model_validator,
 )
 
-from . import flavor, units
-from .dayload import DayLoadError, parse_time_of_day
+from . import flavor
+from .dayload import DayLoadError
+from .fieldtypes import Count, Duration, FreeText, Fraction, Rate, Size, Text, TimeOfDay
 from .inputs import Node as YamlNode
 from .inputs import MAX_MESSAGE_CHARS, FileReadError, InputError, YamlError, cut, load_yaml, node_line, read_text, shown
+from .planner.model import PlanSpec
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
 """'you can create no more than 20 manual backups per node in the cluster' per 24 h (docs/elasticache.md §3.4)."""
-
-
-def _unit_parser(parse):
-    def check(value: Any):
-        if value is None:
-            return None
-        try:
-            return parse(value)
-        except units.UnitError as exc:
-            raise ValueError(str(exc)) from None
-
-    return BeforeValidator(check)
-
-
-Size = Annotated[int, _unit_parser(units.parse_size)]
-Count = Annotated[int, _unit_parser(units.parse_count)]
-Rate = Annotated[float, _unit_parser(units.parse_rate)]
-Duration = Annotated[float, _unit_parser(units.parse_duration)]
-Fraction = Annotated[float, _unit_parser(units.parse_fraction)]
-
-
-def _time_of_day(value: Any):
-    if value is None:
-        return None
-    try:
-        return parse_time_of_day(value)
-    except DayLoadError as exc:
-        raise ValueError(str(exc)) from None
-
-
-TimeOfDay = Annotated[float, BeforeValidator(_time_of_day)]
-
-
-def _text(allowed: str):
-    """Text that can be printed (and name files): no lone surrogates (from "\\udc80" escapes), no controls."""
-    def check(value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError(f"{shown(value)} is not valid Unicode text") from None
-            if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
-                raise ValueError(f"{shown(value)} holds control characters (line breaks, tabs...)")
-        return value
-
-    return BeforeValidator(check)
-
-
-Text = Annotated[str, _text("")]
-"""A one-line name."""
-FreeText = Annotated[str, _text("\t\n")]
 
 
 class _Model(BaseModel):
@@ -348,7 +299,7 @@ class Scenario(_Model):
     backup: Backup = Backup()
     simulation: Simulation = Simulation()
     cluster: Cluster | None = None
-    plan: dict | None = None  # planner settings, validated by ``rbsim plan``
+    plan: PlanSpec | None = None  # the planner's settings, validated with the rest by every command
     restore: Restore | None = None
 
     @model_validator(mode="before")

@@ -230,3 +230,20 @@ def test_more_load_than_one_node_serves_misses_an_objective():
                "offered_load_per_sec": 600_000.0, "throughput_ceiling_per_sec": 125_000.0}
     missed = violations(Objectives(max_swap=None), summary, 3600)
     assert [v.objective for v in missed] == ["throughput"] and "125,000/s" in missed[0].message
+
+
+def test_every_command_refuses_a_misspelled_plan_field(tmp_path):
+    """The plan block is part of the scenario model: `rbsim run` names a typo in it as for any field."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    path = tmp_path / "typo.yaml"
+    path.write_text((root / "scenarios/comfortable.yaml").read_text()
+                    + "plan:\n  node_typs: [cache.r6g.large]\n  objectives: {no_oom: true, max_swp: 0}\n")
+    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path)], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert any(f"{path}:16: plan.node_typs: unknown field 'node_typs'; did you mean 'node_types'?" in line for line in lines)
+    assert any("plan.objectives.max_swp: unknown field 'max_swp'; did you mean 'max_swap'?" in line for line in lines)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..catalog import get_node_type
-from ..scenario import Node
+
+if TYPE_CHECKING:  # an annotation only: the plan block (in the scenario) imports this module's constant
+    from ..scenario import Node
 
 
 @dataclass(frozen=True)
