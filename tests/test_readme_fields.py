@@ -110,3 +110,10 @@ def test_results_list_documents_every_key_and_only_produced_ones():
     produced = produced_keys()
     assert sorted(produced - named) == [], "result keys missing from README's Results"
     assert sorted(named - values - produced) == [], "README names result keys no run produces"
+
+
+def test_example_table_lists_every_scenario_file():
+    table = section("Use").split("### Example scenarios")[1].split("###")[0]
+    listed = set(re.findall(r"^\| `(scenarios/[^`]+\.yaml)` \|", table, re.M))
+    on_disk = {f"scenarios/{p.name}" for p in (ROOT / "scenarios").glob("*.yaml")}
+    assert sorted(on_disk - listed) == [] and sorted(listed - on_disk) == []
