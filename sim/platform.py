@@ -95,6 +95,9 @@ class RestoreCost(_Section):
     lzf_bytes_per_sec: Size
     peak_extra: Size
     network_bytes_per_sec: Size
+    first_touch_us_per_page: float = Field(default=0.0, ge=0)
+    """Extra CPU per page of the loaded dataset on a VM that hands freed pages back to its host (virtio
+    balloon free page reporting): a page first touched since then costs a host fault. 0 on a dedicated node."""
 
 
 class Platform(BaseModel):

@@ -22,7 +22,7 @@ from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.keyspace import popularity
 from .physics.save import LZF_MIN_LENGTH, lzf_scanned_bytes, rdb_bytes, save_seconds
 from .platform import Platform, RestoreCost, load_platform
-from .prepare import Prepared
+from .prepare import SMALL_PAGE, Prepared
 from .rdb_versions import load_refusal, rdb_version_written
 from .scenario import Cluster, Node, Scenario
 from .units import format_bytes, format_duration
@@ -66,7 +66,8 @@ def shard_restore(p: Prepared, share: float, budget: MemoryBudget, cost: Restore
     rss = platform.memory.rss_base + used * platform.memory.fragmentation
     rdb = rdb_bytes(keys, p.key_size, p.value_size, s.dataset.value_pattern, s.backup.compression)
     lzf = lzf_raw_bytes(keys, p.value_size, s.dataset.value_pattern, s.backup.compression)
-    load_s = phys.load_seconds(keys, keys * p.value_size, lzf, cost.us_per_key, cost.value_bytes_per_sec, cost.lzf_bytes_per_sec)
+    load_s = phys.load_seconds(keys, keys * p.value_size, lzf, cost.us_per_key, cost.value_bytes_per_sec,
+                               cost.lzf_bytes_per_sec, rss / SMALL_PAGE, cost.first_touch_us_per_page)
     peak = phys.peak_load_memory(rss, cost.peak_extra)
     out = {"keys": keys, "used_memory_bytes": used, "rss_bytes": rss, "rdb_bytes": rdb, "load_s": load_s,
            "peak_memory_bytes": peak, "fits": phys.fits(used, budget.maxmemory) and peak <= budget.node_memory,

@@ -213,3 +213,35 @@ def test_validation_split_keeps_repeats_together_and_fits_on_the_fastest():
     best = fastest_per_scenario(train)
     assert all(r["id"].endswith("-0") for r in best if r["measured"]["loaded"])
     assert contention(0.5, 0.4) == 1.0 and contention(1.0, 0.4) == pytest.approx(1.2) and contention(0.3, 0.4) == 1.0
+
+
+def test_fit_recovers_the_first_touch_cost_of_loads_on_a_reporting_vm():
+    # loads made by known costs: those on a VM with free page reporting pay 6 us per page more
+    from sim.validation.restore import fit_costs
+
+    lab = load_platform("lab")
+    truth = lab.restore.model_copy(update={"us_per_key": 0.5, "value_bytes_per_sec": 600_000_000,
+                                           "first_touch_us_per_page": 0.0})
+    records = []
+    for i, (keys, size, on) in enumerate([(200_000, "1KB", False), (1_000_000, "100B", False), (50_000, "8KB", False),
+                                         (400_000, "2KB", False), (300_000, "1KB", True), (80_000, "4KB", True)]):
+        text = textwrap.dedent(f"""\
+            name: t{i}
+            node: {{memory: 4GiB}}
+            platform: lab
+            dataset: {{keys: {keys}, value_size: {size}}}
+            backup: {{compression: false}}
+            restore: {{memory: 8GiB}}
+        """)
+        p = prepare(parse_scenario(text), platform=lab.model_copy(update={"restore": truth}))
+        f = restore_fields(p)
+        pages = f["restore_shards"][0]["rss_bytes"] / 4096
+        cpu = f["restore_load_s"] + (6e-6 * pages if on else 0.0)
+        records.append({"id": f"t{i}", "scenario_yaml": text, "scenario_file": f"t{i}.yaml",
+                        "machine": {"free_page_reporting": on},
+                        "measured": {"loaded": True, "load_cpu_s": cpu, "machine_busy_share": 0.5,
+                                     "used_memory_rss": f["restore_shards"][0]["rss_bytes"]}})
+    fitted, facts = fit_costs(records, lab)
+    assert facts["first_touch_runs"] == 2
+    assert fitted.restore.first_touch_us_per_page == pytest.approx(6.0, rel=0.02)
+    assert fitted.restore.us_per_key == pytest.approx(0.5, rel=0.02)

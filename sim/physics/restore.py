@@ -15,16 +15,18 @@ SLOTS = 16384
 
 
 def load_seconds(keys: int, value_bytes: float, lzf_raw_bytes: float, us_per_key: float,
-                 value_bytes_per_sec: float, lzf_bytes_per_sec: float) -> float:
+                 value_bytes_per_sec: float, lzf_bytes_per_sec: float, pages: float = 0.0,
+                 first_touch_us_per_page: float = 0.0) -> float:
     """CPU seconds to load an RDB: ``keys x us_per_key + value_bytes / value rate + lzf_raw_bytes / LZF rate``.
 
     ``value_bytes`` are the bytes of all values as they land in memory (read from the file, checksummed,
     copied into fresh allocations whose pages the kernel faults in); ``lzf_raw_bytes`` the share of them
     stored LZF-compressed, which costs the decompression on top (0 with ``rdbcompression no`` or when LZF
-    could not shrink them, e.g. random values).
+    could not shrink them, e.g. random values). On a VM that hands freed pages to its host, each of the
+    dataset's ``pages`` also costs ``first_touch_us_per_page`` (a host fault).
     """
     lzf = lzf_raw_bytes / lzf_bytes_per_sec if lzf_bytes_per_sec > 0 and lzf_raw_bytes else 0.0
-    return keys * us_per_key / 1e6 + value_bytes / value_bytes_per_sec + lzf
+    return keys * us_per_key / 1e6 + value_bytes / value_bytes_per_sec + lzf + pages * first_touch_us_per_page / 1e6
 
 
 def peak_load_memory(rss_after: float, extra_bytes: float) -> float:

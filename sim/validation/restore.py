@@ -27,7 +27,7 @@ import yaml
 from scipy.optimize import least_squares
 
 from ..platform import Platform, load_platform
-from ..prepare import prepare
+from ..prepare import SMALL_PAGE, prepare
 from ..restore import lzf_raw_bytes, restore_fields
 from ..scenario import parse_scenario
 from .calibrate import split
@@ -110,8 +110,16 @@ def _fail(message: str) -> int:
     return 2
 
 
+def reporting(record: dict) -> bool:
+    """Whether the record's VM handed freed pages to its host (records without the field: the VM as it comes)."""
+    return bool(record.get("machine", {}).get("free_page_reporting", True))
+
+
 def prepared(record: dict, platform: Platform):
-    """The simulator's view of a record's scenario on ``platform``."""
+    """The simulator's view of a record's scenario on ``platform`` as the record's machine ran it."""
+    if not reporting(record):
+        platform = platform.model_copy(update={"restore": platform.restore.model_copy(
+            update={"first_touch_us_per_page": 0.0})})
     scenario = parse_scenario(record["scenario_yaml"], source=record["scenario_file"])
     return prepare(scenario, platform=platform)
 
@@ -132,11 +140,14 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
     """``base`` with restore costs fitted to the loads in ``records``, and the fit's facts (with ``contention_k``).
 
     Minimises the relative error of ``(keys x a + value bytes x b + LZF bytes x c) x contention(busy, k)``
-    against the measured CPU seconds, all four non-negative: the three costs are a dedicated node's, ``k``
-    says how much the other engineers' work on the shared 2 cores stretched the loading thread's CPU time.
+    against the measured CPU seconds of loads on a VM without free page reporting, all four non-negative:
+    the three costs are a dedicated node's, ``k`` says how much other work on the 2 cores stretched the
+    loading thread's CPU time. Loads with reporting on then give the first-touch cost per page: the median
+    of what they took beyond that prediction, per page of the loaded dataset.
     """
     cost = base.restore
-    loads = [r for r in records if r["measured"].get("loaded") and r["measured"].get("load_cpu_s")]
+    every = [r for r in records if r["measured"].get("loaded") and r["measured"].get("load_cpu_s")]
+    loads = [r for r in every if not reporting(r)] or every
     if len(loads) < 4:
         return base, {"skipped": f"{len(loads)} loads in the training set (need 4)", "contention_k": 0.0}
     preps = [prepared(r, base) for r in loads]
@@ -164,9 +175,20 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
              for r, p in zip(loads, preps)]
     platform = platform.model_copy(update={"restore": restore.model_copy(
         update={"peak_extra": int(max(0.0, float(np.median(extra))))})})
+    touched = [r for r in every if reporting(r)] if loads is not every else []
+    if touched:
+        plain = platform.model_copy(update={"restore": platform.restore.model_copy(update={"first_touch_us_per_page": 0.0})})
+        per_page = []
+        for r in touched:
+            f = restore_fields(prepare(parse_scenario(r["scenario_yaml"], source=r["scenario_file"]), platform=plain))
+            pages = max(shard["rss_bytes"] for shard in f["restore_shards"]) / SMALL_PAGE
+            per_page.append(1e6 * (r["measured"]["load_cpu_s"] - f["restore_load_s"]) / pages)
+        platform = platform.model_copy(update={"restore": platform.restore.model_copy(
+            update={"first_touch_us_per_page": max(0.0, float(np.median(per_page)))})})
     err = np.abs(residuals(fit.x)) * 100
     facts = {"runs": len(y), "contention_k": float(k), "median_abs_error_pct": float(np.median(err)),
-             "worst_abs_error_pct": float(err.max()), "records": sorted(r["id"] for r in records)}
+             "worst_abs_error_pct": float(err.max()), "first_touch_runs": len(touched),
+             "records": sorted(r["id"] for r in records)}
     return platform, facts
 
 
