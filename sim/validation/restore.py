@@ -80,16 +80,17 @@ def load_restore_records(paths: list[str]) -> list[dict]:
 
 
 def fastest_per_scenario(records: list[dict]) -> list[dict]:
-    """Of each scenario's repeats, the load that took the least CPU (the others' extra time is noise from the
-    shared machine: benchmarking's best-of-N); scenarios whose target did not load keep all their records."""
-    best: dict[str, dict] = {}
+    """Of each scenario's repeats on one kind of machine (free page reporting on or off), the load that took the
+    least CPU (the others' extra time is noise from the shared machine: benchmarking's best-of-N); scenarios
+    whose target did not load keep all their records."""
+    best: dict[tuple[str, bool], dict] = {}
     rest = []
     for r in records:
         m = r["measured"]
         if not m.get("loaded") or not m.get("load_cpu_s"):
             rest.append(r)
             continue
-        name = r["scenario"]["name"]
+        name = (r["scenario"]["name"], reporting(r))
         if name not in best or m["load_cpu_s"] < best[name]["measured"]["load_cpu_s"]:
             best[name] = r
     return list(best.values()) + rest
@@ -239,6 +240,7 @@ def compare(record: dict, platform: Platform, group: str, k: float = 0.0) -> dic
     if meas["sync_restarted"] or sync_fails:  # the model does not time a sync that restarts
         pred["replica_sync_s"] = None
     row = {"run": record["id"].rsplit("-", 2)[0], "group": group, "busy": meas["machine_busy_share"],
+           "page_reporting": reporting(record),
            "outcome": meas["outcome"], "predicted_outcome": pred["restore_outcome"],
            "fit_right": (meas["outcome"] == "ok") == pred["restore_fits"],
            "sync_restarted": meas["sync_restarted"], "predicted_sync_fails": sync_fails}
@@ -254,9 +256,11 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     out = []
     held = rows[rows["group"] == "held-out"]
     quiet = held[held["busy"] <= QUIET_BUSY].assign(group=f"held-out, busy <= {QUIET_BUSY}")
+    off = held[~held["page_reporting"]].assign(group="held-out, free page reporting off (a dedicated node)")
+    on = held[held["page_reporting"]].assign(group="held-out, free page reporting on (the VM as it comes)")
     loaded = held[held["load_cpu_meas"].notna()]
     fastest = loaded.loc[loaded.groupby("run")["load_cpu_meas"].idxmin()].assign(group="held-out, fastest of repeats")
-    for group, g in pd.concat([rows, fastest, quiet]).groupby("group", sort=False):
+    for group, g in pd.concat([rows, off, on, fastest, quiet]).groupby("group", sort=False):
         for name, (_, _, what) in METRICS.items():
             e = g[f"{name}_err_pct"].dropna().abs()
             out.append({"group": group, "metric": name, "runs": len(e), "median_abs_err_pct": e.median() if len(e) else None,
