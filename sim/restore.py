@@ -67,7 +67,8 @@ def shard_restore(p: Prepared, share: float, budget: MemoryBudget, cost: Restore
     rdb = rdb_bytes(keys, p.key_size, p.value_size, s.dataset.value_pattern, s.backup.compression)
     lzf = lzf_raw_bytes(keys, p.value_size, s.dataset.value_pattern, s.backup.compression)
     load_s = phys.load_seconds(keys, keys * p.value_size, lzf, cost.us_per_key, cost.value_bytes_per_sec,
-                               cost.lzf_bytes_per_sec, rss / SMALL_PAGE, cost.first_touch_us_per_page)
+                               cost.lzf_bytes_per_sec, (rss - platform.memory.rss_base) / SMALL_PAGE,  # the loaded data's pages
+                               cost.first_touch_us_per_page)
     peak = phys.peak_load_memory(rss, cost.peak_extra)
     out = {"keys": keys, "used_memory_bytes": used, "rss_bytes": rss, "rdb_bytes": rdb, "load_s": load_s,
            "peak_memory_bytes": peak, "fits": phys.fits(used, budget.maxmemory) and peak <= budget.node_memory,

@@ -182,7 +182,7 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
         per_page = []
         for r in touched:
             f = restore_fields(prepare(parse_scenario(r["scenario_yaml"], source=r["scenario_file"]), platform=plain))
-            pages = max(shard["rss_bytes"] for shard in f["restore_shards"]) / SMALL_PAGE
+            pages = (max(shard["rss_bytes"] for shard in f["restore_shards"]) - plain.memory.rss_base) / SMALL_PAGE
             per_page.append(1e6 * (r["measured"]["load_cpu_s"] - f["restore_load_s"]) / pages)
         platform = platform.model_copy(update={"restore": platform.restore.model_copy(
             update={"first_touch_us_per_page": max(0.0, float(np.median(per_page)))})})
