@@ -12,6 +12,8 @@ from functools import cache
 from importlib import resources
 from typing import Callable, TypeVar
 
+from .inputs import InputError
+
 __all__ = ["NodeType", "UnknownNodeTypeError", "get_node_type", "load_catalog", "node_type_names"]
 
 GIB = 1024**3
@@ -46,7 +48,7 @@ class NodeType:
 COLUMNS = tuple(f.name for f in fields(NodeType))
 
 
-class UnknownNodeTypeError(ValueError):
+class UnknownNodeTypeError(InputError):
     """A node type that is not in the catalog; ``suggestions`` lists close names, best first."""
 
     def __init__(self, name: str, suggestions: list[str]) -> None:

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from sim import units
-from sim.profile import commands, writer
-from sim.profile.cli import main, register
-from sim.profile.live import redact_url, scrub, secrets_in
+from sim.profiling import commands, writer
+from sim.profiling.cli import main, register
+from sim.profiling.live import redact_url, scrub, secrets_in
 from sim.scenario import load_scenario, parse_scenario
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -312,7 +312,7 @@ def test_tls_server_with_the_password_from_rediscli_auth(tmp_path, capfd, monkey
 
 
 def _synthetic(info: dict, **sample):
-    from sim.profile.live import KeySample, LiveProfile
+    from sim.profiling.live import KeySample, LiveProfile
     from datetime import datetime, timezone
 
     base = {"redis_version": "7.2.4", "mem_allocator": "jemalloc-5.3.0", "used_memory": 50_000_000,
@@ -344,7 +344,7 @@ def test_without_a_string_sample_the_dataset_uses_used_memory():
 def test_a_node_memory_is_required_when_info_has_none():
     from collections import Counter
 
-    from sim.profile import ProfileError
+    from sim.profiling import ProfileError
 
     with pytest.raises(ProfileError, match="pass --node-type or --memory"):
         writer.live_document(_synthetic({}, keys=1, types=Counter(string=1), string_lengths=[10], key_lengths=[3]))

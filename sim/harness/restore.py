@@ -330,8 +330,9 @@ def run_restores(plans: list[RestorePlan], args: Any) -> int:
     import sys
     import traceback
 
+    from sim.errors import EXIT_FAILED, EXIT_OK
     from sim.harness.cleanup import sweep_leftovers
-    from sim.harness.cli import EXIT_OK, EXIT_RUN_FAILED, wait_until_idle
+    from sim.harness.cli import wait_until_idle
     from sim.harness.record import write_record
 
     sweep_leftovers()
@@ -346,7 +347,7 @@ def run_restores(plans: list[RestorePlan], args: Any) -> int:
             except Exception as exc:  # noqa: BLE001 - report (context managers cleaned up) and go on
                 print(f"rbsim harness: {plan.scenario_file} restore failed: {exc!r}", file=sys.stderr)
                 traceback.print_exc(file=sys.stderr)
-                status = EXIT_RUN_FAILED
+                status = EXIT_FAILED
                 continue
             path = write_record(record, args.out or DEFAULT_OUT)
             print(summary_line(record, path), flush=True)

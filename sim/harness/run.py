@@ -23,6 +23,7 @@ from typing import Any
 
 import redis
 
+from sim.errors import RbsimError
 from sim.harness import DEFAULT_TIMEOUT_S, STEADY_S  # defaults live in the light package: `rbsim --help` needs them
 from sim.harness.cgroup import MemoryCgroup, memory_cgroup_available
 from sim.harness.fill import DatasetShape, FillError, FillResult, check_fits, dataset_shape, fill
@@ -43,7 +44,7 @@ MACHINE_HEADROOM = GiB
 """Memory left to the rest of the machine when checking that a node's memory fits here."""
 
 
-class HarnessError(RuntimeError):
+class HarnessError(RbsimError, RuntimeError):
     """A scenario the harness cannot run here (unsupported field, too big for this machine); says why."""
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
+from ..errors import EXIT_BAD_INPUT
 from ..outputs import check_out_dir, check_out_file, write_atomic
 
 if TYPE_CHECKING:
     from ..platform import Platform
 
-EXIT_BAD_INPUT = 2
 SIZE_FIELDS = {("save", "write_bytes_per_sec"), ("save", "lzf_random_bytes_per_sec"),
                ("save", "lzf_repetitive_bytes_per_sec"), ("memory", "rss_base"), ("cow", "child_base"),
                ("cow", "parent_base"), ("forkless", "clone_max_value"), ("forkless", "clone_pool"),

@@ -206,7 +206,7 @@ def _percent(share: float) -> str:
 
 def live_document(profile, name: str | None = None, node_type: str | None = None, memory: int | None = None,
                   platform: str | None = None) -> Document:
-    """The scenario of a :class:`sim.profile.live.LiveProfile`, every figure commented with its source."""
+    """The scenario of a :class:`sim.profiling.live.LiveProfile`, every figure commented with its source."""
     from ..physics.layout import used_memory as model_used_memory
     from . import ProfileError
 
@@ -373,7 +373,7 @@ def _filled(values: list[float | None]) -> tuple[list[float], int]:
 
 def elasticache_document(profile, name: str | None = None, node_type: str | None = None, memory: int | None = None,
                          platform: str | None = None) -> Document:
-    """The scenario of a :class:`sim.profile.elasticache.ElastiCacheProfile` with a 24 h load profile."""
+    """The scenario of a :class:`sim.profiling.elasticache.ElastiCacheProfile` with a 24 h load profile."""
     from ..catalog import UnknownNodeTypeError, get_node_type
     from . import ProfileError
 
