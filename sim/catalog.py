@@ -13,10 +13,10 @@ from importlib import resources
 from typing import Callable, TypeVar
 
 from .inputs import InputError
+from .units import GIB
 
 __all__ = ["NodeType", "UnknownNodeTypeError", "get_node_type", "load_catalog", "node_type_names"]
 
-GIB = 1024**3
 DATA_FILE = "node_types.csv"
 GENERATIONS = ("current", "previous")
 _BOOLS = {"true": True, "false": False}

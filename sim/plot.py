@@ -6,8 +6,7 @@ from pathlib import Path
 
 from .figure import pyplot
 from .result import Result
-
-GIB = 1024**3
+from .units import GIB
 
 
 

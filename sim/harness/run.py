@@ -35,12 +35,12 @@ from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, se
 from sim.harness.swap import DEFAULT_SWAP_DIR, SwapFile
 from sim.physics.budget import memory_budget
 from sim.scenario import Scenario, load_scenario
+from sim.units import GIB
 
 MiB = 1 << 20
-GiB = 1 << 30
 PAGING_SWAP_BYTES = MiB
 TEARDOWN_MARGIN_S = 5.0
-MACHINE_HEADROOM = GiB
+MACHINE_HEADROOM = GIB
 """Memory left to the rest of the machine when checking that a node's memory fits here."""
 
 
@@ -128,7 +128,7 @@ def plan_run(scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "
             f"use a smaller node.memory")
     if budget.swap:
         free = shutil.disk_usage(DEFAULT_SWAP_DIR).free
-        if budget.swap + GiB > free:
+        if budget.swap + GIB > free:
             raise HarnessError(f"{scenario_file}: node.swap {budget.swap / GiB:.2f} GiB does not fit the "
                                f"{free / GiB:.1f} GiB free in {DEFAULT_SWAP_DIR}")
     shape = dataset_shape(scenario)

@@ -12,8 +12,10 @@ from typing import Any
 
 import yaml
 
+from ..units import GIB, KIB, MIB, TIB
+
 SI_SIZES = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("KB", 1000), ("B", 1))
-IEC_SIZES = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+IEC_SIZES = (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB))
 COUNT_SUFFIXES = (("G", 1000**3), ("M", 1000**2), ("k", 1000), ("", 1))
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._%/:+-]*$")
 

@@ -11,8 +11,7 @@ from matplotlib.patches import Patch, Rectangle
 from ..figure import pyplot
 from ..humanize import per_second
 from ..result import Result
-
-GIB = 1024**3
+from ..units import GIB
 
 VERDICTS = ("meets objectives", "misses an objective", "pages (swap)", "OOM kill", "data does not fit", "simulator error")
 VERDICT_COLORS = ("#59a14f", "#edc948", "#f28e2b", "#e15759", "#bab0ac", "#4e4e4e")
