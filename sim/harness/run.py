@@ -123,14 +123,14 @@ def plan_run(scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "
     if budget.node_memory > room:
         what = f"node.type {scenario.node.type} (maxmemory" if scenario.node.type else "node.memory ("
         raise HarnessError(
-            f"{scenario_file or scenario.name}: {what} {budget.node_memory / GiB:.2f} GiB) does not fit this "
-            f"machine: {room / GiB:.2f} GiB available after keeping {MACHINE_HEADROOM / GiB:.0f} GiB for the rest; "
+            f"{scenario_file or scenario.name}: {what} {budget.node_memory / GIB:.2f} GiB) does not fit this "
+            f"machine: {room / GIB:.2f} GiB available after keeping {MACHINE_HEADROOM / GIB:.0f} GiB for the rest; "
             f"use a smaller node.memory")
     if budget.swap:
         free = shutil.disk_usage(DEFAULT_SWAP_DIR).free
         if budget.swap + GIB > free:
-            raise HarnessError(f"{scenario_file}: node.swap {budget.swap / GiB:.2f} GiB does not fit the "
-                               f"{free / GiB:.1f} GiB free in {DEFAULT_SWAP_DIR}")
+            raise HarnessError(f"{scenario_file}: node.swap {budget.swap / GIB:.2f} GiB does not fit the "
+                               f"{free / GIB:.1f} GiB free in {DEFAULT_SWAP_DIR}")
     shape = dataset_shape(scenario)
     try:
         check_fits(shape, budget.maxmemory)
