@@ -225,6 +225,21 @@ def test_printed_yaml_round_trips_and_defaults_the_node_to_system_memory(loaded_
     assert PASSWORD not in out + err
 
 
+def test_python_entry_point_returns_the_scenario_text_and_report(loaded_server):
+    """`sim.profile` is what the command runs: a validated scenario, its YAML and the report, scrubbed."""
+    import sim
+
+    port, _ = loaded_server
+    taken = sim.profile(_url(port), window=0.5, sample_keys=300, memory=2**30, platform="lab")
+    assert taken.scenario.dataset.keys == KEYS and taken.scenario.node.memory == 2**30
+    assert parse_scenario(taken.text).dataset.keys == KEYS
+    assert taken.report[0].startswith(f"profiled redis://***@127.0.0.1:{port}/0: 20,000 keys")
+    assert PASSWORD not in taken.text + "".join(taken.report)
+    with pytest.raises(sim.ProfileError, match="sample-keys") as info:
+        sim.profile(_url(port), sample_keys=-1)
+    assert isinstance(info.value, sim.RbsimError)
+
+
 def test_self_check_after_a_bgsave(loaded_server, tmp_path, capfd):
     port, client = loaded_server
     client.bgsave()
