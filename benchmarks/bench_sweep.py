@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common import busy
 from sim.batch import Runner
-from sim.sweep import sweep
+from sim.sweeps import sweep
 
 SMALL_NODE = """\
 name: bench-small-node

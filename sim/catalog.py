@@ -12,9 +12,11 @@ from functools import cache
 from importlib import resources
 from typing import Callable, TypeVar
 
+from .inputs import InputError
+from .units import GIB
+
 __all__ = ["NodeType", "UnknownNodeTypeError", "get_node_type", "load_catalog", "node_type_names"]
 
-GIB = 1024**3
 DATA_FILE = "node_types.csv"
 GENERATIONS = ("current", "previous")
 _BOOLS = {"true": True, "false": False}
@@ -46,7 +48,7 @@ class NodeType:
 COLUMNS = tuple(f.name for f in fields(NodeType))
 
 
-class UnknownNodeTypeError(ValueError):
+class UnknownNodeTypeError(InputError):
     """A node type that is not in the catalog; ``suggestions`` lists close names, best first."""
 
     def __init__(self, name: str, suggestions: list[str]) -> None:

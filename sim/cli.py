@@ -11,20 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import humanize, units
+from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OUTCOME, RbsimError
 from .outcomes import OUTCOMES
 
 if TYPE_CHECKING:
     from .result import Result
 
-EXIT_BAD_INPUT = 2
-EXIT_OUTCOME = 3
-"""``rbsim run --fail-on ...``: a run ended in a listed outcome (1 stays Python's status for a crash)."""
-EXIT_BROKEN_PIPE = 141
-"""The reader of our output went away (``rbsim catalog | head``): 128 + SIGPIPE, as cat or yes end."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 bad input, 3 an outcome named by ``--fail-on``)."""
+    """Entry point; returns the exit status (0 ok, 1 a run that failed, 2 bad input, 3 an outcome named by ``--fail-on``)."""
     parser = _parser()
     args = parser.parse_args(argv)
     from .inputs import InputError  # after parsing: `rbsim --help` loads no models
@@ -37,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, NotImplementedError) as exc:  # every input error of rbsim, from any command
         print(f"rbsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except RbsimError as exc:  # a run that could not be done (harness, profile): one line, no traceback
+        print(f"rbsim: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
@@ -76,8 +75,8 @@ def _front_ends():
     """``register(subparsers)`` of the commands that live in their own packages."""
     from .harness.cli import register as harness
     from .planner.cli import register as plan
-    from .profile.cli import register as profile
-    from .sweep import register as sweep
+    from .profiling.cli import register as profile
+    from .sweeps import register as sweep
     from .validation.cli import register as validation
 
     return [plan, sweep, harness, profile, validation]

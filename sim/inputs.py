@@ -22,6 +22,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .errors import RbsimError
+
 MAX_FILE_BYTES = 8 * 1024**2
 """Largest scenario, profile or CSV read (a day of per-second CSV rows is under 3 MiB)."""
 MAX_RECORD_BYTES = 64 * 1024**2
@@ -43,7 +45,7 @@ _SHORT.maxlevel = 2
 _SHORT.maxlong = 40
 
 
-class InputError(ValueError):
+class InputError(RbsimError, ValueError):
     """Bad input from the user: ``rbsim`` prints ``str()`` (naming the file and field) and exits 2."""
 
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from .figure import pyplot
+from .result import Result
+from .units import GIB
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from .result import Result  # noqa: E402
-
-GIB = 1024**3
 
 
 def plot_memory(result: Result, path: str | Path | None = None):
     """Two panels: stacked memory demand with limit lines, and latency; saved when ``path`` is given."""
     tl = result.timeline
     t = tl["time_s"]
-    fig, (mem, lat) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(3, 1))
+    fig, (mem, lat) = pyplot().subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(3, 1))
     mem.stackplot(
         t,
         tl["parent_rss_bytes"] / GIB,
@@ -52,5 +48,5 @@ def plot_memory(result: Result, path: str | Path | None = None):
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
-        plt.close(fig)
+        pyplot().close(fig)
     return fig

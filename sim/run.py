@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import managed
 from .costs import backup_storage_usd_per_month
@@ -13,18 +14,23 @@ from .restore import restore_fields
 from .result import Result
 from .scenario import Scenario
 
+if TYPE_CHECKING:
+    from .platform import Platform
 
-def run(scenario: Scenario, source_dir: Path | None = None, timeline: bool = True) -> Result:
+
+def run(scenario: Scenario, source_dir: Path | None = None, timeline: bool = True,
+        platform: Platform | None = None) -> Result:
     """Simulate ``scenario`` (every shard of a cluster) and add the managed-backup warnings.
 
-    ``timeline=False`` keeps only the summary (what sweeps and the planner need).
+    ``timeline=False`` keeps only the summary (what sweeps and the planner need); ``platform``
+    replaces the scenario's own platform profile (``rbsim validate --profile``).
     """
     scenario, notes = managed_source(scenario)
     if scenario.cluster is not None and scenario.cluster.shards > 1:
-        result = combine(scenario, _shards(shard_scenarios(scenario), source_dir, timeline))
+        result = combine(scenario, _shards(shard_scenarios(scenario), source_dir, timeline, platform))
     else:
-        result = simulate(scenario, prepare(scenario, source_dir=source_dir), timeline)
-    return finish(scenario, result, notes, source_dir)
+        result = simulate(scenario, prepare(scenario, platform, source_dir), timeline)
+    return finish(scenario, result, notes, source_dir, platform)
 
 
 def managed_source(scenario: Scenario) -> tuple[Scenario, list[str]]:
@@ -35,7 +41,8 @@ def managed_source(scenario: Scenario) -> tuple[Scenario, list[str]]:
     return scenario, notes
 
 
-def finish(scenario: Scenario, result: Result, notes: list[str], source_dir: Path | None = None) -> Result:
+def finish(scenario: Scenario, result: Result, notes: list[str], source_dir: Path | None = None,
+           platform: Platform | None = None) -> Result:
     """Add the managed-backup warnings, blocked operations, storage cost and restore figures to a simulated result."""
     result.summary["warnings"] = notes + result.summary["warnings"] + managed.run_warnings(
         scenario.backup.kind, result.summary["backup_duration_s"]
@@ -46,11 +53,12 @@ def finish(scenario: Scenario, result: Result, notes: list[str], source_dir: Pat
     result.summary["backups_kept"] = kept
     result.summary["backup_storage_usd_month"] = backup_storage_usd_per_month(result.summary["rdb_bytes"], kept)
     if scenario.restore is not None:
-        result.summary.update(restore_fields(prepare(scenario, source_dir=source_dir)))
+        result.summary.update(restore_fields(prepare(scenario, platform, source_dir)))
     return result
 
 
-def _shards(shards: list[Scenario], source_dir: Path | None, timeline: bool) -> list[Result]:
+def _shards(shards: list[Scenario], source_dir: Path | None, timeline: bool,
+            platform: Platform | None = None) -> list[Result]:
     """Simulate each shard; shards alike but for their name (an even split) are simulated once.
 
     Without a timeline, many distinct shards (a skewed cluster) advance together (sim.lockstep).
@@ -60,7 +68,7 @@ def _shards(shards: list[Scenario], source_dir: Path | None, timeline: bool) -> 
     distinct: dict[str, Scenario] = {}
     for shard in shards:
         distinct.setdefault(shard.model_copy(update={"name": ""}).model_dump_json(), shard)
-    preps = {key: prepare(shard, source_dir=source_dir) for key, shard in distinct.items()}
+    preps = {key: prepare(shard, platform, source_dir) for key, shard in distinct.items()}
     together = not timeline and len(preps) >= lockstep.TOGETHER_MIN and all(
         lockstep.supported(p) is None for p in preps.values())
     if together:

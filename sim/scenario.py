@@ -353,14 +353,15 @@ class ScenarioError(InputError):
         super().__init__("\n".join(lines))
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
+    """Read and validate a scenario YAML file, optionally with nested ``overrides`` applied on top
+    such as ``{"node": {"type": "cache.r6g.xlarge"}}``."""
     path = Path(path)
     try:
         text = read_text(path)
     except FileReadError as exc:
         raise ScenarioError(str(path), [("", exc.line, exc.why)]) from None
-    return parse_scenario(text, source=str(path))
+    return parse_scenario(text, source=str(path), overrides=overrides)
 
 
 def parse_scenario(text: str, source: str = "<scenario>", overrides: dict | None = None) -> Scenario:

@@ -13,10 +13,12 @@ import re
 
 from .inputs import InputError, shown
 
+KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
+"""Bytes in a KiB, MiB, GiB and TiB: the one definition every module divides by."""
 SIZE_UNITS = {
     "B": 1,
     "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
-    "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4,
+    "KIB": KIB, "MIB": MIB, "GIB": GIB, "TIB": TIB,
 }
 COUNT_SUFFIXES = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3}
 RATE_PERIODS = {"S": 1.0, "SEC": 1.0, "MIN": 60.0, "H": 3600.0}

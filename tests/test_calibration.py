@@ -90,3 +90,10 @@ def test_validation_tables(records):
     assert (summary["runs"] > 0).all() and (summary["median_abs_error_pct"] >= 0).all()
     table = confusion(comparisons)
     assert table.values.sum() == len(comparisons)
+
+
+def test_prediction_runs_the_full_pipeline_of_rbsim_run(records):
+    """A record is predicted as `rbsim run` simulates: managed rules and storage figures included."""
+    result = predict(records[0], load_platform("lab")).result
+    assert result.summary["backups_kept"] >= 1 and result.summary["operations_blocked_s"] >= 0
+    assert not result.timeline.empty  # the served write rate during the save is read from the timeline

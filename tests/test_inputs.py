@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import sim
 from sim.cli import EXIT_OUTCOME, main
 from sim.inputs import MAX_NODES, load_yaml
 from sim.planner.spec import load_plan
-from sim.profile.live import redact_url, secrets_in
+from sim.profiling.live import redact_url, secrets_in
 from sim.scenario import parse_scenario
-from sim.sweep import sweep
+from sim.sweeps import sweep
 
 BASE = "node: {type: cache.r6g.large}\ndataset: {keys: 100k, value_size: 1KB}\n"
 
@@ -48,10 +50,12 @@ def test_times_of_day_are_read_as_times_everywhere(tmp_path):
     assert list(table["backup.start"]) == [10 * 3600, 23 * 3600 + 59 * 60]
 
 
-def test_notebook_reads_yaml_1_2():
+def test_notebook_reads_yaml_1_2_through_the_public_api():
     notebook = json.loads((Path(__file__).parents[1] / "notebooks" / "what-if.ipynb").read_text())
     code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
-    assert "yaml.safe_load" not in code and "load_yaml_file" in code
+    assert "import yaml" not in code and "sim.load_scenario(" in code  # rbsim's one YAML 1.2 reader
+    assert "\nimport sim  " in code and "from sim" not in code and "import sim." not in code
+    assert set(re.findall(r"\bsim\.(\w+)", code)) <= set(sim.__all__)  # only public names
 
 
 # -- malformed and extreme files: exit 2 naming the file and line ----------------------------------------

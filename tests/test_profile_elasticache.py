@@ -21,9 +21,9 @@ from moto import mock_aws  # noqa: E402
 from moto.core import set_initial_no_auth_action_count  # noqa: E402
 
 from sim import units  # noqa: E402
-from sim.profile import writer  # noqa: E402
-from sim.profile.cli import main  # noqa: E402
-from sim.profile.elasticache import profile_elasticache  # noqa: E402
+from sim.profiling import writer  # noqa: E402
+from sim.profiling.cli import main  # noqa: E402
+from sim.profiling.elasticache import profile_elasticache  # noqa: E402
 from sim.scenario import Backup, Workload, parse_scenario  # noqa: E402
 
 REGION = "us-east-1"

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from sim import units
-from sim.profile import commands, writer
-from sim.profile.cli import main, register
-from sim.profile.live import redact_url, scrub, secrets_in
+from sim.profiling import commands, writer
+from sim.profiling.cli import main, register
+from sim.profiling.live import redact_url, scrub, secrets_in
 from sim.scenario import load_scenario, parse_scenario
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -225,6 +225,21 @@ def test_printed_yaml_round_trips_and_defaults_the_node_to_system_memory(loaded_
     assert PASSWORD not in out + err
 
 
+def test_python_entry_point_returns_the_scenario_text_and_report(loaded_server):
+    """`sim.profile` is what the command runs: a validated scenario, its YAML and the report, scrubbed."""
+    import sim
+
+    port, _ = loaded_server
+    taken = sim.profile(_url(port), window=0.5, sample_keys=300, memory=2**30, platform="lab")
+    assert taken.scenario.dataset.keys == KEYS and taken.scenario.node.memory == 2**30
+    assert parse_scenario(taken.text).dataset.keys == KEYS
+    assert taken.report[0].startswith(f"profiled redis://***@127.0.0.1:{port}/0: 20,000 keys")
+    assert PASSWORD not in taken.text + "".join(taken.report)
+    with pytest.raises(sim.ProfileError, match="sample-keys") as info:
+        sim.profile(_url(port), sample_keys=-1)
+    assert isinstance(info.value, sim.RbsimError)
+
+
 def test_self_check_after_a_bgsave(loaded_server, tmp_path, capfd):
     port, client = loaded_server
     client.bgsave()
@@ -312,7 +327,7 @@ def test_tls_server_with_the_password_from_rediscli_auth(tmp_path, capfd, monkey
 
 
 def _synthetic(info: dict, **sample):
-    from sim.profile.live import KeySample, LiveProfile
+    from sim.profiling.live import KeySample, LiveProfile
     from datetime import datetime, timezone
 
     base = {"redis_version": "7.2.4", "mem_allocator": "jemalloc-5.3.0", "used_memory": 50_000_000,
@@ -344,7 +359,7 @@ def test_without_a_string_sample_the_dataset_uses_used_memory():
 def test_a_node_memory_is_required_when_info_has_none():
     from collections import Counter
 
-    from sim.profile import ProfileError
+    from sim.profiling import ProfileError
 
     with pytest.raises(ProfileError, match="pass --node-type or --memory"):
         writer.live_document(_synthetic({}, keys=1, types=Counter(string=1), string_lengths=[10], key_lengths=[3]))

@@ -5,9 +5,9 @@ import argparse
 import pandas as pd
 import pytest
 
-from sim import sweep as sweep_mod
+from sim import sweeps as sweep_mod
 from sim.batch import Runner
-from sim.sweep import split_top_level, sweep
+from sim.sweeps import split_top_level, sweep
 
 TINY = """\
 name: tiny

@@ -1,6 +1,6 @@
 """Write the restore validation scenarios (reports/validation/restore-scenarios/*.yaml) from one table.
 
-Run ``python reports/validation/make_restore_scenarios.py``; then ``reports/validation/run_restores.sh``
+Run ``.venv/bin/python reports/validation/make_restore_scenarios.py`` (the installed ``sim``; no PYTHONPATH); then ``reports/validation/run_restores.sh``
 (``rbsim harness`` over the folder, sequential, at nice 0). Each file describes the backed-up dataset (the
 source node, filled and saved by the harness) and a ``restore:`` block: the target's memory limit, its reserve,
 replicas to sync and the writes that return meanwhile. Key counts put the simulator's used_memory at the target.
@@ -8,12 +8,9 @@ replicas to sync and the writes that return meanwhile. Key counts put the simula
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from make_scenarios import keys_for  # noqa: E402  (same folder)
+from make_scenarios import keys_for  # this script's folder is on sys.path when it runs
 
 OUT = Path(__file__).resolve().parent / "restore-scenarios"
 

@@ -1,6 +1,6 @@
 """Write the validation scenario files (reports/validation/scenarios/*.yaml) from one table.
 
-Run ``python reports/validation/make_scenarios.py``; then ``rbsim harness reports/validation/scenarios/*.yaml``
+Run ``.venv/bin/python reports/validation/make_scenarios.py`` (the installed ``sim``); then ``rbsim harness reports/validation/scenarios/*.yaml``
 (see reports/validation/README.md). Key counts are chosen so the simulator's layout puts used_memory at the
 target; key_size is the mean length of the harness's key names (``key:<i>``).
 """

@@ -1,6 +1,6 @@
 """Print the Markdown table of the validation records (used for reports/validation/README.md).
 
-``python reports/validation/summarize.py [DIR]`` (default: reports/validation/records).
+``.venv/bin/python reports/validation/summarize.py [DIR]`` (default: reports/validation/records).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.errors import RbsimError
 from sim.harness.cleanup import NAME_PREFIX, owned_name, registry
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 UNLIMITED_V1 = 9223372036854771712  # PAGE_COUNTER_MAX * 4096 as shown by memory.limit_in_bytes
 
 
-class CgroupError(RuntimeError):
+class CgroupError(RbsimError, RuntimeError):
     """The memory cgroup could not be found, created, configured or removed; the message says why."""
 
 

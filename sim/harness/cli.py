@@ -16,7 +16,8 @@ import time
 import traceback
 from pathlib import Path
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from sim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+
 DEFAULT_OUT = "reports/validation/records"
 
 
@@ -111,12 +112,12 @@ def harness_command(args: argparse.Namespace) -> int:
                                  steady_s=args.steady)
             except HarnessError as exc:
                 _err(str(exc))
-                status = EXIT_RUN_FAILED
+                status = EXIT_FAILED
                 continue
             except Exception as exc:  # noqa: BLE001 - report, clean up (context managers did) and go on
                 _err(f"{plan.scenario_file} run {i + 1} failed: {exc!r}")
                 traceback.print_exc(file=sys.stderr)
-                status = EXIT_RUN_FAILED
+                status = EXIT_FAILED
                 continue
             path = write_record(record, args.out or DEFAULT_OUT)
             print(summary_line(record, path, time.monotonic() - t), flush=True)

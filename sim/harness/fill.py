@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from sim.errors import RbsimError
 from sim.harness.resp import RespConnection, ValueSource, mean_key_name_bytes
 from sim.physics import layout as layout_mod
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 FILL_BATCH = 2000
 
 
-class FillError(RuntimeError):
+class FillError(RbsimError, RuntimeError):
     """The dataset cannot be filled (does not fit, or the server refused writes); the message says why."""
 
 

@@ -31,12 +31,13 @@ from sim.harness.cleanup import owned_name, registry
 from sim.harness.fill import DatasetShape, FillError, check_fits, dataset_shape, fill
 from sim.harness.loadgen import WriteLoad
 from sim.harness.record import new_id, now_iso
-from sim.harness.run import GiB, MACHINE_HEADROOM, HarnessError, machine_info, meminfo
+from sim.harness.run import MACHINE_HEADROOM, HarnessError, machine_info, meminfo
 from sim.harness.sampler import process_cpu_seconds
 from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, server_version
 from sim.physics.budget import memory_budget
 from sim.physics.changelog import output_buffer_limit
 from sim.scenario import Node, Scenario
+from sim.units import GIB
 
 SCHEMA = "rbsim-restore-record/1"
 DEFAULT_OUT = "reports/validation/restore-records"
@@ -95,8 +96,8 @@ def plan_restore(scenario: Scenario, scenario_file: str = "", scenario_yaml: str
     room = memory.get("MemAvailable", memory.get("MemTotal", 0)) - MACHINE_HEADROOM
     need = max(source, budget.node_memory * (1 + (r.replicas > 0))) + shape.estimated_used_memory  # + RDB page cache
     if need > room:
-        raise HarnessError(f"{name}: needs about {need / GiB:.1f} GiB (source, target, replica and the RDB's page "
-                           f"cache) but {room / GiB:.1f} GiB are available here")
+        raise HarnessError(f"{name}: needs about {need / GIB:.1f} GiB (source, target, replica and the RDB's page "
+                           f"cache) but {room / GIB:.1f} GiB are available here")
     writes = scenario.workload.writes_per_sec if r.writes_per_sec is None else r.writes_per_sec
     return RestorePlan(scenario=scenario, scenario_file=scenario_file, scenario_yaml=scenario_yaml, shape=shape,
                        source_limit=source, target_limit=budget.node_memory, target_maxmemory=budget.maxmemory,
@@ -330,8 +331,9 @@ def run_restores(plans: list[RestorePlan], args: Any) -> int:
     import sys
     import traceback
 
+    from sim.errors import EXIT_FAILED, EXIT_OK
     from sim.harness.cleanup import sweep_leftovers
-    from sim.harness.cli import EXIT_OK, EXIT_RUN_FAILED, wait_until_idle
+    from sim.harness.cli import wait_until_idle
     from sim.harness.record import write_record
 
     sweep_leftovers()
@@ -346,7 +348,7 @@ def run_restores(plans: list[RestorePlan], args: Any) -> int:
             except Exception as exc:  # noqa: BLE001 - report (context managers cleaned up) and go on
                 print(f"rbsim harness: {plan.scenario_file} restore failed: {exc!r}", file=sys.stderr)
                 traceback.print_exc(file=sys.stderr)
-                status = EXIT_RUN_FAILED
+                status = EXIT_FAILED
                 continue
             path = write_record(record, args.out or DEFAULT_OUT)
             print(summary_line(record, path), flush=True)

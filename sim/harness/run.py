@@ -23,6 +23,7 @@ from typing import Any
 
 import redis
 
+from sim.errors import RbsimError
 from sim.harness import DEFAULT_TIMEOUT_S, STEADY_S  # defaults live in the light package: `rbsim --help` needs them
 from sim.harness.cgroup import MemoryCgroup, memory_cgroup_available
 from sim.harness.fill import DatasetShape, FillError, FillResult, check_fits, dataset_shape, fill
@@ -34,16 +35,16 @@ from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, se
 from sim.harness.swap import DEFAULT_SWAP_DIR, SwapFile
 from sim.physics.budget import memory_budget
 from sim.scenario import Scenario, load_scenario
+from sim.units import GIB
 
 MiB = 1 << 20
-GiB = 1 << 30
 PAGING_SWAP_BYTES = MiB
 TEARDOWN_MARGIN_S = 5.0
-MACHINE_HEADROOM = GiB
+MACHINE_HEADROOM = GIB
 """Memory left to the rest of the machine when checking that a node's memory fits here."""
 
 
-class HarnessError(RuntimeError):
+class HarnessError(RbsimError, RuntimeError):
     """A scenario the harness cannot run here (unsupported field, too big for this machine); says why."""
 
 
@@ -122,14 +123,14 @@ def plan_run(scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "
     if budget.node_memory > room:
         what = f"node.type {scenario.node.type} (maxmemory" if scenario.node.type else "node.memory ("
         raise HarnessError(
-            f"{scenario_file or scenario.name}: {what} {budget.node_memory / GiB:.2f} GiB) does not fit this "
-            f"machine: {room / GiB:.2f} GiB available after keeping {MACHINE_HEADROOM / GiB:.0f} GiB for the rest; "
+            f"{scenario_file or scenario.name}: {what} {budget.node_memory / GIB:.2f} GiB) does not fit this "
+            f"machine: {room / GIB:.2f} GiB available after keeping {MACHINE_HEADROOM / GIB:.0f} GiB for the rest; "
             f"use a smaller node.memory")
     if budget.swap:
         free = shutil.disk_usage(DEFAULT_SWAP_DIR).free
-        if budget.swap + GiB > free:
-            raise HarnessError(f"{scenario_file}: node.swap {budget.swap / GiB:.2f} GiB does not fit the "
-                               f"{free / GiB:.1f} GiB free in {DEFAULT_SWAP_DIR}")
+        if budget.swap + GIB > free:
+            raise HarnessError(f"{scenario_file}: node.swap {budget.swap / GIB:.2f} GiB does not fit the "
+                               f"{free / GIB:.1f} GiB free in {DEFAULT_SWAP_DIR}")
     shape = dataset_shape(scenario)
     try:
         check_fits(shape, budget.maxmemory)

@@ -28,6 +28,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from sim.errors import RbsimError
 from sim.harness import DEFAULT_BINARY
 from sim.harness.cleanup import owned_name, registry
 
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 
 
-class RedisServerError(RuntimeError):
+class RedisServerError(RbsimError, RuntimeError):
     """The server binary could not be identified or started; the message carries the end of its log."""
 
 

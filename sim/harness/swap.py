@@ -13,6 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from sim.errors import RbsimError
 from sim.harness.cleanup import owned_name, registry
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MIN_PAGES = 10  # mkswap refuses smaller areas
 
 
-class SwapError(RuntimeError):
+class SwapError(RbsimError, RuntimeError):
     """A swap file could not be set up or taken down; the message says why."""
 
 

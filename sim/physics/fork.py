@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-GIB = 1024**3
+from ..units import GIB
+
 PAGE_TABLE_BYTES_PER_PAGE = 8
 """x86-64 and arm64 page-table entries are 8 bytes; a fork copies one per resident 4 KiB page."""
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..units import GIB
+
 CHILD_ADJ = 800
 """Redis's default oom-score-adj-values for a background child (redis.conf: ``oom-score-adj-values 0 200 800``)."""
 
@@ -57,7 +59,6 @@ def assumption(choice: Choice, adjusted: bool, container: bool) -> str:
     """The rule behind the victim, with the figures, for the output."""
     scope = "the container's memory cgroup (only its processes are candidates)" if container else "the whole node"
     adj = "oom-score-adj yes: +800 on the child" if adjusted else "oom-score-adj no"
-    gib = 1024**3
     return (f"OOM in {scope}; the kernel kills the highest badness (RSS + swap + page tables, {adj}): "
-            f"parent {choice.parent_points / gib:.2f} GiB vs child {choice.child_points / gib:.2f} GiB; "
+            f"parent {choice.parent_points / GIB:.2f} GiB vs child {choice.child_points / GIB:.2f} GiB; "
             "a tie goes to the parent, as in the lab's OOM runs")

@@ -6,9 +6,8 @@ import json
 import os
 import sys
 
+from ..errors import EXIT_BAD_INPUT
 from ..outputs import check_out_dir
-
-EXIT_BAD_INPUT = 2
 
 
 def register(subparsers) -> None:

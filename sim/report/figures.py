@@ -3,19 +3,16 @@ heat map over node type × write rate, and the risk over the day's backup window
 
 from __future__ import annotations
 
-import matplotlib
 import matplotlib.ticker
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch, Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from ..figure import pyplot
+from ..humanize import per_second
+from ..result import Result
+from ..units import GIB
 
-from ..humanize import per_second  # noqa: E402
-from ..result import Result  # noqa: E402
-
-GIB = 1024**3
 VERDICTS = ("meets objectives", "misses an objective", "pages (swap)", "OOM kill", "data does not fit", "simulator error")
 VERDICT_COLORS = ("#59a14f", "#edc948", "#f28e2b", "#e15759", "#bab0ac", "#4e4e4e")
 VERDICT_MARKS = ("ok", "miss", "swap", "OOM", "no fit", "err")
@@ -33,7 +30,7 @@ def memory(result: Result, reserved_percent: float):
     """Stacked memory over the backup, with node memory, the data limit and the reserved band."""
     t, tl = _since_backup(result)
     s = result.summary
-    fig, ax = plt.subplots(figsize=(9, 4.6))
+    fig, ax = pyplot().subplots(figsize=(9, 4.6))
     ax.stackplot(t, tl["parent_rss_bytes"] / GIB, tl["cow_bytes"] / GIB, tl["child_kernel_bytes"] / GIB,
                  labels=("Redis (parent RSS)", "copy-on-write copies", "child page tables"),
                  colors=("#4c72b0", "#dd8452", "#937860"), alpha=0.9)
@@ -54,7 +51,7 @@ def memory(result: Result, reserved_percent: float):
 
 def cow_growth(runs: list[tuple[str, Result]], reserved_bytes: float):
     """Copy-on-write bytes over the backup for several runs (e.g. the chosen and the busiest window)."""
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    fig, ax = pyplot().subplots(figsize=(9, 3.8))
     for label, result in runs:
         t, tl = _since_backup(result)
         (line,) = ax.plot(t, tl["cow_bytes"] / GIB, lw=2, label=label)
@@ -80,7 +77,7 @@ def latency(runs: list[Result]):
     A backup from the primary freezes the clients' server for the fork stall; from a replica the
     clients keep their baseline and the stall delays only the replica (replication lag).
     """
-    fig, ax = plt.subplots(figsize=(9, 3.4))
+    fig, ax = pyplot().subplots(figsize=(9, 3.4))
     for result in runs:
         t, tl = _since_backup(result)
         if result.summary["backup_source"] == "primary":
@@ -100,7 +97,7 @@ def latency(runs: list[Result]):
 
 def heat_map(node_types: list[str], rates: list[float], codes: np.ndarray, chosen: tuple[str, float] | None):
     """Outcome code (index into VERDICTS) per node type (rows) and write rate (columns)."""
-    fig, ax = plt.subplots(figsize=(9, 0.5 * len(node_types) + 2.2))
+    fig, ax = pyplot().subplots(figsize=(9, 0.5 * len(node_types) + 2.2))
     ax.imshow(codes, cmap=ListedColormap(VERDICT_COLORS), vmin=-0.5, vmax=len(VERDICTS) - 0.5, aspect="auto")
     for i in range(len(node_types)):
         for j in range(len(rates)):
@@ -111,7 +108,7 @@ def heat_map(node_types: list[str], rates: list[float], codes: np.ndarray, chose
     if chosen is not None and chosen[0] in node_types:
         row = node_types.index(chosen[0])
         col = int(np.argmin([abs(np.log(r / chosen[1])) for r in rates])) if chosen[1] > 0 else 0
-        ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, lw=2.5, ec="black"))
+        ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, lw=2.5, ec="black"))
     ax.set_xlabel("writes per second during the backup")
     ax.set_title("Outcome by node type and write rate (black box: the recommendation)")
     ax.legend(handles=[Patch(color=c, label=v) for c, v in zip(VERDICT_COLORS, VERDICTS)],
@@ -123,7 +120,7 @@ def heat_map(node_types: list[str], rates: list[float], codes: np.ndarray, chose
 def window_risk(labels: list[str], writes: list[float], peak_share: list[float], risk: list[int], chosen: str):
     """Peak memory (share of node memory) per backup window, coloured by what happens there
     (``risk`` indexes :data:`RISK_CLASSES`: meets, misses another objective, pages, OOM kill)."""
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    fig, ax = pyplot().subplots(figsize=(9, 3.8))
     x = np.arange(len(labels))
     bars = ax.bar(x, [100 * p for p in peak_share], color=[RISK_COLORS[r] for r in risk])
     if chosen in labels:

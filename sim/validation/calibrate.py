@@ -22,9 +22,8 @@ from scipy.optimize import minimize_scalar, nnls
 from ..physics.save import lzf_scanned_bytes
 from ..platform import Platform
 from ..prepare import prepare
+from ..units import GIB
 from .predict import predict, prediction_scenario
-
-GIB = 1024**3
 
 
 def split(records: list[dict], train_fraction: float = 0.6) -> tuple[list[dict], list[dict]]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
+from ..errors import EXIT_BAD_INPUT
 from ..outputs import check_out_dir, check_out_file, write_atomic
 
 if TYPE_CHECKING:
     from ..platform import Platform
 
-EXIT_BAD_INPUT = 2
 SIZE_FIELDS = {("save", "write_bytes_per_sec"), ("save", "lzf_random_bytes_per_sec"),
                ("save", "lzf_repetitive_bytes_per_sec"), ("memory", "rss_base"), ("cow", "child_base"),
                ("cow", "parent_base"), ("forkless", "clone_max_value"), ("forkless", "clone_pool"),
@@ -21,7 +21,7 @@ SIZE_FIELDS = {("save", "write_bytes_per_sec"), ("save", "lzf_random_bytes_per_s
 
 
 def register(subparsers) -> None:
-    """Add ``calibrate`` and ``validate`` to the rbsim command."""
+    """Add ``calibrate``, ``validate`` and ``validate-restore`` to the rbsim command."""
     cal = subparsers.add_parser("calibrate", help="fit a platform profile to harness records")
     cal.add_argument("records", nargs="+", metavar="RECORDS", help="record files or folders")
     cal.add_argument("--base", default="lab", help="profile to start from (default lab)")
@@ -35,9 +35,18 @@ def register(subparsers) -> None:
     val.add_argument("--profile", default="lab", help="platform profile name or file (default lab)")
     val.add_argument("--out", metavar="DIR", help="write a Markdown report with plots to DIR")
     val.set_defaults(handler=_validate)
-    from .restore import register as register_restore
+    rest = subparsers.add_parser("validate-restore", help="fit restore costs on 60%% of restore records, score all")
+    rest.add_argument("records", nargs="+", metavar="RECORDS", help="restore record files or folders")
+    rest.add_argument("--base", default="lab", help="profile whose other costs the predictions use (default lab)")
+    rest.add_argument("--train-fraction", type=float, default=0.6, help="share fitted on (default 0.6)")
+    rest.add_argument("--out", metavar="DIR", help="write README.md (per-run and per-metric errors) and fit.yaml to DIR")
+    rest.set_defaults(handler=_validate_restore)
 
-    register_restore(subparsers)
+
+def _validate_restore(args) -> int:
+    from .restore import restore_command  # scipy and pandas load when the command runs, not for `rbsim --help`
+
+    return restore_command(args)
 
 
 def _load(paths) -> list[dict]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engine import simulate
 from ..platform import Platform
-from ..prepare import prepare
 from ..result import Result
+from ..run import run
 from ..scenario import Scenario, parse_scenario
 
 PING_INTERVAL_S = 0.005
@@ -45,9 +44,9 @@ def prediction_scenario(record: dict) -> Scenario:
 
 
 def predict(record: dict, platform: Platform) -> Comparison:
-    """Simulate the record's scenario on ``platform`` and pair each metric with its measurement."""
-    scenario = prediction_scenario(record)
-    result = simulate(scenario, prepare(scenario, platform=platform))
+    """Simulate the record's scenario on ``platform`` (the full pipeline, as ``rbsim run``) and pair each
+    metric with its measurement."""
+    result = run(prediction_scenario(record), platform=platform)
     m, r = record["measured"], result.summary
     measured = {
         "cow_bytes": m.get("rdb_last_cow_size"),

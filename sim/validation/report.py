@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .errors import METRICS, confusion, paging_table, summary_table  # noqa: E402
-from .predict import Comparison  # noqa: E402
+from ..figure import pyplot
+from .errors import METRICS, confusion, paging_table, summary_table
+from .predict import Comparison
 
 MIB = 1024**2
 
@@ -46,7 +43,7 @@ def plot_scatter(errors: pd.DataFrame, path: Path) -> None:
         return
     cols = 3
     rows = (len(metrics) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
         sub = errors[errors["metric"] == metric]
         ax.scatter(sub["measured"], sub["predicted"], s=18, c=np.where(sub["paging"], "crimson", "#4c72b0"))
@@ -62,7 +59,7 @@ def plot_scatter(errors: pd.DataFrame, path: Path) -> None:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 def plot_cow_curves(comparisons: list[Comparison], path: Path) -> None:
@@ -72,7 +69,7 @@ def plot_cow_curves(comparisons: list[Comparison], path: Path) -> None:
         return
     cols = 4
     rows = (len(runs) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
     for ax, c in zip(axes.flat, runs):
         tl = pd.DataFrame(c.record["timeline"])
         if "current_cow_size" in tl:
@@ -95,7 +92,7 @@ def plot_cow_curves(comparisons: list[Comparison], path: Path) -> None:
     fig.supylabel("COW MiB")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 def _per_run(comparisons: list[Comparison]) -> pd.DataFrame:

@@ -50,16 +50,6 @@ METRICS = {
 }
 
 
-def register(subparsers) -> None:
-    """Add ``validate-restore`` to the rbsim command."""
-    p = subparsers.add_parser("validate-restore", help="fit restore costs on 60%% of restore records, score all")
-    p.add_argument("records", nargs="+", metavar="RECORDS", help="restore record files or folders")
-    p.add_argument("--base", default="lab", help="profile whose other costs the predictions use (default lab)")
-    p.add_argument("--train-fraction", type=float, default=0.6, help="share fitted on (default 0.6)")
-    p.add_argument("--out", metavar="DIR", help="write README.md (per-run and per-metric errors) and fit.yaml to DIR")
-    p.set_defaults(handler=_command)
-
-
 def load_restore_records(paths: list[str]) -> list[dict]:
     """Restore records from files and folders, sorted by creation time; SystemExit(2) on a bad file."""
     files: list[Path] = []
@@ -275,7 +265,7 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _command(args) -> int:
+def restore_command(args) -> int:
     if not 0 < args.train_fraction < 1:
         return _fail("--train-fraction must be in (0, 1)")
     records = load_restore_records(args.records)

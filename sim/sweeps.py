@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import EXIT_BAD_INPUT
 from .inputs import InputError, YamlError, cut, load_yaml, load_yaml_file, shown
 from .outputs import check_out_file, write_atomic
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:  # numpy, pandas and pydantic load when a sweep runs, not for 
 
     from .batch import Runner
 
-EXIT_BAD_INPUT = 2
 MAX_RUNS = 10_000_000
 """Most runs, workers or chunk size one sweep takes (a 10,000-run sweep takes minutes)."""
 

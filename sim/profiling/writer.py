@@ -12,8 +12,10 @@ from typing import Any
 
 import yaml
 
+from ..units import GIB, KIB, MIB, TIB
+
 SI_SIZES = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("KB", 1000), ("B", 1))
-IEC_SIZES = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+IEC_SIZES = (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB))
 COUNT_SUFFIXES = (("G", 1000**3), ("M", 1000**2), ("k", 1000), ("", 1))
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._%/:+-]*$")
 
@@ -206,7 +208,7 @@ def _percent(share: float) -> str:
 
 def live_document(profile, name: str | None = None, node_type: str | None = None, memory: int | None = None,
                   platform: str | None = None) -> Document:
-    """The scenario of a :class:`sim.profile.live.LiveProfile`, every figure commented with its source."""
+    """The scenario of a :class:`sim.profiling.live.LiveProfile`, every figure commented with its source."""
     from ..physics.layout import used_memory as model_used_memory
     from . import ProfileError
 
@@ -373,7 +375,7 @@ def _filled(values: list[float | None]) -> tuple[list[float], int]:
 
 def elasticache_document(profile, name: str | None = None, node_type: str | None = None, memory: int | None = None,
                          platform: str | None = None) -> Document:
-    """The scenario of a :class:`sim.profile.elasticache.ElastiCacheProfile` with a 24 h load profile."""
+    """The scenario of a :class:`sim.profiling.elasticache.ElastiCacheProfile` with a 24 h load profile."""
     from ..catalog import UnknownNodeTypeError, get_node_type
     from . import ProfileError
 

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from .. import units
-from . import EXIT_BAD_INPUT, ProfileError
-from .live import DEFAULT_SAMPLE_KEYS, redact_url, scrub, secrets_in
-
-ELASTICACHE_SCHEME = "elasticache://"
+from ..errors import EXIT_BAD_INPUT
+from . import ProfileError
+from .live import DEFAULT_SAMPLE_KEYS, scrub, secrets_in
+from .take import ELASTICACHE_SCHEME
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -69,80 +69,27 @@ def run_profile(args) -> int:
 
 def _profile(args) -> tuple[list[str], str]:
     """(report lines, scenario YAML) for the parsed arguments."""
-    from ..catalog import UnknownNodeTypeError, get_node_type
-    from ..platform import PlatformError, load_platform
-    from ..scenario import ScenarioError
-    from . import writer
+    from ..catalog import UnknownNodeTypeError
+    from ..platform import PlatformError
+    from .take import profile
 
-    options = {"name": args.name, "node_type": args.node_type, "memory": None, "platform": args.platform}
     try:
-        if args.memory:
-            options["memory"] = units.parse_size(args.memory)
-        if args.node_type:
-            get_node_type(args.node_type)
-        if args.platform:
-            load_platform(args.platform)
+        memory = units.parse_size(args.memory) if args.memory else None
         window = units.parse_duration(args.window)
         sample_time = units.parse_duration(args.sample_time)
-    except (units.UnitError, UnknownNodeTypeError, PlatformError) as exc:
+    except units.UnitError as exc:
         raise ProfileError(str(exc)) from None
-    if args.sample_keys < 0:
-        raise ProfileError("--sample-keys must be 0 or more")
-
-    if args.source.startswith(ELASTICACHE_SCHEME):
-        from .elasticache import profile_elasticache
-
-        target = args.source[len(ELASTICACHE_SCHEME):].strip("/")
-        if not target:
-            raise ProfileError("elasticache:// needs a replication group or cluster id, e.g. elasticache://my-cache")
-        profile = profile_elasticache(target, region=args.region)
-        document = writer.elasticache_document(profile, **options)
-        live = None
-    else:
-        from .live import profile_server
-
-        live = profile_server(args.source, window=window, sample_keys=args.sample_keys, sample_seconds=sample_time)
-        document = writer.live_document(live, **options)
     try:
-        scenario, dropped = writer.validate(document)
-    except ScenarioError as exc:
-        raise ProfileError(f"the profiled scenario does not validate ({exc}); this is a bug in rbsim profile") from None
-    report = [_summary(scenario, args.source)]
-    report += [f"  {line}" for line in document.footer if line.startswith("note: ")]
-    if dropped:
-        report.append(f"note: the installed scenario model does not know {', '.join(dropped)} yet: written, "
-                      "but checked without it")
-    if live is not None and live.has_saved and not args.no_self_check:
-        check = _self_check(live, scenario)
-        document.footer += [""] + check
-        report += check
-    return report, document.text()
-
-
-def _self_check(live, scenario) -> list[str]:
-    from ..engine import simulate
-    from ..prepare import prepare
-    from .live import self_check
-
-    try:
-        summary = simulate(scenario, prepare(scenario)).summary
-    except NotImplementedError as exc:
-        return [f"self-check skipped: {exc}"]
-    return self_check(live, summary)
-
-
-def _summary(scenario, source: str) -> str:
-    data = scenario.dataset
-    keys = f"{data.keys:,}" if data.keys is not None else "?"
-    size = (f"value size {units.format_bytes(data.value_size)}" if data.value_size
-            else f"used_memory {units.format_bytes(data.used_memory)}")
-    where = source if source.startswith(ELASTICACHE_SCHEME) else redact_url(source)
-    return (f"profiled {where}: {keys} keys, {size}, "
-            f"{scenario.workload.writes_per_sec:,.0f} writes/s, {scenario.workload.reads_per_sec:,.0f} reads/s")
+        taken = profile(args.source, name=args.name, node_type=args.node_type, memory=memory, platform=args.platform,
+                        window=window, sample_keys=args.sample_keys, sample_time=sample_time, region=args.region,
+                        self_check=not args.no_self_check)
+    except (UnknownNodeTypeError, PlatformError) as exc:
+        raise ProfileError(str(exc)) from None
+    return taken.report, taken.text
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``profile`` on its own (``python -m sim.profile.cli URL ...``)."""
+    """Run ``profile`` on its own (``python -m sim.profiling.cli URL ...``)."""
     parser = argparse.ArgumentParser(prog="rbsim")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["profile", *(sys.argv[1:] if argv is None else argv)])

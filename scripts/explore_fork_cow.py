@@ -1,6 +1,7 @@
 """Measure fork time, BGSAVE duration, copy-on-write vs write rate and rdb-key-save-delay cost on a real redis-server.
 
-Run ``python -m sim.harness.explore_fork_cow [--only fork,size,random,delay,cow] [--quick]`` as root. Every save
+Run ``.venv/bin/python scripts/explore_fork_cow.py [--only fork,size,random,delay,cow] [--quick]`` as root (a
+research script beside the package: it uses the installed ``sim`` harness and writes into this checkout). Every save
 runs in a fresh, generously limited memory cgroup; each one appends a JSON line (parameters, INFO fields,
 cgroup peaks, log-derived ms timings and a 100 ms timeline) to ``reports/exploration/fork_cow_lab.jsonl``,
 and the tables are printed (as Markdown) at the end. The numbers calibrate the simulator's fork, save and
@@ -23,10 +24,9 @@ from typing import Any
 from sim.harness.cgroup import MemoryCgroup, memory_cgroup_available
 from sim.harness.loadgen import WriteLoad
 from sim.harness.server import DEFAULT_BINARY, RedisServer
+from sim.units import GIB, MIB
 
-GiB = 1 << 30
-MiB = 1 << 20
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "reports" / "exploration" / "fork_cow_lab.jsonl"
 
 _LOG_TS = re.compile(r"^(?P<pid>\d+):(?P<role>[A-Z]) (?P<ts>\d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3}) . (?P<msg>.*)$")
@@ -168,7 +168,7 @@ def measure_bgsave(srv: RedisServer, cg: MemoryCgroup, *, n_keys: int, value_siz
         "used_memory_dataset": mem.get("used_memory_dataset"),
         "mem_fragmentation_ratio": mem.get("mem_fragmentation_ratio"),
         "latest_fork_usec": stats["latest_fork_usec"],
-        "fork_ms_per_gib_rss": stats["latest_fork_usec"] / 1000 / (mem["used_memory_rss"] / GiB),
+        "fork_ms_per_gib_rss": stats["latest_fork_usec"] / 1000 / (mem["used_memory_rss"] / GIB),
         "bgsave_reply_ms": (t_reply - t_sent) * 1000,
         "rdb_last_bgsave_status": pers["rdb_last_bgsave_status"],
         "rdb_last_bgsave_time_sec": pers["rdb_last_bgsave_time_sec"],
@@ -192,8 +192,8 @@ def measure_bgsave(srv: RedisServer, cg: MemoryCgroup, *, n_keys: int, value_siz
     save_ms = rec.get("save_ms_log", rec["save_ms_poll"])
     rec["save_ms"] = save_ms
     rec["save_us_per_key"] = save_ms * 1000 / n_keys if n_keys else None
-    rec["save_mib_per_s_used_memory"] = (mem["used_memory"] / MiB) / (save_ms / 1000) if save_ms else None
-    rec["save_mib_per_s_rdb"] = (rec["rdb_bytes"] or 0) / MiB / (save_ms / 1000) if save_ms else None
+    rec["save_mib_per_s_used_memory"] = (mem["used_memory"] / MIB) / (save_ms / 1000) if save_ms else None
+    rec["save_mib_per_s_rdb"] = (rec["rdb_bytes"] or 0) / MIB / (save_ms / 1000) if save_ms else None
     return rec
 
 
@@ -234,17 +234,17 @@ class Lab:
         return rec
 
     def _limit_for(self, target: int) -> int:
-        return max(4 * GiB, 3 * target + GiB)
+        return max(4 * GIB, 3 * target + GIB)
 
     def size_sweep(self, value_sizes: list[int], targets: list[float], reps: dict[int, int],
                    uncompressed: bool = True) -> None:
         """Fork time and save duration vs dataset size (no delay, no load), DEBUG POPULATE values."""
         for vs in value_sizes:
-            cg, srv = self._box(self._limit_for(int(max(targets) * GiB)))
+            cg, srv = self._box(self._limit_for(int(max(targets) * GIB)))
             try:
                 per_key = bytes_per_key(srv, vs)
                 for target in targets:
-                    n = int(target * GiB / per_key)
+                    n = int(target * GIB / per_key)
                     populate(srv, n, vs)
                     for r in range(reps.get(vs, 1)):
                         rec = measure_bgsave(srv, cg, n_keys=n, value_size=vs)
@@ -262,10 +262,10 @@ class Lab:
 
     def random_values(self, target: float, value_size: int = 1000) -> None:
         """Save cost with incompressible values (LZF tries and gives up) with and without rdbcompression."""
-        cg, srv = self._box(self._limit_for(int(target * GiB)))
+        cg, srv = self._box(self._limit_for(int(target * GIB)))
         try:
             per_key = bytes_per_key(srv, value_size)
-            n = int(target * GiB / per_key)
+            n = int(target * GIB / per_key)
             fill_random(srv, n, value_size)
             for comp in ("yes", "no"):
                 srv.client().config_set("rdbcompression", comp)
@@ -285,7 +285,7 @@ class Lab:
             n = int(round(n, -4))
             groups.setdefault(n, []).append(d)
         costs: dict[int, float] = {}
-        cg, srv = self._box(4 * GiB)
+        cg, srv = self._box(4 * GIB)
         try:
             c = srv.client()
             for n in sorted(groups):
@@ -350,17 +350,17 @@ def summarize(records: list[dict[str, Any]]) -> str:
     if size:
         rows = []
         for r in sorted(size, key=lambda r: (r["value_size"], r["target_gib"], r["rdbcompression"], r["rep"])):
-            rows.append([r["value_size"], r["rdbcompression"], r["rep"], r["n_keys"], r["used_memory"] / GiB,
-                         r["used_memory_rss"] / GiB, r["latest_fork_usec"] / 1000, r["fork_ms_per_gib_rss"],
+            rows.append([r["value_size"], r["rdbcompression"], r["rep"], r["n_keys"], r["used_memory"] / GIB,
+                         r["used_memory_rss"] / GIB, r["latest_fork_usec"] / 1000, r["fork_ms_per_gib_rss"],
                          r["save_ms"], r["save_mib_per_s_used_memory"], r["save_us_per_key"],
-                         (r["rdb_bytes"] or 0) / MiB, r["cg_peak_usage"] / GiB])
+                         (r["rdb_bytes"] or 0) / MIB, r["cg_peak_usage"] / GIB])
         out.append("### Fork time and save duration vs dataset (DEBUG POPULATE values, no load, no delay)\n")
         out.append(_table(["value B", "rdbcompr", "rep", "keys", "used GiB", "rss GiB", "fork ms", "fork ms/GiB rss",
                            "save ms", "save MiB/s (used)", "save µs/key", "rdb MiB", "cg peak GiB"], rows))
     rnd = [r for r in records if r["experiment"] == "random"]
     if rnd:
-        rows = [[r["value_size"], r["rdbcompression"], r["n_keys"], r["used_memory"] / GiB, r["latest_fork_usec"] / 1000,
-                 r["save_ms"], r["save_mib_per_s_used_memory"], r["save_us_per_key"], (r["rdb_bytes"] or 0) / MiB]
+        rows = [[r["value_size"], r["rdbcompression"], r["n_keys"], r["used_memory"] / GIB, r["latest_fork_usec"] / 1000,
+                 r["save_ms"], r["save_mib_per_s_used_memory"], r["save_us_per_key"], (r["rdb_bytes"] or 0) / MIB]
                 for r in rnd]
         out.append("\n### Incompressible (random) values\n")
         out.append(_table(["value B", "rdbcompr", "keys", "used GiB", "fork ms", "save ms", "save MiB/s (used)",
@@ -374,9 +374,9 @@ def summarize(records: list[dict[str, Any]]) -> str:
     cow = [r for r in records if r["experiment"] == "cow"]
     if cow:
         rows = [[r["write_rate_target"], r["write_rate_achieved"], r["rdb_key_save_delay"], r["save_ms"],
-                 (r["rdb_last_cow_size"] or 0) / MiB, r["cow_peak_current"] / MiB,
+                 (r["rdb_last_cow_size"] or 0) / MIB, r["cow_peak_current"] / MIB,
                  100 * (r["rdb_last_cow_size"] or 0) / r["used_memory_rss"],
-                 (r["cg_peak_anon"] - r["cg_anon_before"]) / MiB, r["cg_peak_over_before"] / MiB,
+                 (r["cg_peak_anon"] - r["cg_anon_before"]) / MIB, r["cg_peak_over_before"] / MIB,
                  r.get("cow_log_peak_mb")]
                 for r in cow]
         out.append("\n### Copy-on-write vs write rate (1 KB values, uniform random keys)\n")

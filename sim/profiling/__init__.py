@@ -3,8 +3,8 @@ so backups are simulated for the data and load a node really has."""
 
 from __future__ import annotations
 
-EXIT_BAD_INPUT = 2
+from ..errors import RbsimError
 
 
-class ProfileError(Exception):
+class ProfileError(RbsimError):
     """A profile that cannot be taken; ``str()`` is one line for the user, with no credentials in it."""
