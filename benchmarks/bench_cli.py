@@ -46,13 +46,19 @@ def main() -> None:
     line("rbsim run scenarios/comfortable.yaml", f"{best:.3f} s ({median:.3f})", "<= 0.3 s")
     with tempfile.TemporaryDirectory() as folder:
         files = big_node_files(Path(folder))
-        out = json.loads(subprocess.run([RBSIM, "run", "--json", *files], capture_output=True, text=True,
-                                        check=True, cwd=ROOT).stdout)
+        out = json.loads(
+            subprocess.run(
+                [RBSIM, "run", "--json", *files], capture_output=True, text=True, check=True, cwd=ROOT
+            ).stdout
+        )
         saves = [r["save_duration_s"] / 60 for r in out if r["save_duration_s"]]
         outcomes = sorted({r["outcome"] for r in out})
         best, median = best_wall([RBSIM, "run", "--json", *files], max(3, args.repeats // 2))
-        line(f"rbsim run --json: 20 x 24M keys, 100k w/s, saves {min(saves):.0f}-{max(saves):.0f} min",
-             f"{best:.3f} s ({median:.3f})", "<= 2 s")
+        line(
+            f"rbsim run --json: 20 x 24M keys, 100k w/s, saves {min(saves):.0f}-{max(saves):.0f} min",
+            f"{best:.3f} s ({median:.3f})",
+            "<= 2 s",
+        )
         print(f"  ({len(saves)} of 20 saves complete; outcomes {', '.join(outcomes)})")
 
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import yaml
-
 from common import ROOT, busy, line
+
 from sim.batch import Runner
 from sim.catalog import load_catalog
 from sim.planner import plan
@@ -45,11 +45,16 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
         p = result.planner
         print(f"planner, best of {args.repeats}, workers={args.workers}; {busy()}")
-        line(f"plan: {len(result.spec.node_types)} node types x 5 reserved x {len(p.windows)} windows + MC",
-             f"{min(times):.2f} s ({sorted(times)[len(times) // 2]:.2f})", "<= 3 s")
+        line(
+            f"plan: {len(result.spec.node_types)} node types x 5 reserved x {len(p.windows)} windows + MC",
+            f"{min(times):.2f} s ({sorted(times)[len(times) // 2]:.2f})",
+            "<= 3 s",
+        )
         rec = result.recommendation
-        print(f"  ({len(p._cache)} distinct runs simulated; recommends "
-              f"{rec.config.node_type if rec else 'nothing'}; {len(result.found.skipped)} skipped)")
+        print(
+            f"  ({len(p._cache)} distinct runs simulated; recommends "
+            f"{rec.config.node_type if rec else 'nothing'}; {len(result.found.skipped)} skipped)"
+        )
 
 
 if __name__ == "__main__":

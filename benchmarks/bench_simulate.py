@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from common import busy
+
 from sim.run import run
 from sim.scenario import load_scenario, parse_scenario
 

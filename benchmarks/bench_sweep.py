@@ -1,7 +1,8 @@
 """How fast a Monte-Carlo sweep runs: one process, local worker processes, and a local Dask cluster
 with 1 and with 2 workers (the same code path: chunks of runs advanced together, sim.lockstep).
 
-Run: .venv/bin/python benchmarks/bench_sweep.py [--runs 10000] [--workers N] [--scenario FILE] [--modes serial,local,dask]
+Run: .venv/bin/python benchmarks/bench_sweep.py [--runs 10000] [--workers N] [--scenario FILE] [--modes
+serial,local,dask]
 Prints runs per second for each way of running (not a test; needs the ``dask`` extra for the Dask lines).
 """
 
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from common import busy
+
 from sim.batch import Runner
 from sim.sweeps import sweep
 
@@ -66,7 +68,9 @@ def main() -> None:
         # on busy cores it cost ~30 % of the 2-worker rate here (README, Speed). Sweep clusters turn it off.
         dask.config.set({"distributed.worker.profile.enabled": False})
         for workers in sorted({1, args.workers}):
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            with LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster:
                 with Runner(scheduler=cluster.scheduler_address) as runner:
                     rate, errors = timed(path, args.runs, runner)
             report(f"dask LocalCluster ({workers} worker{'s' if workers > 1 else ''})", args.runs, rate, errors)
@@ -75,6 +79,7 @@ def main() -> None:
 def report(what: str, runs: int, rate: float, errors: int, target: bool = False) -> None:
     goal = f"   target >= 170 runs/s ({runs} runs in {runs / rate:.0f} s)" if target else ""
     print(f"{what:<34} {runs:>6} runs {rate:8.1f} runs/s  errors {errors}{goal}", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -28,8 +28,22 @@ def free_port() -> int:
 def main() -> int:
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
-        server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-                                   "--dir", folder, "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                folder,
+                "--bind",
+                "127.0.0.1",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         try:
             for _ in range(100):
                 try:
@@ -37,16 +51,36 @@ def main() -> int:
                     break
                 except OSError:
                     time.sleep(0.05)
-            out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set,get", "-n", str(REQUESTS),
-                                  "-c", str(CLIENTS), "-d", "1000", "-r", "100000", "--csv"],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [
+                    "redis-benchmark",
+                    "-p",
+                    str(port),
+                    "-t",
+                    "set,get",
+                    "-n",
+                    str(REQUESTS),
+                    "-c",
+                    str(CLIENTS),
+                    "-d",
+                    "1000",
+                    "-r",
+                    "100000",
+                    "--csv",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
         finally:
             server.terminate()
             server.wait(timeout=10)
     for row in csv.DictReader(io.StringIO(out)):
         rps = float(row["rps"])
-        print(f"{row['test']:<4} {rps:>10,.0f} requests/s  {1e6 / rps:5.1f} us/request  "
-              f"({CLIENTS} clients, 1000-byte values, loopback, {REQUESTS:,} requests)")
+        print(
+            f"{row['test']:<4} {rps:>10,.0f} requests/s  {1e6 / rps:5.1f} us/request  "
+            f"({CLIENTS} clients, 1000-byte values, loopback, {REQUESTS:,} requests)"
+        )
     return 0
 
 

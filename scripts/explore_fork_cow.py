@@ -17,7 +17,7 @@ import platform
 import re
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,9 @@ def environment() -> dict[str, Any]:
     return {
         "kernel": platform.release(),
         "cpus": os.cpu_count(),
-        "mem_total_kib": int(next((ln.split()[1] for ln in _read("/proc/meminfo").splitlines()
-                                   if ln.startswith("MemTotal:")), 0)),
+        "mem_total_kib": int(
+            next((ln.split()[1] for ln in _read("/proc/meminfo").splitlines() if ln.startswith("MemTotal:")), 0)
+        ),
         "thp": _read("/sys/kernel/mm/transparent_hugepage/enabled"),
         "overcommit_memory": _read("/proc/sys/vm/overcommit_memory"),
         "page_size": os.sysconf("SC_PAGE_SIZE"),
@@ -106,14 +107,14 @@ def _parse_log_save(log_text: str) -> dict[str, Any]:
         return datetime.strptime(m["ts"], "%d %b %Y %H:%M:%S.%f") if m else None
 
     t0 = ts(lines[start_idx])
-    for ln in lines[start_idx + 1:]:
+    for ln in lines[start_idx + 1 :]:
         t = ts(ln)
         if t is None or t0 is None:
             continue
         ms = (t - t0).total_seconds() * 1000
         if "DB saved on disk" in ln:
             out["child_write_ms_log"] = ms
-        elif (m := _COW_LINE.search(ln)):
+        elif m := _COW_LINE.search(ln):
             out["cow_log_current_mb"], out["cow_log_peak_mb"], out["cow_log_average_mb"] = map(int, m.groups())
         elif "Background saving terminated" in ln:
             out["save_ms_log"] = ms
@@ -121,8 +122,17 @@ def _parse_log_save(log_text: str) -> dict[str, Any]:
     return out
 
 
-def measure_bgsave(srv: RedisServer, cg: MemoryCgroup, *, n_keys: int, value_size: int, write_rate: float = 0,
-                   sample_every: float = 0.1, warmup: float = 1.0, timeout: float = 900) -> dict[str, Any]:
+def measure_bgsave(
+    srv: RedisServer,
+    cg: MemoryCgroup,
+    *,
+    n_keys: int,
+    value_size: int,
+    write_rate: float = 0,
+    sample_every: float = 0.1,
+    warmup: float = 1.0,
+    timeout: float = 900,
+) -> dict[str, Any]:
     """BGSAVE with an optional paced write load; sample INFO persistence and the cgroup every 100 ms until done."""
     c = srv.client()
     mem = srv.info("memory")
@@ -149,8 +159,16 @@ def measure_bgsave(srv: RedisServer, cg: MemoryCgroup, *, n_keys: int, value_siz
                 st = cg.stats()
                 cow = int(p.get("current_cow_size", 0))
                 peak_cow = max(peak_cow, cow)
-                samples.append([round(now - t_reply, 3), cow, int(p.get("current_save_keys_processed", 0)),
-                                st.usage_bytes, st.anon_bytes, st.page_cache_bytes])
+                samples.append(
+                    [
+                        round(now - t_reply, 3),
+                        cow,
+                        int(p.get("current_save_keys_processed", 0)),
+                        st.usage_bytes,
+                        st.anon_bytes,
+                        st.page_cache_bytes,
+                    ]
+                )
                 next_sample += sample_every
             if now - t_reply > timeout:
                 raise TimeoutError(f"BGSAVE still running after {timeout}s")
@@ -221,23 +239,41 @@ class Lab:
         return cg, srv
 
     def _emit(self, experiment: str, srv: RedisServer, rec: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        rec = {"experiment": experiment, **extra, **rec,
-               "server": f"{srv.version.flavor} {srv.version.string}", "allocator": srv.allocator,
-               "timerslack_ns": int(_read(f"/proc/{srv.pid}/timerslack_ns") or 0),
-               "env": self.env, "ts": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        rec = {
+            "experiment": experiment,
+            **extra,
+            **rec,
+            "server": f"{srv.version.flavor} {srv.version.string}",
+            "allocator": srv.allocator,
+            "timerslack_ns": int(_read(f"/proc/{srv.pid}/timerslack_ns") or 0),
+            "env": self.env,
+            "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         self.records.append(rec)
         with self.out.open("a") as f:
             f.write(json.dumps(rec) + "\n")
-        brief = {k: rec.get(k) for k in ("experiment", "value_size", "n_keys", "rdb_key_save_delay",
-                                         "write_rate_target", "latest_fork_usec", "save_ms", "rdb_last_cow_size")}
+        brief = {
+            k: rec.get(k)
+            for k in (
+                "experiment",
+                "value_size",
+                "n_keys",
+                "rdb_key_save_delay",
+                "write_rate_target",
+                "latest_fork_usec",
+                "save_ms",
+                "rdb_last_cow_size",
+            )
+        }
         print("  ", json.dumps(brief), flush=True)
         return rec
 
     def _limit_for(self, target: int) -> int:
         return max(4 * GIB, 3 * target + GIB)
 
-    def size_sweep(self, value_sizes: list[int], targets: list[float], reps: dict[int, int],
-                   uncompressed: bool = True) -> None:
+    def size_sweep(
+        self, value_sizes: list[int], targets: list[float], reps: dict[int, int], uncompressed: bool = True
+    ) -> None:
         """Fork time and save duration vs dataset size (no delay, no load), DEBUG POPULATE values."""
         for vs in value_sizes:
             cg, srv = self._box(self._limit_for(int(max(targets) * GIB)))
@@ -248,13 +284,29 @@ class Lab:
                     populate(srv, n, vs)
                     for r in range(reps.get(vs, 1)):
                         rec = measure_bgsave(srv, cg, n_keys=n, value_size=vs)
-                        self._emit("size", srv, rec, target_gib=target, rep=r, rdbcompression="yes",
-                                   value_kind="populate", rdb_key_save_delay=0)
+                        self._emit(
+                            "size",
+                            srv,
+                            rec,
+                            target_gib=target,
+                            rep=r,
+                            rdbcompression="yes",
+                            value_kind="populate",
+                            rdb_key_save_delay=0,
+                        )
                     if uncompressed:
                         srv.client().config_set("rdbcompression", "no")
                         rec = measure_bgsave(srv, cg, n_keys=n, value_size=vs)
-                        self._emit("size", srv, rec, target_gib=target, rep=0, rdbcompression="no",
-                                   value_kind="populate", rdb_key_save_delay=0)
+                        self._emit(
+                            "size",
+                            srv,
+                            rec,
+                            target_gib=target,
+                            rep=0,
+                            rdbcompression="no",
+                            value_kind="populate",
+                            rdb_key_save_delay=0,
+                        )
                         srv.client().config_set("rdbcompression", "yes")
             finally:
                 srv.close()
@@ -270,8 +322,15 @@ class Lab:
             for comp in ("yes", "no"):
                 srv.client().config_set("rdbcompression", comp)
                 rec = measure_bgsave(srv, cg, n_keys=n, value_size=value_size)
-                self._emit("random", srv, rec, target_gib=target, rdbcompression=comp, value_kind="random",
-                           rdb_key_save_delay=0)
+                self._emit(
+                    "random",
+                    srv,
+                    rec,
+                    target_gib=target,
+                    rdbcompression=comp,
+                    value_kind="random",
+                    rdb_key_save_delay=0,
+                )
         finally:
             srv.close()
             cg.close()
@@ -299,16 +358,28 @@ class Lab:
                     rec = measure_bgsave(srv, cg, n_keys=n, value_size=value_size)
                     extra = rec["save_us_per_key"] - base["save_us_per_key"]
                     costs[d] = extra
-                    self._emit("delay", srv, rec, rdb_key_save_delay=d, extra_us_per_key=extra,
-                               base_us_per_key=base["save_us_per_key"])
+                    self._emit(
+                        "delay",
+                        srv,
+                        rec,
+                        rdb_key_save_delay=d,
+                        extra_us_per_key=extra,
+                        base_us_per_key=base["save_us_per_key"],
+                    )
                 c.config_set("rdb-key-save-delay", 0)
         finally:
             srv.close()
             cg.close()
         return costs
 
-    def cow_vs_rate(self, rates: list[float], n_keys: int, value_size: int = 1000, target_save_s: float = 10.0,
-                    sleep_us: float | None = None) -> None:
+    def cow_vs_rate(
+        self,
+        rates: list[float],
+        n_keys: int,
+        value_size: int = 1000,
+        target_save_s: float = 10.0,
+        sleep_us: float | None = None,
+    ) -> None:
         """COW at the end of a save stretched to ~target_save_s (negative rdb-key-save-delay) vs paced write rate."""
         cg, srv = self._box(self._limit_for(int(n_keys * value_size * 1.2)))
         try:
@@ -350,47 +421,131 @@ def summarize(records: list[dict[str, Any]]) -> str:
     if size:
         rows = []
         for r in sorted(size, key=lambda r: (r["value_size"], r["target_gib"], r["rdbcompression"], r["rep"])):
-            rows.append([r["value_size"], r["rdbcompression"], r["rep"], r["n_keys"], r["used_memory"] / GIB,
-                         r["used_memory_rss"] / GIB, r["latest_fork_usec"] / 1000, r["fork_ms_per_gib_rss"],
-                         r["save_ms"], r["save_mib_per_s_used_memory"], r["save_us_per_key"],
-                         (r["rdb_bytes"] or 0) / MIB, r["cg_peak_usage"] / GIB])
+            rows.append(
+                [
+                    r["value_size"],
+                    r["rdbcompression"],
+                    r["rep"],
+                    r["n_keys"],
+                    r["used_memory"] / GIB,
+                    r["used_memory_rss"] / GIB,
+                    r["latest_fork_usec"] / 1000,
+                    r["fork_ms_per_gib_rss"],
+                    r["save_ms"],
+                    r["save_mib_per_s_used_memory"],
+                    r["save_us_per_key"],
+                    (r["rdb_bytes"] or 0) / MIB,
+                    r["cg_peak_usage"] / GIB,
+                ]
+            )
         out.append("### Fork time and save duration vs dataset (DEBUG POPULATE values, no load, no delay)\n")
-        out.append(_table(["value B", "rdbcompr", "rep", "keys", "used GiB", "rss GiB", "fork ms", "fork ms/GiB rss",
-                           "save ms", "save MiB/s (used)", "save µs/key", "rdb MiB", "cg peak GiB"], rows))
+        out.append(
+            _table(
+                [
+                    "value B",
+                    "rdbcompr",
+                    "rep",
+                    "keys",
+                    "used GiB",
+                    "rss GiB",
+                    "fork ms",
+                    "fork ms/GiB rss",
+                    "save ms",
+                    "save MiB/s (used)",
+                    "save µs/key",
+                    "rdb MiB",
+                    "cg peak GiB",
+                ],
+                rows,
+            )
+        )
     rnd = [r for r in records if r["experiment"] == "random"]
     if rnd:
-        rows = [[r["value_size"], r["rdbcompression"], r["n_keys"], r["used_memory"] / GIB, r["latest_fork_usec"] / 1000,
-                 r["save_ms"], r["save_mib_per_s_used_memory"], r["save_us_per_key"], (r["rdb_bytes"] or 0) / MIB]
-                for r in rnd]
+        rows = [
+            [
+                r["value_size"],
+                r["rdbcompression"],
+                r["n_keys"],
+                r["used_memory"] / GIB,
+                r["latest_fork_usec"] / 1000,
+                r["save_ms"],
+                r["save_mib_per_s_used_memory"],
+                r["save_us_per_key"],
+                (r["rdb_bytes"] or 0) / MIB,
+            ]
+            for r in rnd
+        ]
         out.append("\n### Incompressible (random) values\n")
-        out.append(_table(["value B", "rdbcompr", "keys", "used GiB", "fork ms", "save ms", "save MiB/s (used)",
-                           "save µs/key", "rdb MiB"], rows))
+        out.append(
+            _table(
+                [
+                    "value B",
+                    "rdbcompr",
+                    "keys",
+                    "used GiB",
+                    "fork ms",
+                    "save ms",
+                    "save MiB/s (used)",
+                    "save µs/key",
+                    "rdb MiB",
+                ],
+                rows,
+            )
+        )
     dl = [r for r in records if r["experiment"] == "delay"]
     if dl:
-        rows = [[r["rdb_key_save_delay"], r["n_keys"], r["save_ms"], r["save_us_per_key"], r.get("extra_us_per_key")]
-                for r in dl]
+        rows = [
+            [r["rdb_key_save_delay"], r["n_keys"], r["save_ms"], r["save_us_per_key"], r.get("extra_us_per_key")]
+            for r in dl
+        ]
         out.append("\n### rdb-key-save-delay: save time per key (1 KB values)\n")
         out.append(_table(["delay D", "keys", "save ms", "µs/key", "extra µs/key vs D=0"], rows))
     cow = [r for r in records if r["experiment"] == "cow"]
     if cow:
-        rows = [[r["write_rate_target"], r["write_rate_achieved"], r["rdb_key_save_delay"], r["save_ms"],
-                 (r["rdb_last_cow_size"] or 0) / MIB, r["cow_peak_current"] / MIB,
-                 100 * (r["rdb_last_cow_size"] or 0) / r["used_memory_rss"],
-                 (r["cg_peak_anon"] - r["cg_anon_before"]) / MIB, r["cg_peak_over_before"] / MIB,
-                 r.get("cow_log_peak_mb")]
-                for r in cow]
+        rows = [
+            [
+                r["write_rate_target"],
+                r["write_rate_achieved"],
+                r["rdb_key_save_delay"],
+                r["save_ms"],
+                (r["rdb_last_cow_size"] or 0) / MIB,
+                r["cow_peak_current"] / MIB,
+                100 * (r["rdb_last_cow_size"] or 0) / r["used_memory_rss"],
+                (r["cg_peak_anon"] - r["cg_anon_before"]) / MIB,
+                r["cg_peak_over_before"] / MIB,
+                r.get("cow_log_peak_mb"),
+            ]
+            for r in cow
+        ]
         out.append("\n### Copy-on-write vs write rate (1 KB values, uniform random keys)\n")
-        out.append(_table(["target w/s", "achieved w/s", "delay D", "save ms", "rdb_last_cow MiB",
-                           "peak current_cow MiB", "COW % of rss", "cg anon growth MiB", "cg peak over start MiB",
-                           "log CoW peak MB"], rows))
+        out.append(
+            _table(
+                [
+                    "target w/s",
+                    "achieved w/s",
+                    "delay D",
+                    "save ms",
+                    "rdb_last_cow MiB",
+                    "peak current_cow MiB",
+                    "COW % of rss",
+                    "cg anon growth MiB",
+                    "cg peak over start MiB",
+                    "log CoW peak MB",
+                ],
+                rows,
+            )
+        )
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="fork,size,random,delay,cow",
-                    help="comma list of experiments: fork (1 KB sizes, 3 reps), size (100 B/10 KB), random, delay, cow")
+    ap.add_argument(
+        "--only",
+        default="fork,size,random,delay,cow",
+        help="comma list of experiments: fork (1 KB sizes, 3 reps), size (100 B/10 KB), random, delay, cow",
+    )
     ap.add_argument("--quick", action="store_true", help="small datasets, for a smoke test")
     ap.add_argument("--binary", default=DEFAULT_BINARY)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -417,8 +572,12 @@ def main(argv: list[str] | None = None) -> int:
         costs = lab.delay_cost([1, 10, 100, -1, -2, -5, -10], budget_s=1.0 if a.quick else 4.0)
     if "cow" in only:
         print("COW vs write rate", flush=True)
-        lab.cow_vs_rate([0, 2000, 10_000, 20_000], n_keys=50_000 if a.quick else 1_000_000,
-                        target_save_s=2.0 if a.quick else 10.0, sleep_us=costs.get(-1))
+        lab.cow_vs_rate(
+            [0, 2000, 10_000, 20_000],
+            n_keys=50_000 if a.quick else 1_000_000,
+            target_save_s=2.0 if a.quick else 10.0,
+            sleep_us=costs.get(-1),
+        )
     print()
     print(summarize(lab.records))
     print(f"\nappended {len(lab.records)} records to {a.out}")

@@ -19,12 +19,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import fuzzing  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
-import fuzzing  # noqa: E402
-
-KINDS = {"scenario": fuzzing.scenario_cases(), "extreme": fuzzing.scenario_cases(extreme_only=True), "plan": fuzzing.scenario_cases(with_plan=True),
-         "sweep": fuzzing.sweep_cases(), "record": fuzzing.record_cases()}
+KINDS = {
+    "scenario": fuzzing.scenario_cases(),
+    "extreme": fuzzing.scenario_cases(extreme_only=True),
+    "plan": fuzzing.scenario_cases(with_plan=True),
+    "sweep": fuzzing.sweep_cases(),
+    "record": fuzzing.record_cases(),
+}
 
 
 def main() -> int:
@@ -40,8 +44,14 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="rbsim-fuzz-"))
     strategy = KINDS[args.kind] if args.kind else fuzzing.any_case()
 
-    @settings(max_examples=args.cases, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck), derandomize=False)
+    @settings(
+        max_examples=args.cases,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        derandomize=False,
+    )
     @given(strategy)
     def one(case):
         n = sum(counts.values())
@@ -49,8 +59,11 @@ def main() -> int:
         counts[verdict] += 1
         by_kind[(case.kind, verdict)] += 1
         if verdict not in ("ok", "error"):
-            print(f"[{n}] {case.kind} {verdict}: {detail.strip().splitlines()[-1] if detail.strip() else ''}"
-                  f"  argv={[a[:80] for a in case.argv]} files={root / f'c{n}'}", flush=True)
+            print(
+                f"[{n}] {case.kind} {verdict}: {detail.strip().splitlines()[-1] if detail.strip() else ''}"
+                f"  argv={[a[:80] for a in case.argv]} files={root / f'c{n}'}",
+                flush=True,
+            )
         if n and n % 500 == 0:
             print(f"... {n} cases, {dict(counts)}, {time.monotonic() - started:.0f} s", flush=True)
 
@@ -63,8 +76,10 @@ def main() -> int:
     total = sum(counts.values())
     print(f"\n{total} cases in {time.monotonic() - started:.0f} s")
     for verdict in fuzzing.CLASSES:
-        print(f"  {verdict:<10} {counts[verdict]:>6}   " + ", ".join(
-            f"{kind} {by_kind[(kind, verdict)]}" for kind in KINDS if by_kind[(kind, verdict)]))
+        print(
+            f"  {verdict:<10} {counts[verdict]:>6}   "
+            + ", ".join(f"{kind} {by_kind[(kind, verdict)]}" for kind in KINDS if by_kind[(kind, verdict)])
+        )
     return 1 if counts["traceback"] or counts["hang"] or counts["vague"] else 0
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 import multiprocessing
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .result import Result
 from .run import run as _run
@@ -85,7 +85,7 @@ def summaries(jobs: Sequence[Job]) -> list[dict]:
             results = lockstep.simulate_many([prepared for *_, prepared in group])
         except Exception:  # noqa: BLE001 - one odd run must not sink the chunk: each alone, errors recorded
             results = [None] * len(group)
-        for (k, scenario, notes, _), result in zip(group, results):
+        for (k, scenario, notes, _), result in zip(group, results, strict=False):
             if result is None:
                 out[k] = run_job(jobs[k])
             else:
@@ -109,8 +109,9 @@ def _one_blas_thread() -> None:
 class Runner:
     """Maps :func:`run_job` over variants serially (workers=1), on a process pool, or on Dask."""
 
-    def __init__(self, workers: int = 1, scheduler: str | None = None, chunk_size: int | None = None,
-                 progress: bool = False):
+    def __init__(
+        self, workers: int = 1, scheduler: str | None = None, chunk_size: int | None = None, progress: bool = False
+    ):
         self.workers = max(1, workers)
         self.chunk_size = chunk_size
         self.progress = progress
@@ -137,7 +138,7 @@ class Runner:
             if self._client is None and self.workers == 1:
                 out = []
                 for start in range(0, len(jobs), self.chunk_size or CHUNK):
-                    out += summaries(jobs[start:start + (self.chunk_size or CHUNK)])
+                    out += summaries(jobs[start : start + (self.chunk_size or CHUNK)])
                     bar.update(len(out) - bar.n)
                 return out
             return self._map_chunks(jobs, bar)
@@ -147,7 +148,7 @@ class Runner:
     def _map_chunks(self, jobs: list[Job], bar) -> list[dict]:
         size = self.chunk_size or max(1, min(CHUNK, math.ceil(len(jobs) / (self.parallelism * 8))))
         starts = list(range(0, len(jobs), size))
-        chunks = [jobs[i:i + size] for i in starts]
+        chunks = [jobs[i : i + size] for i in starts]
         results: list[dict | None] = [None] * len(jobs)
         if self._client is not None:
             futures = self._client.map(run_chunk, chunks, pure=False)
@@ -155,10 +156,10 @@ class Runner:
         else:
             futures = [self._executor().submit(run_chunk, chunk) for chunk in chunks]
             done_in_order = as_completed
-        where = {future: start for future, start in zip(futures, starts)}
+        where = {future: start for future, start in zip(futures, starts, strict=False)}
         for future in done_in_order(futures):
             chunk = future.result()
-            results[where[future]:where[future] + len(chunk)] = chunk
+            results[where[future] : where[future] + len(chunk)] = chunk
             bar.update(len(chunk))
         return results  # type: ignore[return-value]
 
@@ -177,7 +178,7 @@ class Runner:
             self._client.close()
             self._client = None
 
-    def __enter__(self) -> "Runner":
+    def __enter__(self) -> Runner:
         return self
 
     def __exit__(self, *exc) -> None:

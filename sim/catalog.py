@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import csv
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from .inputs import InputError
 from .units import GIB
@@ -93,8 +94,14 @@ def _parse_row(row: dict[str, str]) -> NodeType:
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"{DATA_FILE}: cannot read row {name!r}: {exc!r}") from exc
     parts = name.split(".")
-    if (len(parts) != 3 or parts[0] != "cache" or parts[1] != node.family or None in row
-            or node.generation not in GENERATIONS or node.maxmemory_bytes <= 0):
+    if (
+        len(parts) != 3
+        or parts[0] != "cache"
+        or parts[1] != node.family
+        or None in row
+        or node.generation not in GENERATIONS
+        or node.maxmemory_bytes <= 0
+    ):
         raise ValueError(f"{DATA_FILE}: bad row {name!r}: {row}")
     return node
 
@@ -139,4 +146,4 @@ def _close_names(name: object, names: list[str]) -> list[str]:
     key = name.strip().lower()
     matches = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
     scores = [difflib.SequenceMatcher(None, match, key).ratio() for match in matches]
-    return [match for match, score in zip(matches, scores) if score >= scores[0] - 0.02]
+    return [match for match, score in zip(matches, scores, strict=False) if score >= scores[0] - 0.02]

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from .result import Result
 
 
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 1 a run that failed, 2 bad input, 3 an outcome named by ``--fail-on``)."""
+    """Entry point; returns the exit status (0 ok, 1 a run that failed, 2 bad input, 3 an outcome named by
+    ``--fail-on``)."""
     parser = _parser()
     args = parser.parse_args(argv)
     from .inputs import InputError  # after parsing: `rbsim --help` loads no models
@@ -51,16 +51,23 @@ def _quiet_stdout() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rbsim", description="Simulate Redis backups: fork stall, copy-on-write, paging.")
+    parser = argparse.ArgumentParser(
+        prog="rbsim", description="Simulate Redis backups: fork stall, copy-on-write, paging."
+    )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="simulate one backup per scenario file")
     run.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
     run.add_argument("--json", action="store_true", help="print machine-readable results (a JSON list)")
     run.add_argument("--out", metavar="DIR", help="write each timeline (CSV) and memory plot (PNG) to DIR")
     run.add_argument("--format", choices=("csv", "parquet"), default="csv", help="timeline file format (default csv)")
-    run.add_argument("--fail-on", type=_outcomes, default=(), metavar="OUTCOMES",
-                     help=f"exit with status {EXIT_OUTCOME} when any run (or cluster shard) ends in one of these "
-                          f"comma-separated outcomes: {', '.join(o for o in OUTCOMES if o != 'ok')}")
+    run.add_argument(
+        "--fail-on",
+        type=_outcomes,
+        default=(),
+        metavar="OUTCOMES",
+        help=f"exit with status {EXIT_OUTCOME} when any run (or cluster shard) ends in one of these "
+        f"comma-separated outcomes: {', '.join(o for o in OUTCOMES if o != 'ok')}",
+    )
     run.set_defaults(handler=_run)
     catalog = sub.add_parser("catalog", help="list the ElastiCache node types rbsim knows")
     catalog.set_defaults(handler=_catalog)
@@ -103,13 +110,15 @@ def _run(args) -> int:
         _need_parquet()
     stems = unique_stems([scenario.name for _, scenario in scenarios])
     results = []
-    for (path, scenario), stem in zip(scenarios, stems):
+    for (path, scenario), stem in zip(scenarios, stems, strict=False):
         result = run_scenario(scenario, source_dir=Path(path).parent, timeline=out is not None)
         results.append(result)
         if out is not None:
             if stem != safe_stem(scenario.name):
-                print(f"rbsim: note: another scenario is also named {scenario.name!r}; {path} writes "
-                      f"{out / stem}.*", file=sys.stderr)
+                print(
+                    f"rbsim: note: another scenario is also named {scenario.name!r}; {path} writes {out / stem}.*",
+                    file=sys.stderr,
+                )
             _write_outputs(result, out, stem, args.format)
         if not args.json:
             print(render_summary(result, path))
@@ -117,8 +126,10 @@ def _run(args) -> int:
         print(json.dumps([finite(r.summary) for r in results], indent=2, default=float))
     hit = sorted({o for r in results for o in outcomes_of(r)} & set(args.fail_on))
     if hit:
-        print(f"rbsim: outcome {', '.join(hit)} (--fail-on {','.join(args.fail_on)}): exit {EXIT_OUTCOME}",
-              file=sys.stderr)
+        print(
+            f"rbsim: outcome {', '.join(hit)} (--fail-on {','.join(args.fail_on)}): exit {EXIT_OUTCOME}",
+            file=sys.stderr,
+        )
         return EXIT_OUTCOME
     return 0
 
@@ -134,8 +145,9 @@ def _need_parquet() -> None:
     except ImportError:
         from .inputs import InputError
 
-        raise InputError("--format parquet needs pyarrow: pip install 'rbsim[parquet]' "
-                         "(make run installs it), or use --format csv") from None
+        raise InputError(
+            "--format parquet needs pyarrow: pip install 'rbsim[parquet]' (make run installs it), or use --format csv"
+        ) from None
 
 
 def _write_outputs(result: Result, out: Path, stem: str, fmt: str) -> None:
@@ -166,7 +178,9 @@ def render_summary(result: Result, path: str = "") -> str:
 
     r = result.summary
     b, d, ms = humanize.size, units.format_duration, humanize.latency
-    calibrated = "calibrated on harness runs" if r["platform_calibrated"] else "published figures, not checked by harness runs"
+    calibrated = (
+        "calibrated on harness runs" if r["platform_calibrated"] else "published figures, not checked by harness runs"
+    )
     outcome = f"{r['outcome'].upper()}: {OUTCOME_TEXT[r['outcome']]}"
     if r["oom_victim"]:
         outcome += f" ({r['oom_consequence']})"
@@ -176,20 +190,36 @@ def render_summary(result: Result, path: str = "") -> str:
         ("fork stall", d(r["fork_stall_s"])),
         ("save duration", d(r["save_duration_s"]) if r["save_duration_s"] is not None else "did not finish"),
         ("copy-on-write peak", b(r["cow_peak_bytes"])),
-        ("peak memory", f"{b(r['peak_memory_bytes'])} of {b(r['memory_limit_bytes'])} node memory "
-                        f"(headroom {b(r['headroom_bytes'])})"),
-        ("data limit", f"maxmemory {b(r['maxmemory_bytes'])}, reserved {b(r['reserved_memory_bytes'])}; "
-                       f"dataset used_memory {b(r['used_memory_bytes'])} (can grow x{r['data_growth_to_maxmemory']:.2f})"),
+        (
+            "peak memory",
+            f"{b(r['peak_memory_bytes'])} of {b(r['memory_limit_bytes'])} node memory "
+            f"(headroom {b(r['headroom_bytes'])})",
+        ),
+        (
+            "data limit",
+            f"maxmemory {b(r['maxmemory_bytes'])}, reserved {b(r['reserved_memory_bytes'])}; "
+            f"dataset used_memory {b(r['used_memory_bytes'])} (can grow x{r['data_growth_to_maxmemory']:.2f})",
+        ),
         ("swap peak", f"{b(r['swap_peak_bytes'])} of {b(r['swap_limit_bytes'])} allowed"),
-        ("load", f"{humanize.per_second(r['offered_load_per_sec'])} offered, one node serves "
-                 f"~{humanize.per_second(r['throughput_ceiling_per_sec'])}"),
-        ("max latency", f"{ms(r['max_latency_ms'])} (mean before the backup {ms(r['baseline_latency_ms'])})"
-                        + (" at the primary, which does not fork" if r["backup_source"] == "replica" else "")),
+        (
+            "load",
+            f"{humanize.per_second(r['offered_load_per_sec'])} offered, one node serves "
+            f"~{humanize.per_second(r['throughput_ceiling_per_sec'])}",
+        ),
+        (
+            "max latency",
+            f"{ms(r['max_latency_ms'])} (mean before the backup {ms(r['baseline_latency_ms'])})"
+            + (" at the primary, which does not fork" if r["backup_source"] == "replica" else ""),
+        ),
         ("latency before", f"p50 {ms(r['p50_latency_before_ms'])}, p99 {ms(r['p99_latency_before_ms'])}"),
-        ("latency in backup", f"p50 {ms(r['p50_latency_ms'])}, p99 {ms(r['p99_latency_ms'])}, "
-                              f"p99.9 {ms(r['p999_latency_ms'])}"),
+        (
+            "latency in backup",
+            f"p50 {ms(r['p50_latency_ms'])}, p99 {ms(r['p99_latency_ms'])}, p99.9 {ms(r['p999_latency_ms'])}",
+        ),
     ]
-    if not _finite_number(r["p50_latency_ms"]):  # no request met the backup: it never started (OOM first) or nothing was sent
+    if not _finite_number(
+        r["p50_latency_ms"]
+    ):  # no request met the backup: it never started (OOM first) or nothing was sent
         rows[-1] = ("latency in backup", "no requests during a backup")
     if r["method"] == "forkless":
         rows.append(("writes delayed", f"{r['writes_delayed']:,.0f}"))
@@ -224,8 +254,10 @@ def _catalog(args) -> int:
     for node in load_catalog().values():
         price = f"{node.price_usd_per_hour:.3f}" if node.price_usd_per_hour is not None else "?"
         vcpu = str(node.vcpu) if node.vcpu is not None else "?"
-        print(f"{node.node_type:<22} {vcpu:>4} {units.format_bytes(node.maxmemory_bytes):>11} {price:>7}  "
-              f"{'yes' if node.backup_supported else 'no'}")
+        print(
+            f"{node.node_type:<22} {vcpu:>4} {units.format_bytes(node.maxmemory_bytes):>11} {price:>7}  "
+            f"{'yes' if node.backup_supported else 'no'}"
+        )
     return 0
 
 

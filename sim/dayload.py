@@ -34,11 +34,11 @@ class DayLoad:
     reads: np.ndarray
 
     @classmethod
-    def constant(cls, writes: float, reads: float) -> "DayLoad":
+    def constant(cls, writes: float, reads: float) -> DayLoad:
         return cls(np.array([0.0]), np.array([float(writes)]), np.array([float(reads)]))
 
     @classmethod
-    def hourly(cls, writes: list[float], reads: list[float] | None) -> "DayLoad":
+    def hourly(cls, writes: list[float], reads: list[float] | None) -> DayLoad:
         reads = reads if reads is not None else [0.0] * 24
         return cls(np.arange(24) * 3600.0, np.asarray(writes, float), np.asarray(reads, float))
 
@@ -92,15 +92,18 @@ def read_day_csv(path: Path) -> DayLoad:
         text = read_text(path)
     except FileReadError as exc:
         where = f"{path}:{exc.line}" if exc.line else str(path)
-        raise DayLoadError(f"cannot read load profile {where}: {exc.why.removeprefix('cannot read the file: ')}") from None
+        raise DayLoadError(
+            f"cannot read load profile {where}: {exc.why.removeprefix('cannot read the file: ')}"
+        ) from None
     lines = io.StringIO(text, newline="")
     try:
         rows = list(csv.DictReader(line for line in lines if not line.lstrip().startswith("#")))
     except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (131,072 characters)
         raise DayLoadError(f"{path}: not a CSV file of time,writes_per_sec[,reads_per_sec] rows: {exc}") from None
     if not rows or "time" not in rows[0] or "writes_per_sec" not in rows[0] or len(rows) > MAX_ROWS:
-        raise DayLoadError(f"{path}: needs a header row with columns time,writes_per_sec[,reads_per_sec] and "
-                           f"1 to {MAX_ROWS:,.0f} rows")
+        raise DayLoadError(
+            f"{path}: needs a header row with columns time,writes_per_sec[,reads_per_sec] and 1 to {MAX_ROWS:,.0f} rows"
+        )
     starts, writes, reads = [], [], []
     for number, row in enumerate(rows, start=2):
         try:

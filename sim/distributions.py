@@ -8,7 +8,8 @@ sd: s}}`` (mean and sd of the quantity itself; both truncated at zero), ``{choic
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -51,7 +52,7 @@ class Choice(_Model):
     choice: list[Any] = Field(min_length=1)
 
 
-Distribution = Union[Range, Normal, LogNormal, Choice]
+Distribution = Range | Normal | LogNormal | Choice
 Parser = Callable[[Any], float]
 
 

@@ -38,7 +38,8 @@ MIN_STEP_S = 1e-3
 
 @dataclass(slots=True)
 class NodeState:
-    """The forking node at one instant (bytes, requests, seconds); ``memory`` caches :meth:`BackupSimulation._memory`."""
+    """The forking node at one instant (bytes, requests, seconds); ``memory`` caches
+    :meth:`BackupSimulation._memory`."""
 
     time: float = 0.0
     phase: str = "steady"
@@ -57,7 +58,7 @@ class NodeState:
     progress_per_s: float = 0.0  # save pace now
     snapshot_share: float = 0.0  # main-thread share the forkless snapshot takes now
     delayed_share: float = 0.0  # share of arriving requests delayed by a forkless save
-    memory: "Memory | None" = field(default=None, init=False, repr=False, compare=False)
+    memory: Memory | None = field(default=None, init=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +231,10 @@ class BackupSimulation:
         writes = served * write_share
         overwrite = self._overwrite_share
         return NodeState(
-            s.time, s.phase, s.child_alive, s.parent_alive,
+            s.time,
+            s.phase,
+            s.child_alive,
+            s.parent_alive,
             backlog=backlog,
             served_writes_per_sec=writes / dt if dt > 0 else 0.0,
             overwrites_since_fork=s.overwrites_since_fork + (writes * overwrite if s.child_alive else 0.0),
@@ -304,8 +308,14 @@ class BackupSimulation:
             return "parent" if self.state.parent_alive else "child"
         p, m = self.p, self._memory(self.state)
         child_rss = p.rss - p.cow.released_bytes(self.state.progress)
-        self.oom_choice = oom.choose(m.parent_rss, child_rss, m.swap, m.child_kernel,
-                                     p.budget.node_memory + p.budget.swap, p.scenario.node.oom_score_adj)
+        self.oom_choice = oom.choose(
+            m.parent_rss,
+            child_rss,
+            m.swap,
+            m.child_kernel,
+            p.budget.node_memory + p.budget.swap,
+            p.scenario.node.oom_score_adj,
+        )
         return self.oom_choice.victim
 
     # -- recording -------------------------------------------------------------------------

@@ -62,8 +62,8 @@ def play(p: Prepared, window_s: float, rng: np.random.Generator, warmup_s: float
         if is_write[k] and start >= 0.0:  # after the fork a write copies the pages it touches first
             key = keys[k]
             new = 0
-            for f, l, d in zip(first, last, dirty):
-                pages = d[f[key]:l[key] + 1]
+            for f, end, d in zip(first, last, dirty, strict=True):
+                pages = d[f[key] : end[key] + 1]
                 new += int(pages.size - pages.sum())
                 pages[:] = True
             work += new * p.cow_fault_s
@@ -73,5 +73,9 @@ def play(p: Prepared, window_s: float, rng: np.random.Generator, warmup_s: float
         free_at = start + work
         latencies[k] = free_at - arrivals[k]
     during = arrivals >= 0.0
-    return ExactRun(writes=writes, cow_bytes=p.cow.base_bytes + copied * p.page_size,
-                    latencies_s=latencies[during], stall_s=stall_end)
+    return ExactRun(
+        writes=writes,
+        cow_bytes=p.cow.base_bytes + copied * p.page_size,
+        latencies_s=latencies[during],
+        stall_s=stall_end,
+    )

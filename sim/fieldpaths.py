@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import difflib
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -76,8 +77,10 @@ def with_value(data: dict, parts: tuple[str, ...], value: Any) -> dict:
     return out
 
 
-_PAIRED = {"keys": ("used_memory", units.parse_count, units.parse_size),
-           "used_memory": ("keys", units.parse_size, units.parse_count)}
+_PAIRED = {
+    "keys": ("used_memory", units.parse_count, units.parse_size),
+    "used_memory": ("keys", units.parse_size, units.parse_count),
+}
 
 
 def _keep_value_size(new: dict, old: dict, changed: str) -> None:

@@ -48,6 +48,7 @@ TimeOfDay = Annotated[float, BeforeValidator(_time_of_day)]
 
 def _text(allowed: str):
     """Text that can be printed (and name files): no lone surrogates (from "\\udc80" escapes), no controls."""
+
     def check(value: Any) -> Any:
         if isinstance(value, str):
             try:

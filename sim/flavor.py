@@ -33,5 +33,7 @@ def has_forkless(build: str, engine_name: str, version: tuple[int, int, int]) ->
 
 def forkless_requirement() -> str:
     """What a forkless backup needs, in words (for error messages and warnings)."""
-    return ("ElastiCache's engine from 2.8.22 (engine.build: elasticache) or open-source Valkey 9.2 or later; "
-            "open-source Redis always forks")
+    return (
+        "ElastiCache's engine from 2.8.22 (engine.build: elasticache) or open-source Valkey 9.2 or later; "
+        "open-source Redis always forks"
+    )

@@ -33,9 +33,13 @@ def platform_warning(node_type: str | None, platform: str) -> str | None:
         return None
     fam = family(node_type)
     if fam in PV_ONLY and platform != "xen-pv":
-        return (f"{node_type} ran on Xen paravirtual (PV) instances only ({VIRTUALIZATION_URL}): fork there costs "
-                f"~240 ms/GB; platform {platform} underestimates the stall (use platform: xen-pv)")
+        return (
+            f"{node_type} ran on Xen paravirtual (PV) instances only ({VIRTUALIZATION_URL}): fork there costs "
+            f"~240 ms/GB; platform {platform} underestimates the stall (use platform: xen-pv)"
+        )
     if fam in PV_OR_HVM and platform != "xen-pv":
-        return (f"{node_type}: EC2 m3 ran as Xen PV or HVM ({VIRTUALIZATION_URL}) and AWS does not say which "
-                f"ElastiCache used; platform {platform} assumes HVM (fast fork); platform: xen-pv gives the PV worst case")
+        return (
+            f"{node_type}: EC2 m3 ran as Xen PV or HVM ({VIRTUALIZATION_URL}) and AWS does not say which "
+            f"ElastiCache used; platform {platform} assumes HVM (fast fork); platform: xen-pv gives the PV worst case"
+        )
     return None

@@ -83,7 +83,9 @@ def read_text(path: str | os.PathLike, limit: int = MAX_FILE_BYTES) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
-        raise FileReadError(shown(str(path)), f"cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
+        raise FileReadError(
+            shown(str(path)), f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -101,8 +103,9 @@ def read_text(path: str | os.PathLike, limit: int = MAX_FILE_BYTES) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise FileReadError(path, f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
-                                  "save the file as UTF-8", line) from None
+        raise FileReadError(
+            path, f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); save the file as UTF-8", line
+        ) from None
 
 
 def _yaml() -> YAML:
@@ -138,8 +141,9 @@ def check_shape(text: str, source: str) -> None:
             stack[-1][1] += size
             total = stack[0][1]
             if total > MAX_NODES or size > MAX_NODES:
-                raise YamlError(source, f"more than {MAX_NODES:,} values once aliases (*name) are expanded",
-                                _line_of(event))
+                raise YamlError(
+                    source, f"more than {MAX_NODES:,} values once aliases (*name) are expanded", _line_of(event)
+                )
     except YAMLError as exc:
         raise _yaml_error(exc, source) from None
 
@@ -222,4 +226,3 @@ def node_line(tree: Node | None, loc: tuple) -> int | None:
         else:
             break
     return line
-

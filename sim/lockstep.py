@@ -19,8 +19,8 @@ import numpy as np
 
 from .dayload import DAY
 from .engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, NO_PROGRESS, SAVE_STEP_LIMIT, STEPS_PER_SAVE, STEPS_PER_STEADY
-from .prepare import Prepared
 from .physics import oom
+from .prepare import Prepared
 from .result import Result, RunRecord, request_stalls, summarize
 
 STEADY, FORK, SAVE, AFTER, FAILED, LOST, DONE = range(7)
@@ -77,12 +77,18 @@ class Runs:
         self.swap_fault_stall, self.cow_fault_stall = stalls[:, 1], stalls[:, 2]
         self.cow_base = arr(lambda p: p.cow.base_bytes)
         self.page_size = arr(lambda p: p.page_size)
-        self.probs, self.shares = _padded([p.cow.popularity.probs for p in preps],
-                                          [p.cow.popularity.counts / p.cow.popularity.keys for p in preps])
-        self.pages, self.slots = _padded([np.array([c.pages for c in p.cow.classes]) for p in preps],
-                                         [np.array([c.slots_per_page for c in p.cow.classes]) for p in preps], 1.0)
-        self.dismissed, _ = _padded([np.array([c.dismissed_share for c in p.cow.classes]) for p in preps],
-                                    [np.zeros(len(p.cow.classes)) for p in preps])
+        self.probs, self.shares = _padded(
+            [p.cow.popularity.probs for p in preps], [p.cow.popularity.counts / p.cow.popularity.keys for p in preps]
+        )
+        self.pages, self.slots = _padded(
+            [np.array([c.pages for c in p.cow.classes]) for p in preps],
+            [np.array([c.slots_per_page for c in p.cow.classes]) for p in preps],
+            1.0,
+        )
+        self.dismissed, _ = _padded(
+            [np.array([c.dismissed_share for c in p.cow.classes]) for p in preps],
+            [np.zeros(len(p.cow.classes)) for p in preps],
+        )
         self.t0 = arr(lambda p: p.fork_time_of_day - p.scenario.simulation.before)
         self.primary = np.array([p.scenario.backup.source == "primary" for p in preps])
         starts = [p.load.starts for p in preps]
@@ -114,9 +120,9 @@ def _padded(a: list[np.ndarray], b: list[np.ndarray], pad_b: float = 0.0, pad_a:
     width = max(len(x) for x in a)
     out_a = np.full((len(a), width), pad_a, float)
     out_b = np.full((len(a), width), pad_b, float)
-    for row, (x, y) in enumerate(zip(a, b)):
-        out_a[row, :len(x)] = x
-        out_b[row, :len(y)] = y
+    for row, (x, y) in enumerate(zip(a, b, strict=False)):
+        out_a[row, : len(x)] = x
+        out_b[row, : len(y)] = y
     return out_a, out_b
 
 
@@ -142,8 +148,11 @@ def _advance(r: Runs, i: np.ndarray, s: dict, m: dict, dt: np.ndarray) -> dict:
     w, rd = r.rates(i, s["t"])
     arrivals = w + rd
     write_share = np.divide(w, arrivals, out=np.zeros_like(w), where=arrivals > 0)
-    share_out = np.where(m["demand"] > 0, np.clip(np.divide(m["swap"], m["demand"], out=np.zeros_like(w),
-                                                            where=m["demand"] > 0), 0.0, 1.0), 0.0)
+    share_out = np.where(
+        m["demand"] > 0,
+        np.clip(np.divide(m["swap"], m["demand"], out=np.zeros_like(w), where=m["demand"] > 0), 0.0, 1.0),
+        0.0,
+    )
     service = r.service0[i] + r.ppk[i] * share_out * r.fault_s[i]
     forking = s["child"]
     service = service + np.where(forking, write_share * m["copies"] * r.cow_fault_s[i], 0.0)
@@ -162,7 +171,10 @@ def _advance(r: Runs, i: np.ndarray, s: dict, m: dict, dt: np.ndarray) -> dict:
     writes = served * write_share
     progress = s["prog"] + dt * pace
     return {
-        "t": s["t"], "phase": s["phase"], "child": s["child"], "parent": s["parent"],
+        "t": s["t"],
+        "phase": s["phase"],
+        "child": s["child"],
+        "parent": s["parent"],
         "backlog": backlog,
         "served": np.divide(writes, dt, out=np.zeros_like(w), where=dt > 0),
         "n": s["n"] + np.where(s["child"], writes * r.overwrite[i], 0.0),
@@ -232,10 +244,20 @@ class Lockstep:
         wait = s["stall"] + s["backlog"] * s["service"]
         container = np.minimum(m["demand"], r.node[i]) + m["cache"]
         forking = np.isin(s["phase"], (FORK, SAVE)) & (m["cow"] > 0)
-        worst = (wait + s["service"] + np.where(m["swap"] > 0, r.swap_fault_stall[i], 0.0)
-                 + np.where(forking, r.cow_fault_stall[i], 0.0))  # the engine's RunRecord.worst_request_s
-        for key, value in (("cow", m["cow"]), ("demand", m["demand"]), ("container", container),
-                           ("swap", m["swap"]), ("wait", wait), ("worst", worst)):
+        worst = (
+            wait
+            + s["service"]
+            + np.where(m["swap"] > 0, r.swap_fault_stall[i], 0.0)
+            + np.where(forking, r.cow_fault_stall[i], 0.0)
+        )  # the engine's RunRecord.worst_request_s
+        for key, value in (
+            ("cow", m["cow"]),
+            ("demand", m["demand"]),
+            ("container", container),
+            ("swap", m["swap"]),
+            ("wait", wait),
+            ("worst", worst),
+        ):
             self.peaks[key][i] = np.maximum(self.peaks[key][i], value)
         saving = s["phase"] == SAVE
         lower = saving & ~(s["served"] >= self.min_served[i])
@@ -260,8 +282,9 @@ class Lockstep:
         saving = st["phase"] == SAVE
         dt = np.minimum(self.dt_phase[i], self.end[i] - st["t"])
         pace = st["pace"]
-        slow = np.where(pace > 0, np.maximum(r.nominal[i], 1.0 / (MAX_STEPS_PER_SAVE * np.where(pace > 0, pace, 1.0))),
-                        r.nominal[i])
+        slow = np.where(
+            pace > 0, np.maximum(r.nominal[i], 1.0 / (MAX_STEPS_PER_SAVE * np.where(pace > 0, pace, 1.0))), r.nominal[i]
+        )
         dt = np.where(saving, slow, dt)
         m = self.memory(i)
         if saving.any():  # never past the end of the save at the current pace
@@ -270,8 +293,9 @@ class Lockstep:
             if first.any():
                 probe = _advance(r, i, st, m, np.where(first, np.minimum(dt, 1e-6), dt))
                 pace_now = np.where(first, probe["pace"], pace)
-            finish = np.where(pace_now > 0, np.maximum(1e-9, (1.0 - st["prog"]) / np.where(pace_now > 0, pace_now, 1.0)),
-                              np.inf)
+            finish = np.where(
+                pace_now > 0, np.maximum(1e-9, (1.0 - st["prog"]) / np.where(pace_now > 0, pace_now, 1.0)), np.inf
+            )
             dt = np.where(saving & (pace_now > 0), np.minimum(dt, finish), dt)
         nxt = _advance(r, i, st, m, dt)
         mn = _memory(r, i, nxt)
@@ -324,12 +348,18 @@ class Lockstep:
         child = np.zeros(len(i), bool)
         for j, k in enumerate(i):
             if s["child"][k] and s["parent"][k]:
-                self.choice[k] = oom.choose(parent_rss[j], child_rss[j], m["swap"][j], r.page_tables[k],
-                                            r.total_memory[k], bool(r.child_adjusted[k]))
+                self.choice[k] = oom.choose(
+                    parent_rss[j],
+                    child_rss[j],
+                    m["swap"][j],
+                    r.page_tables[k],
+                    r.total_memory[k],
+                    bool(r.child_adjusted[k]),
+                )
                 child[j] = self.choice[k].victim == "child"
             else:
                 child[j] = not s["parent"][k]
-        for k, was_child in zip(i, child):
+        for k, was_child in zip(i, child, strict=False):
             self.victim[k] = "child" if was_child else "parent"
             self.events[k].append((float(s["t"][k]), f"OOM kills the {self.victim[k]}"))
         s["phase"][i] = np.where(child, FAILED, LOST)
@@ -401,7 +431,11 @@ class Lockstep:
             rec.min_served_in_save = self.min_served[k]
             rec.deferred_requests = float(self.s["deferred"][k])
             run = SimpleNamespace(
-                p=p, record=rec, oom_victim=self.victim[k], oom_choice=self.choice[k], failure=self.failure[k],
+                p=p,
+                record=rec,
+                oom_victim=self.victim[k],
+                oom_choice=self.choice[k],
+                failure=self.failure[k],
                 events=self.events[k],
                 backup_started_at=None if np.isnan(self.started[k]) else float(self.started[k]),
                 save_ended_at=None if np.isnan(self.ended[k]) else float(self.ended[k]),

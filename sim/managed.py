@@ -15,7 +15,9 @@ BACKUP_WINDOW_S = 3600
 def final_backup_source(kind: str, source: str) -> tuple[str, list[str]]:
     """A final backup (at delete) always comes from the primary (docs/elasticache.md §3.3)."""
     if kind == "final" and source == "replica":
-        return "primary", ["a final backup is always taken from the primary (ElastiCache), so source replica is ignored"]
+        return "primary", [
+            "a final backup is always taken from the primary (ElastiCache), so source replica is ignored"
+        ]
     return source, []
 
 

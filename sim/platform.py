@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -142,14 +142,17 @@ def load_platform(name_or_path: str, relative_to: Path | None = None) -> Platfor
                 return _read(read_text(path), str(path))
             except FileReadError as exc:
                 raise PlatformError(str(exc)) from None
-    message = f"unknown platform {shown(name_or_path)}: not a built-in profile ({', '.join(builtin_platforms())}) nor a profile file"
+    message = (
+        f"unknown platform {shown(name_or_path)}: "
+        f"not a built-in profile ({', '.join(builtin_platforms())}) nor a profile file"
+    )
     close = difflib.get_close_matches(name_or_path, builtin_platforms(), n=1)
     if close:
         message += f"; did you mean {close[0]!r}?"
     raise PlatformError(message)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _builtin(name: str) -> Platform:
     text = (resources.files("sim") / "profiles" / f"{name}.yaml").read_text()
     return _read(text, f"built-in profile {name}")

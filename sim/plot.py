@@ -9,7 +9,6 @@ from .result import Result
 from .units import GIB
 
 
-
 def plot_memory(result: Result, path: str | Path | None = None):
     """Two panels: stacked memory demand with limit lines, and latency; saved when ``path`` is given."""
     tl = result.timeline
@@ -30,7 +29,10 @@ def plot_memory(result: Result, path: str | Path | None = None):
     if result["swap_limit_bytes"]:
         mem.axhline(
             (result["memory_limit_bytes"] + result["swap_limit_bytes"]) / GIB,
-            color="black", lw=1, ls=":", label="memory + swap",
+            color="black",
+            lw=1,
+            ls=":",
+            label="memory + swap",
         )
     for when, what in result.events:
         mem.axvline(when, color="black", lw=0.6, alpha=0.4)
@@ -40,7 +42,9 @@ def plot_memory(result: Result, path: str | Path | None = None):
         y = float(tl.loc[tl["time_s"] <= x + 1e-9, "demand_bytes"].max()) / GIB
         mem.plot([x], [y], marker="X", ms=11, color="crimson", mec="black", label=f"OOM kill ({result['oom_victim']})")
     mem.set_ylabel("GiB")
-    mem.set_title(f"{result['scenario']}: {result['outcome']} ({result['method']} backup from {result['backup_source']})")
+    mem.set_title(
+        f"{result['scenario']}: {result['outcome']} ({result['method']} backup from {result['backup_source']})"
+    )
     mem.legend(loc="lower right", fontsize=7)
     lat.plot(t, tl["latency_ms"], color="#55a868")
     lat.set_ylabel("wait (ms)")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .catalog import get_node_type
 from .dayload import DayLoad, read_day_csv
+from .flavor import ELASTICACHE
+from .generations import platform_warning
 from .physics import layout as layout_mod
 from .physics.budget import MemoryBudget, memory_budget
 from .physics.changelog import output_buffer_limit
@@ -14,8 +16,6 @@ from .physics.cow import CowModel, cow_model, page_spans
 from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.keyspace import popularity
 from .physics.save import effective_key_delay_us, lzf_scanned_bytes, rdb_bytes, save_seconds
-from .flavor import ELASTICACHE
-from .generations import platform_warning
 from .physics.throughput import ceiling_per_sec, io_thread_speedup
 from .platform import Platform, load_platform
 from .scenario import Scenario, resolve_path
@@ -75,7 +75,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     platform = platform or load_platform(scenario.platform, relative_to=source_dir)
     warnings: list[str] = []
     data, engine, node = scenario.dataset, scenario.engine, scenario.node
-    keys, value_size, used = _dataset_shape(scenario)
+    keys, value_size, used = dataset_sizes(scenario)
     page_size = HUGE_PAGE if node.transparent_huge_pages else SMALL_PAGE
     layout = layout_mod.key_layout(data.key_size, value_size, keys, engine.allocator)
     rss = int(platform.memory.rss_base + used * platform.memory.fragmentation)
@@ -112,7 +112,9 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     start = scenario.backup.start or 0.0
     writes, reads = load.at(start)
     cores = float(_cores(node, platform))
-    io = io_thread_speedup(scenario.build == ELASTICACHE and node.type is not None, engine.name, engine.version_tuple, cores)
+    io = io_thread_speedup(
+        scenario.build == ELASTICACHE and node.type is not None, engine.name, engine.version_tuple, cores
+    )
     service_s = platform.latency.service_us / 1e6 / io.speedup
     return Prepared(
         scenario=scenario,
@@ -126,7 +128,9 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         page_size=page_size,
         cow=cow,
         bytes_per_key=layout.bytes_per_key,
-        fork_stall_s=fork_stall_seconds(rss, platform.fork.base_ms, platform.fork.ms_per_gib, node.transparent_huge_pages),
+        fork_stall_s=fork_stall_seconds(
+            rss, platform.fork.base_ms, platform.fork.ms_per_gib, node.transparent_huge_pages
+        ),
         page_tables=page_table_bytes(rss, page_size),
         save_s=save_s,
         rdb_bytes=rdb,
@@ -137,7 +141,8 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         service_s=service_s,
         method=method,
         cores=cores,
-        cow_fault_s=(platform.fork.huge_cow_fault_us if node.transparent_huge_pages else platform.fork.cow_fault_us) / 1e6,
+        cow_fault_s=(platform.fork.huge_cow_fault_us if node.transparent_huge_pages else platform.fork.cow_fault_us)
+        / 1e6,
         pages_per_key=sum(page_spans(a.size, page_size)[0] for a in layout.allocations) + 1.0,
         old_engine=not engine.can_fork_less,
         output_buffer_limit=output_buffer_limit(
@@ -146,9 +151,14 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         forkless_buffer_bytes=int(platform.forkless.clone_pool),
         warnings=tuple(warnings),
         throughput_ceiling=ceiling_per_sec(service_s, platform.cpu.client_us_per_request / 1e6, cores),
-        ceiling_source=f"{platform.latency.service_us:g} us per request on the main thread ({platform.name}), {io.source}"
-                       + (f", local clients {platform.cpu.client_us_per_request:g} us each on {cores:g} cores"
-                          if platform.cpu.client_us_per_request else ""),
+        ceiling_source=(
+            f"{platform.latency.service_us:g} us per request on the main thread ({platform.name}), {io.source}"
+        )
+        + (
+            f", local clients {platform.cpu.client_us_per_request:g} us each on {cores:g} cores"
+            if platform.cpu.client_us_per_request
+            else ""
+        ),
         unvalidated=_unvalidated(scenario, platform, method),
     )
 
@@ -177,21 +187,24 @@ def day_load(scenario: Scenario, source_dir: Path | None = None) -> DayLoad:
     profile = workload.daily_profile
     if profile is None:
         return DayLoad.constant(workload.writes_per_sec, workload.reads_per_sec)
-    if profile.csv is not None:
-        return read_day_csv(resolve_path(profile.csv, source_dir))
-    return DayLoad.hourly(profile.writes_per_sec, profile.reads_per_sec)
+    if profile.writes_per_sec is not None:
+        return DayLoad.hourly(profile.writes_per_sec, profile.reads_per_sec)
+    if profile.csv is None:  # the DailyProfile model requires one of them
+        raise ValueError("workload.daily_profile: give writes_per_sec or csv")
+    return read_day_csv(resolve_path(profile.csv, source_dir))
 
 
-def _dataset_shape(scenario: Scenario) -> tuple[int, int, int]:
+def dataset_sizes(scenario: Scenario) -> tuple[int, int, int]:
     """(keys, value size, used_memory) from whichever two the scenario gives."""
     data, allocator = scenario.dataset, scenario.engine.allocator
-    if data.keys is not None and data.value_size is not None:
-        return data.keys, data.value_size, layout_mod.used_memory(data.keys, data.key_size, data.value_size, allocator)
-    if data.keys is not None:
-        value_size = layout_mod.value_size_for_used_memory(data.used_memory, data.keys, data.key_size, allocator)
-        return data.keys, value_size, data.used_memory
-    keys = layout_mod.keys_for_used_memory(data.used_memory, data.key_size, data.value_size, allocator)
-    return keys, data.value_size, data.used_memory
+    keys, value_size, used = data.keys, data.value_size, data.used_memory
+    if keys is not None and value_size is not None:
+        return keys, value_size, layout_mod.used_memory(keys, data.key_size, value_size, allocator)
+    if keys is not None and used is not None:
+        return keys, layout_mod.value_size_for_used_memory(used, keys, data.key_size, allocator), used
+    if value_size is not None and used is not None:
+        return layout_mod.keys_for_used_memory(used, data.key_size, value_size, allocator), value_size, used
+    raise ValueError("dataset: give two of keys, value_size and used_memory")  # the Dataset model enforces it
 
 
 def _method(scenario: Scenario, platform: Platform, budget: MemoryBudget, rss: int, warnings: list[str]) -> str:

@@ -38,15 +38,19 @@ def format_table() -> tuple[FormatRow, ...]:
     """Every row of the table, in file order."""
     text = resources.files("sim").joinpath("data", "rdb_versions.csv").read_text(encoding="utf-8")
     reader = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    return tuple(FormatRow(r["engine"], _version(r["from_version"]), int(r["rdb_version"]), r["sources"]) for r in reader)
+    return tuple(
+        FormatRow(r["engine"], _version(r["from_version"]), int(r["rdb_version"]), r["sources"]) for r in reader
+    )
 
 
 def rdb_version_written(engine: str, version: tuple[int, int, int]) -> int:
     """The RDB format version ``engine`` at ``version`` writes (its RDB_VERSION); ValueError before the table starts."""
     rows = [r for r in format_table() if r.engine == engine and r.from_version <= version]
     if not rows:
-        raise ValueError(f"no RDB format known for {engine} {'.'.join(map(str, version))} (the table starts at "
-                         f"{min(r.from_version for r in format_table() if r.engine == engine)})")
+        raise ValueError(
+            f"no RDB format known for {engine} {'.'.join(map(str, version))} (the table starts at "
+            f"{min(r.from_version for r in format_table() if r.engine == engine)})"
+        )
     return max(rows, key=lambda r: r.from_version).rdb_version
 
 
@@ -58,11 +62,15 @@ def load_refusal(rdb_version: int, engine: str, version: tuple[int, int, int]) -
         if rdb_version >= VALKEY_NATIVE_MIN:
             return f"{name} cannot load an RDB written by Valkey 9.0+ (format {rdb_version}, VALKEY magic)"
         if rdb_version > own:
-            return f"{name} reads RDB formats up to {own}; this backup is format {rdb_version} (written by a newer engine)"
+            return (
+                f"{name} reads RDB formats up to {own}; this backup is format {rdb_version} (written by a newer engine)"
+            )
         return None
     if rdb_version in VALKEY_FOREIGN:
-        return (f"{name} refuses RDB format {rdb_version} (Redis 7.4+, Valkey's foreign range 12-79) unless "
-                "rdb-version-check is relaxed")
+        return (
+            f"{name} refuses RDB format {rdb_version} (Redis 7.4+, Valkey's foreign range 12-79) unless "
+            "rdb-version-check is relaxed"
+        )
     if rdb_version > own:
         return f"{name} reads RDB formats up to {own}; this backup is format {rdb_version}"
     return None

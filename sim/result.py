@@ -30,8 +30,13 @@ QUANTILES = (0.5, 0.99, 0.999)
 class Result:
     """Summary figures (JSON-ready) and the per-step timeline of one run (a DataFrame built on first use)."""
 
-    def __init__(self, summary: dict, timeline: "pd.DataFrame | None" = None,
-                 events: list[tuple[float, str]] | None = None, columns: dict | None = None):
+    def __init__(
+        self,
+        summary: dict,
+        timeline: pd.DataFrame | None = None,
+        events: list[tuple[float, str]] | None = None,
+        columns: dict | None = None,
+    ):
         self.summary = summary
         self.events = events if events is not None else []
         self._timeline = timeline
@@ -41,7 +46,7 @@ class Result:
         return self.summary[key]
 
     @property
-    def timeline(self) -> "pd.DataFrame":
+    def timeline(self) -> pd.DataFrame:
         """One row per step; only runs simulated with ``timeline=True`` have one."""
         if self._timeline is None:
             if self._columns is None:
@@ -51,7 +56,7 @@ class Result:
             self._timeline = pd.DataFrame(self._columns)
         return self._timeline
 
-    def with_summary(self, summary: dict) -> "Result":
+    def with_summary(self, summary: dict) -> Result:
         """The same run (timeline, events) under another summary."""
         return Result(summary, self._timeline, self.events, self._columns)
 
@@ -60,15 +65,32 @@ class Result:
 
 
 TIMELINE_COLUMNS = (
-    "time_s", "arrivals_per_sec", "served_writes_per_sec", "writes_since_fork", "save_progress",
-    "parent_rss_bytes", "cow_bytes", "child_kernel_bytes", "change_log_bytes", "demand_bytes",
-    "page_cache_bytes", "container_usage_bytes", "swap_bytes", "backlog_requests", "service_us",
-    "snapshot_share", "delayed_share", "delayed_writes", "deferred_requests", "wait_ms", "latency_ms",
+    "time_s",
+    "arrivals_per_sec",
+    "served_writes_per_sec",
+    "writes_since_fork",
+    "save_progress",
+    "parent_rss_bytes",
+    "cow_bytes",
+    "child_kernel_bytes",
+    "change_log_bytes",
+    "demand_bytes",
+    "page_cache_bytes",
+    "container_usage_bytes",
+    "swap_bytes",
+    "backlog_requests",
+    "service_us",
+    "snapshot_share",
+    "delayed_share",
+    "delayed_writes",
+    "deferred_requests",
+    "wait_ms",
+    "latency_ms",
 )
 """Numeric timeline columns in the order a row tuple holds them (``phase`` and the limit lines are added)."""
 
 
-def request_stalls(p: "Prepared") -> tuple[float, float, float]:
+def request_stalls(p: Prepared) -> tuple[float, float, float]:
     """Stalls only some requests meet, in seconds: an expedited key save (forkless), a major fault on every
     page of a key (paging), a copy-on-write fault on every page of a key (a forked save)."""
     cow_fault = p.pages_per_key * p.cow_fault_s if p.method == "fork" else 0.0
@@ -78,8 +100,9 @@ def request_stalls(p: "Prepared") -> tuple[float, float, float]:
 class RunRecord:
     """What a run keeps per step: running peaks, the latency inputs and, if asked, the timeline rows."""
 
-    def __init__(self, budget: "MemoryBudget", timeline: bool = True,
-                 stalls: tuple[float, float, float] = (0.0, 0.0, 0.0)):
+    def __init__(
+        self, budget: MemoryBudget, timeline: bool = True, stalls: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    ):
         self.budget = budget
         self.stalls = stalls
         self.keep_rows = timeline
@@ -92,15 +115,20 @@ class RunRecord:
         self.min_served_in_save = math.nan
         self.delayed_writes = self.deferred_requests = 0.0
 
-    def add(self, now: float, s: "NodeState", m: "Memory", arrivals: float) -> None:
+    def add(self, now: float, s: NodeState, m: Memory, arrivals: float) -> None:
         """Record the state ``s`` (memory ``m``) reached at time ``now``."""
         wait = s.stall_left + s.backlog * s.service_s
         container = min(m.demand, self.budget.node_memory) + m.page_cache
         self.max_wait_s = max(self.max_wait_s, wait)
         key_save, swap_fault, cow_fault = self.stalls
-        worst = (wait + s.service_s + (SLICE_S if s.snapshot_share > 0 else 0.0)
-                 + (key_save if s.delayed_share > 0 else 0.0) + (swap_fault if m.swap > 0 else 0.0)
-                 + (cow_fault if s.phase in ("fork", "save") and m.cow > 0 else 0.0))
+        worst = (
+            wait
+            + s.service_s
+            + (SLICE_S if s.snapshot_share > 0 else 0.0)
+            + (key_save if s.delayed_share > 0 else 0.0)
+            + (swap_fault if m.swap > 0 else 0.0)
+            + (cow_fault if s.phase in ("fork", "save") and m.cow > 0 else 0.0)
+        )
         self.worst_request_s = max(self.worst_request_s, worst)
         self.cow_peak = max(self.cow_peak, m.cow)
         self.demand_peak = max(self.demand_peak, m.demand)
@@ -112,12 +140,31 @@ class RunRecord:
         self.phases.append(s.phase)
         self.steps.append((now, wait, s.service_s, arrivals, s.snapshot_share, s.delayed_share))
         if self.keep_rows:
-            self.rows.append((
-                now, arrivals, s.served_writes_per_sec, s.overwrites_since_fork if s.child_alive else 0.0,
-                s.progress, m.parent_rss, m.cow, m.child_kernel, s.change_log, m.demand, m.page_cache, container,
-                m.swap, s.backlog, s.service_s * 1e6, s.snapshot_share, s.delayed_share, s.delayed_writes,
-                s.deferred_requests, 1000 * wait, 1000 * (wait + s.service_s),
-            ))
+            self.rows.append(
+                (
+                    now,
+                    arrivals,
+                    s.served_writes_per_sec,
+                    s.overwrites_since_fork if s.child_alive else 0.0,
+                    s.progress,
+                    m.parent_rss,
+                    m.cow,
+                    m.child_kernel,
+                    s.change_log,
+                    m.demand,
+                    m.page_cache,
+                    container,
+                    m.swap,
+                    s.backlog,
+                    s.service_s * 1e6,
+                    s.snapshot_share,
+                    s.delayed_share,
+                    s.delayed_writes,
+                    s.deferred_requests,
+                    1000 * wait,
+                    1000 * (wait + s.service_s),
+                )
+            )
 
     def columns(self) -> dict | None:
         """The timeline as columns (None without rows)."""
@@ -127,11 +174,18 @@ class RunRecord:
         columns = {name: values[:, i] for i, name in enumerate(TIMELINE_COLUMNS)}
         n, b = len(self.rows), self.budget
         columns["phase"] = np.array(self.phases, dtype=object)
-        for name, value in (("memory_limit_bytes", b.node_memory), ("maxmemory_bytes", b.maxmemory),
-                            ("hard_limit_bytes", b.hard_limit)):
+        for name, value in (
+            ("memory_limit_bytes", b.node_memory),
+            ("maxmemory_bytes", b.maxmemory),
+            ("hard_limit_bytes", b.hard_limit),
+        ):
             columns[name] = np.full(n, value)
-        order = ("time_s", "phase") + TIMELINE_COLUMNS[1:13] + ("memory_limit_bytes", "maxmemory_bytes",
-                                                                "hard_limit_bytes") + TIMELINE_COLUMNS[13:]
+        order = (
+            ("time_s", "phase")
+            + TIMELINE_COLUMNS[1:13]
+            + ("memory_limit_bytes", "maxmemory_bytes", "hard_limit_bytes")
+            + TIMELINE_COLUMNS[13:]
+        )
         return {name: columns[name] for name in order}
 
 
@@ -152,7 +206,7 @@ def _jsonable(value):
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
-def summarize(run: "BackupSimulation") -> Result:
+def summarize(run: BackupSimulation) -> Result:
     """Turn a finished :class:`BackupSimulation` into a :class:`Result`."""
     p, rec = run.p, run.record
     budget = p.budget
@@ -198,9 +252,11 @@ def summarize(run: "BackupSimulation") -> Result:
         "swap_limit_bytes": budget.swap,
         "swap_peak_bytes": swap_peak,
         "headroom_bytes": budget.node_memory - peak_demand,
-        "max_latency_ms": max(base_ms + (1000 * rec.max_wait_s if on_primary else 0.0),
-                              1000 * rec.worst_request_s if on_primary else base_ms,
-                              *[x for x in before + during if math.isfinite(x)]),
+        "max_latency_ms": max(
+            base_ms + (1000 * rec.max_wait_s if on_primary else 0.0),
+            1000 * rec.worst_request_s if on_primary else base_ms,
+            *[x for x in before + during if math.isfinite(x)],
+        ),
         "p50_latency_ms": during[0],
         "p99_latency_ms": during[1],
         "p999_latency_ms": during[2],
@@ -233,35 +289,39 @@ def summarize(run: "BackupSimulation") -> Result:
     return Result(summary=summary, events=run.events, columns=rec.columns())
 
 
-def _offered_per_sec(p: "Prepared", times: np.ndarray) -> float:
+def _offered_per_sec(p: Prepared, times: np.ndarray) -> float:
     """Highest request rate (writes + reads) the primary receives at the recorded step times."""
     tod = (p.fork_time_of_day - p.scenario.simulation.before + times) % DAY
     k = np.searchsorted(p.load.starts, tod, side="right") - 1
     return float((np.asarray(p.load.writes)[k] + np.asarray(p.load.reads)[k]).max())
 
 
-def _load_warnings(p: "Prepared", offered: float, overloaded: bool) -> list[str]:
+def _load_warnings(p: Prepared, offered: float, overloaded: bool) -> list[str]:
     """Say when the offered load exceeds one node's ceiling, and when the data nearly fills maxmemory."""
     out = []
     if overloaded:
-        out.append(f"offered load {offered:,.0f} requests/s exceeds the ~{p.throughput_ceiling:,.0f}/s one node serves "
-                   f"({p.ceiling_source}): requests queue up to workload.clients ({p.scenario.workload.clients}) and "
-                   "latency is clients x service time; shard the load (cluster) or add read replicas")
+        out.append(
+            f"offered load {offered:,.0f} requests/s exceeds the ~{p.throughput_ceiling:,.0f}/s one node serves "
+            f"({p.ceiling_source}): requests queue up to workload.clients ({p.scenario.workload.clients}) and "
+            "latency is clients x service time; shard the load (cluster) or add read replicas"
+        )
     growth = p.budget.maxmemory / p.used_memory
     if 1.0 <= growth < MIN_DATA_GROWTH:
-        out.append(f"used_memory is {1 / growth:.0%} of maxmemory: the data can grow only x{growth:.2f} before Redis "
-                   f"evicts or refuses writes (rbsim's minimum is x{MIN_DATA_GROWTH:g})")
+        out.append(
+            f"used_memory is {1 / growth:.0%} of maxmemory: the data can grow only x{growth:.2f} before Redis "
+            f"evicts or refuses writes (rbsim's minimum is x{MIN_DATA_GROWTH:g})"
+        )
     return out
 
 
-def _oom_consequence(run: "BackupSimulation") -> str | None:
+def _oom_consequence(run: BackupSimulation) -> str | None:
     """What the OOM kill costs, in words (None without one)."""
     if run.oom_victim is None:
         return None
     return oom.consequence(run.oom_victim, run.p.scenario.backup.source, run.p.scenario.build == ELASTICACHE)
 
 
-def _oom_assumption(run: "BackupSimulation") -> str | None:
+def _oom_assumption(run: BackupSimulation) -> str | None:
     """The kernel rule and figures behind the victim (None without an OOM kill)."""
     if run.oom_victim is None:
         return None
@@ -271,7 +331,7 @@ def _oom_assumption(run: "BackupSimulation") -> str | None:
     return oom.assumption(run.oom_choice, run.p.scenario.node.oom_score_adj, container)
 
 
-def client_latency(run: "BackupSimulation") -> tuple[list[float], list[float]]:
+def client_latency(run: BackupSimulation) -> tuple[list[float], list[float]]:
     """p50/p99/p99.9 latency (ms) of client requests before the backup and while it runs.
 
     Each step's requests meet the fluid wait of that moment (interpolated within the step) plus

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import managed
-from .costs import backup_storage_usd_per_month
 from .cluster import combine, shard_scenarios
+from .costs import backup_storage_usd_per_month
 from .engine import simulate
 from .prepare import prepare
 from .restore import restore_fields
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from .platform import Platform
 
 
-def run(scenario: Scenario, source_dir: Path | None = None, timeline: bool = True,
-        platform: Platform | None = None) -> Result:
+def run(
+    scenario: Scenario, source_dir: Path | None = None, timeline: bool = True, platform: Platform | None = None
+) -> Result:
     """Simulate ``scenario`` (every shard of a cluster) and add the managed-backup warnings.
 
     ``timeline=False`` keeps only the summary (what sweeps and the planner need); ``platform``
@@ -41,11 +42,18 @@ def managed_source(scenario: Scenario) -> tuple[Scenario, list[str]]:
     return scenario, notes
 
 
-def finish(scenario: Scenario, result: Result, notes: list[str], source_dir: Path | None = None,
-           platform: Platform | None = None) -> Result:
+def finish(
+    scenario: Scenario,
+    result: Result,
+    notes: list[str],
+    source_dir: Path | None = None,
+    platform: Platform | None = None,
+) -> Result:
     """Add the managed-backup warnings, blocked operations, storage cost and restore figures to a simulated result."""
-    result.summary["warnings"] = notes + result.summary["warnings"] + managed.run_warnings(
-        scenario.backup.kind, result.summary["backup_duration_s"]
+    result.summary["warnings"] = (
+        notes
+        + result.summary["warnings"]
+        + managed.run_warnings(scenario.backup.kind, result.summary["backup_duration_s"])
     )
     result.summary["operations_blocked_s"] = managed.operations_blocked_s(result.summary["backup_duration_s"])
     backup = scenario.backup
@@ -57,8 +65,9 @@ def finish(scenario: Scenario, result: Result, notes: list[str], source_dir: Pat
     return result
 
 
-def _shards(shards: list[Scenario], source_dir: Path | None, timeline: bool,
-            platform: Platform | None = None) -> list[Result]:
+def _shards(
+    shards: list[Scenario], source_dir: Path | None, timeline: bool, platform: Platform | None = None
+) -> list[Result]:
     """Simulate each shard; shards alike but for their name (an even split) are simulated once.
 
     Without a timeline, many distinct shards (a skewed cluster) advance together (sim.lockstep).
@@ -69,15 +78,21 @@ def _shards(shards: list[Scenario], source_dir: Path | None, timeline: bool,
     for shard in shards:
         distinct.setdefault(shard.model_copy(update={"name": ""}).model_dump_json(), shard)
     preps = {key: prepare(shard, platform, source_dir) for key, shard in distinct.items()}
-    together = not timeline and len(preps) >= lockstep.TOGETHER_MIN and all(
-        lockstep.supported(p) is None for p in preps.values())
+    together = (
+        not timeline
+        and len(preps) >= lockstep.TOGETHER_MIN
+        and all(lockstep.supported(p) is None for p in preps.values())
+    )
     if together:
-        done = dict(zip(preps, lockstep.simulate_many(list(preps.values()))))
+        done = dict(zip(preps, lockstep.simulate_many(list(preps.values())), strict=False))
     else:
         done = {key: simulate(distinct[key], p, timeline) for key, p in preps.items()}
     out = []
     for shard in shards:
         key = shard.model_copy(update={"name": ""}).model_dump_json()
-        out.append(done[key].with_summary({**done[key].summary, "scenario": shard.name,
-                                           "warnings": list(done[key].summary["warnings"])}))
+        out.append(
+            done[key].with_summary(
+                {**done[key].summary, "scenario": shard.name, "warnings": list(done[key].summary["warnings"])}
+            )
+        )
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,9 +24,9 @@ from pydantic import (
 
 from . import flavor
 from .dayload import DayLoadError
-from .fieldtypes import Count, Duration, FreeText, Fraction, Rate, Size, Text, TimeOfDay
-from .inputs import Node as YamlNode
+from .fieldtypes import Count, Duration, Fraction, FreeText, Rate, Size, Text, TimeOfDay
 from .inputs import MAX_MESSAGE_CHARS, FileReadError, InputError, YamlError, cut, load_yaml, node_line, read_text, shown
+from .inputs import Node as YamlNode
 from .planner.model import PlanSpec
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
@@ -51,7 +51,7 @@ class Engine(_Model):
         text = str(value).strip()
         parts = text.split(".")
         if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"{shown(value)} is not a version; write it like \"7.0.15\" or \"2.8.22\"")
+            raise ValueError(f'{shown(value)} is not a version; write it like "7.0.15" or "2.8.22"')
         return text
 
     @property
@@ -84,7 +84,7 @@ class Node(_Model):
     oom_score_adj: bool = False
 
     @model_validator(mode="after")
-    def _one_memory_source(self) -> "Node":
+    def _one_memory_source(self) -> Node:
         if (self.type is None) == (self.memory is None):
             which = "both" if self.type is not None else "neither"
             raise ValueError(
@@ -115,7 +115,7 @@ class HotSetSpec(_Model):
     writes: Fraction
 
     @model_validator(mode="after")
-    def _proper(self) -> "HotSetSpec":
+    def _proper(self) -> HotSetSpec:
         if not 0 < self.keys < 1:
             raise ValueError("hot_set.keys must be strictly between 0% and 100%")
         return self
@@ -144,7 +144,7 @@ def _distribution(value: Any) -> Any:
     return value
 
 
-KeyDistribution = Annotated[Union[Uniform, Zipf, HotSet], BeforeValidator(_distribution)]
+KeyDistribution = Annotated[Uniform | Zipf | HotSet, BeforeValidator(_distribution)]
 
 
 class Dataset(_Model):
@@ -157,7 +157,7 @@ class Dataset(_Model):
     value_pattern: Literal["random", "repetitive"] = "random"
 
     @model_validator(mode="after")
-    def _enough(self) -> "Dataset":
+    def _enough(self) -> Dataset:
         if self.keys is not None and self.value_size is not None:
             if self.used_memory is not None:
                 raise ValueError("give keys and value_size, or used_memory with one of them, not all three")
@@ -181,9 +181,11 @@ class DailyProfile(_Model):
     csv: str | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DailyProfile":
+    def _one_source(self) -> DailyProfile:
         if (self.csv is None) == (self.writes_per_sec is None):
-            raise ValueError("give either writes_per_sec (24 hourly rates) or csv (a file with time,writes_per_sec[,reads_per_sec])")
+            raise ValueError(
+                "give either writes_per_sec (24 hourly rates) or csv (a file with time,writes_per_sec[,reads_per_sec])"
+            )
         for name in ("writes_per_sec", "reads_per_sec"):
             values = getattr(self, name)
             if values is not None and len(values) != 24:
@@ -240,7 +242,7 @@ class ShardWeights(_Model):
         return value
 
 
-ShardSkew = Annotated[Union[Uniform, Zipf, ShardWeights], BeforeValidator(_shard_skew)]
+ShardSkew = Annotated[Uniform | Zipf | ShardWeights, BeforeValidator(_shard_skew)]
 
 
 class Cluster(_Model):
@@ -250,7 +252,7 @@ class Cluster(_Model):
     skew: ShardSkew = Uniform()
 
     @model_validator(mode="after")
-    def _weights_match(self) -> "Cluster":
+    def _weights_match(self) -> Cluster:
         if isinstance(self.skew, ShardWeights) and len(self.skew.weights) != self.shards:
             raise ValueError(f"skew lists {len(self.skew.weights)} weights for {self.shards} shards")
         return self
@@ -269,11 +271,13 @@ class Restore(_Model):
     writes_per_sec: Rate | None = None  # writes that return during the replica syncs; default workload.writes_per_sec
 
     @model_validator(mode="after")
-    def _one_target(self) -> "Restore":
+    def _one_target(self) -> Restore:
         if (self.node_type is None) == (self.memory is None):
             which = "both" if self.node_type is not None else "neither"
-            raise ValueError(f"give exactly one of restore.node_type (e.g. cache.r6g.large) or restore.memory "
-                             f"(an explicit limit such as 2GiB); {which} given")
+            raise ValueError(
+                f"give exactly one of restore.node_type (e.g. cache.r6g.large) or restore.memory "
+                f"(an explicit limit such as 2GiB); {which} given"
+            )
         if isinstance(self.skew, ShardWeights) and len(self.skew.weights) != self.shards:
             raise ValueError(f"restore.skew lists {len(self.skew.weights)} weights for {self.shards} shards")
         return self
@@ -324,10 +328,11 @@ class Scenario(_Model):
         return flavor.has_forkless(self.build, self.engine.name, self.engine.version_tuple)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Scenario":
+    def _consistent(self) -> Scenario:
         if self.backup.method == "forkless" and not self.has_forkless:
             raise ValueError(
-                f"backup.method forkless: {self.build} {self.engine.name} {self.engine.version} has no forkless backup; "
+                f"backup.method forkless: {self.build} {self.engine.name} {self.engine.version} "
+                "has no forkless backup; "
                 f"it needs {flavor.forkless_requirement()}"
             )
         if self.backup.kind == "manual" and self.backup.per_day > MAX_MANUAL_BACKUPS_PER_DAY:
@@ -336,7 +341,9 @@ class Scenario(_Model):
                 "manual backups per node in any 24 hours"
             )
         if self.cluster is not None and self.cluster.shards > 1 and self.backup.scope == "shard":
-            raise ValueError("backup.scope shard: with cluster mode enabled, ElastiCache backs up the whole cluster, never one shard")
+            raise ValueError(
+                "backup.scope shard: with cluster mode enabled, ElastiCache backs up the whole cluster, never one shard"
+            )
         return self
 
 
@@ -371,7 +378,9 @@ def parse_scenario(text: str, source: str = "<scenario>", overrides: dict | None
     except YamlError as exc:
         raise ScenarioError(source, [("", exc.line, exc.problem)]) from None
     if not isinstance(data, dict):
-        raise ScenarioError(source, [("", None, "a scenario must be a YAML mapping of fields (name:, node:, dataset:, ...)")])
+        raise ScenarioError(
+            source, [("", None, "a scenario must be a YAML mapping of fields (name:, node:, dataset:, ...)")]
+        )
     if overrides:
         data = merge(data, overrides)
     return validate_scenario(data, source=source, tree=tree)
@@ -444,7 +453,9 @@ def _problems(exc: ValidationError, data: dict, tree: YamlNode | None) -> list[t
         path = ".".join(str(p) for p in loc)
         if error["type"] == "extra_forbidden":
             message = _unknown_field_message(loc)
-        elif error["type"] == "union_tag_invalid" or (loc and loc[-1] == "key_distribution" and error["type"] != "value_error"):
+        elif error["type"] == "union_tag_invalid" or (
+            loc and loc[-1] == "key_distribution" and error["type"] != "value_error"
+        ):
             message = "use uniform, {zipf: 0.99} or {hot_set: {keys: 10%, writes: 90%}}"
         elif error["type"] == "missing":
             message = "this field is required"

@@ -54,8 +54,10 @@ def _option(spec: str, flag: str) -> tuple[str, tuple[str, ...], str]:
 
     path, sep, rest = spec.partition("=")
     if not sep or not rest.strip():
-        raise SweepSpecError(f"{flag} {shown(spec)}: write it as FIELD.PATH=VALUES, e.g. {flag} workload.writes_per_sec="
-                             + ("10k,20k,40k" if flag == "--grid" else "'{range: [10k, 30k]}'"))
+        raise SweepSpecError(
+            f"{flag} {shown(spec)}: write it as FIELD.PATH=VALUES, e.g. {flag} workload.writes_per_sec="
+            + ("10k,20k,40k" if flag == "--grid" else "'{range: [10k, 30k]}'")
+        )
     try:
         return path.strip(), check_path(path.strip()), rest
     except FieldPathError as exc:
@@ -86,14 +88,17 @@ def grid_variants(base: dict, specs: list[str], source: str) -> list[dict[tuple[
         values = []
         for text in split_top_level(rest):
             raw = _yaml_value(text, "--grid", spec)
-            scenario = validate_scenario(with_value(base, parts, raw), source=f"{source} (with --grid {path}={cut(text, 60)})")
+            scenario = validate_scenario(
+                with_value(base, parts, raw), source=f"{source} (with --grid {path}={cut(text, 60)})"
+            )
             values.append((parts, (raw, _column_value(read_value(scenario, parts)))))
         axes.append(values)
     return [dict(combo) for combo in itertools.product(*axes)]
 
 
-def sample_variants(base: dict, specs: list[str], runs: int, seed: int, source: str
-                    ) -> list[dict[tuple[str, ...], tuple[Any, Any]]]:
+def sample_variants(
+    base: dict, specs: list[str], runs: int, seed: int, source: str
+) -> list[dict[tuple[str, ...], tuple[Any, Any]]]:
     """``runs`` random draws of the ``--sample`` options: per run, path → (value written, value drawn)."""
     import numpy as np
 
@@ -109,7 +114,9 @@ def sample_variants(base: dict, specs: list[str], runs: int, seed: int, source: 
             dist = distributions.parse(_yaml_value(rest, "--sample", spec))
             if isinstance(dist, distributions.Choice):
                 for value in dist.choice:
-                    validate_scenario(with_value(base, parts, value), source=f"{source} (with --sample {path} = {shown(value)})")
+                    validate_scenario(
+                        with_value(base, parts, value), source=f"{source} (with --sample {path} = {shown(value)})"
+                    )
                 drawn = distributions.draw(dist, float, rng, runs)
                 columns.append([(parts, (v, _column_value(v))) for v in drawn])
                 continue
@@ -122,11 +129,17 @@ def sample_variants(base: dict, specs: list[str], runs: int, seed: int, source: 
             raise SweepSpecError(f"--sample {shown(spec)}: {exc}") from None
         encode = number_encoder(base, parts, drawn[0]) if drawn else None
         columns.append([(parts, (encode(v), v)) for v in drawn])
-    return [dict(row) for row in zip(*columns)]
+    return [dict(row) for row in zip(*columns, strict=False)]
 
 
-def sweep(path: str | Path, grids: list[str] = (), samples: list[str] = (), runs: int | None = None,
-          seed: int = 0, runner: Runner | None = None) -> pd.DataFrame:
+def sweep(
+    path: str | Path,
+    grids: list[str] = (),
+    samples: list[str] = (),
+    runs: int | None = None,
+    seed: int = 0,
+    runner: Runner | None = None,
+) -> pd.DataFrame:
     """Simulate every variant of the scenario file and return one row per run."""
     import pandas as pd
 
@@ -135,7 +148,9 @@ def sweep(path: str | Path, grids: list[str] = (), samples: list[str] = (), runs
     from .scenario import load_scenario
 
     if bool(grids) == bool(samples):
-        raise SweepSpecError("give --grid options (a grid) or --sample options with --runs (Monte-Carlo), not both or neither")
+        raise SweepSpecError(
+            "give --grid options (a grid) or --sample options with --runs (Monte-Carlo), not both or neither"
+        )
     if samples and not runs:
         raise SweepSpecError("--sample needs --runs N (how many random runs)")
     path = Path(path)
@@ -143,7 +158,9 @@ def sweep(path: str | Path, grids: list[str] = (), samples: list[str] = (), runs
     base = load_yaml_file(path)
     base.pop("plan", None)
     source = str(path)
-    variants = grid_variants(base, list(grids), source) if grids else sample_variants(base, list(samples), runs, seed, source)
+    variants = (
+        grid_variants(base, list(grids), source) if grids else sample_variants(base, list(samples), runs, seed, source)
+    )
     jobs = []
     for variant in variants:
         data = base
@@ -153,7 +170,7 @@ def sweep(path: str | Path, grids: list[str] = (), samples: list[str] = (), runs
     runner = runner or Runner()
     summaries = runner.map(jobs, desc="sweep")
     rows = []
-    for number, (variant, summary) in enumerate(zip(variants, summaries)):
+    for number, (variant, summary) in enumerate(zip(variants, summaries, strict=False)):
         row: dict[str, Any] = {"run": number}
         row.update({".".join(parts): shown for parts, (_, shown) in variant.items()})
         row.update({key: _flat(value) for key, value in summary.items() if key != "error"})
@@ -187,22 +204,35 @@ def _need_pyarrow() -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise SweepSpecError("writing Parquet needs pyarrow: pip install 'rbsim[parquet]' (make run installs it), "
-                             "or use --out FILE.csv") from None
+        raise SweepSpecError(
+            "writing Parquet needs pyarrow: pip install 'rbsim[parquet]' (make run installs it), or use --out FILE.csv"
+        ) from None
 
 
 def register(subparsers) -> None:
     """Add ``rbsim sweep`` to the command's subparsers."""
     p = subparsers.add_parser("sweep", help="simulate a grid or Monte-Carlo sample of scenario variants into a table")
     p.add_argument("file", metavar="FILE", help="scenario YAML file")
-    p.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...",
-                   help="vary a field over listed values (repeat for a cartesian product)")
-    p.add_argument("--sample", action="append", default=[], metavar="PATH=DIST",
-                   help="draw a field from {range: [lo, hi]}, {normal: {mean: m, sd: s}}, {lognormal: ...} or {choice: [...]}")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2,...",
+        help="vary a field over listed values (repeat for a cartesian product)",
+    )
+    p.add_argument(
+        "--sample",
+        action="append",
+        default=[],
+        metavar="PATH=DIST",
+        help="draw a field from {range: [lo, hi]}, {normal: {mean: m, sd: s}}, {lognormal: ...} or {choice: [...]}",
+    )
     p.add_argument("--runs", type=_positive, help="number of Monte-Carlo runs (with --sample)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed for --sample (default 0)")
     p.add_argument("--out", required=True, metavar="FILE", help="table to write: FILE.parquet or FILE.csv")
-    p.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: CPU count)")
+    p.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1, help="local worker processes (default: CPU count)"
+    )
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://host:8786)")
     p.add_argument("--chunk-size", type=_positive, help="runs per task shipped to a worker (default: automatic)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

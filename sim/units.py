@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import SupportsFloat
 
 from .inputs import InputError, shown
 
@@ -17,8 +18,14 @@ KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
 """Bytes in a KiB, MiB, GiB and TiB: the one definition every module divides by."""
 SIZE_UNITS = {
     "B": 1,
-    "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
-    "KIB": KIB, "MIB": MIB, "GIB": GIB, "TIB": TIB,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KIB": KIB,
+    "MIB": MIB,
+    "GIB": GIB,
+    "TIB": TIB,
 }
 COUNT_SUFFIXES = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3}
 RATE_PERIODS = {"S": 1.0, "SEC": 1.0, "MIN": 60.0, "H": 3600.0}
@@ -58,10 +65,10 @@ def _split(text: object, help_text: str) -> tuple[float, str, str | None]:
     return _finite(match["num"], text, help_text), match["unit"], match["per"]
 
 
-def _finite(number: object, text: object, help_text: str) -> float:
+def _finite(number: str | float, text: object, help_text: str) -> float:
     """``number`` as a finite float; .nan, .inf and overflowing numbers such as 1e400 are refused."""
     try:
-        value = float(number)  # type: ignore[arg-type]
+        value = float(number)
     except OverflowError:
         value = math.inf
     if not math.isfinite(value):
@@ -140,11 +147,13 @@ def parse_duration(text: object) -> float:
 
 def parse_fraction(text: object) -> float:
     """A fraction in [0, 1] from ``10%`` or ``0.1``."""
-    percent = isinstance(text, str) and text.strip().endswith("%")
     try:
-        if isinstance(text, bool):
+        if isinstance(text, str) and text.strip().endswith("%"):
+            value = float(text.strip()[:-1]) / 100.0
+        elif isinstance(text, str | SupportsFloat) and not isinstance(text, bool):
+            value = float(text)
+        else:
             raise TypeError
-        value = float(text.strip()[:-1]) / 100.0 if percent else float(text)  # type: ignore[union-attr,arg-type]
     except (TypeError, ValueError, OverflowError):
         raise UnitError(f"cannot read {shown(text)}: expected a fraction such as 10% or 0.1") from None
     if not 0.0 <= value <= 1.0:

@@ -31,65 +31,218 @@ QUICK_RECORDS = [p for p in RECORDS if '"outcome": "ok"' in p.read_text() and '"
 """Records whose calibration is quick (fitting paging records takes ~20 s by itself)."""
 CLASSES = ("ok", "error", "vague", "nonfinite", "traceback", "hang")
 NON_FINITE = re.compile(r"(?<![\w.])-?(nan|inf)(?![\w])", re.IGNORECASE)
-INPUT_ERRORS = ("ScenarioError", "UnitError", "DayLoadError", "PlatformError", "YamlError", "FileReadError",
-                "FieldPathError", "InputError", "NotImplementedError")
+INPUT_ERRORS = (
+    "ScenarioError",
+    "UnitError",
+    "DayLoadError",
+    "PlatformError",
+    "YamlError",
+    "FileReadError",
+    "FieldPathError",
+    "InputError",
+    "NotImplementedError",
+)
 
 NASTY = [
-    ".nan", ".inf", "-.inf", "1e400", "1e400GiB", "1e400/s", "-1", "0", "1e-300", "9" * 4301, "2020-13-45",
-    "!!bool maybe", "!!int 1.5", "!!float abc", "14:00", "25:61", "23:59:59", "18446744073709551617", "1e19",
-    "3e19", "[]", "{}", "[1, [2, [3]]]", "~", "null", "true", "'" + "x" * 200_000 + "'", '"\\0"', "*undefined",
-    "\U0001F4A5", "1.5k", "20k/s", "1.2M/min", "512MiB", "13.07GiB", "100%", "150%", "-5%", "0.5", "1e9",
-    "1e8", "1e8/s", "uniform", "{zipf: 0.99}", "{zipf: 100}", "{hot_set: {keys: 10%, writes: 90%}}",
-    "{hot_set: {keys: 0%, writes: 90%}}", "1h", "500ms", "1e12s", "0s", "'0B'", "1B", "1TiB", "100TiB",
-    "[" * 200 + "]" * 200, "{a: &a [1, 2], b: [*a, *a]}", "2^64", "0x10", "0o17", "yes", "off", "'  '",
+    ".nan",
+    ".inf",
+    "-.inf",
+    "1e400",
+    "1e400GiB",
+    "1e400/s",
+    "-1",
+    "0",
+    "1e-300",
+    "9" * 4301,
+    "2020-13-45",
+    "!!bool maybe",
+    "!!int 1.5",
+    "!!float abc",
+    "14:00",
+    "25:61",
+    "23:59:59",
+    "18446744073709551617",
+    "1e19",
+    "3e19",
+    "[]",
+    "{}",
+    "[1, [2, [3]]]",
+    "~",
+    "null",
+    "true",
+    "'" + "x" * 200_000 + "'",
+    '"\\0"',
+    "*undefined",
+    "\U0001f4a5",
+    "1.5k",
+    "20k/s",
+    "1.2M/min",
+    "512MiB",
+    "13.07GiB",
+    "100%",
+    "150%",
+    "-5%",
+    "0.5",
+    "1e9",
+    "1e8",
+    "1e8/s",
+    "uniform",
+    "{zipf: 0.99}",
+    "{zipf: 100}",
+    "{hot_set: {keys: 10%, writes: 90%}}",
+    "{hot_set: {keys: 0%, writes: 90%}}",
+    "1h",
+    "500ms",
+    "1e12s",
+    "0s",
+    "'0B'",
+    "1B",
+    "1TiB",
+    "100TiB",
+    "[" * 200 + "]" * 200,
+    "{a: &a [1, 2], b: [*a, *a]}",
+    "2^64",
+    "0x10",
+    "0o17",
+    "yes",
+    "off",
+    "'  '",
 ]
 UNITS = ["", "B", "KB", "KiB", "MiB", "GiB", "TiB", "k", "M", "G", "/s", "k/min", "%", "ms", "s", "h", "x"]
 SCENARIO_FIELDS = [
-    "name", "description", "engine.name", "engine.version", "engine.allocator", "node.type", "node.memory",
-    "node.swap", "node.reserved_memory_percent", "node.reserved_memory", "node.transparent_huge_pages",
-    "node.oom_score_adj", "platform", "dataset.keys", "dataset.value_size", "dataset.used_memory",
-    "dataset.key_size", "dataset.value_pattern", "workload.writes_per_sec", "workload.reads_per_sec",
-    "workload.key_distribution", "workload.new_keys_fraction", "workload.clients", "workload.daily_profile",
-    "backup.source", "backup.method", "backup.rdb_key_save_delay_us", "backup.compression", "backup.start",
-    "backup.kind", "backup.per_day", "backup.retention_days", "simulation.before", "simulation.after",
-    "cluster.shards", "cluster.skew", "typo.field", "workload.writes_per_second",
+    "name",
+    "description",
+    "engine.name",
+    "engine.version",
+    "engine.allocator",
+    "node.type",
+    "node.memory",
+    "node.swap",
+    "node.reserved_memory_percent",
+    "node.reserved_memory",
+    "node.transparent_huge_pages",
+    "node.oom_score_adj",
+    "platform",
+    "dataset.keys",
+    "dataset.value_size",
+    "dataset.used_memory",
+    "dataset.key_size",
+    "dataset.value_pattern",
+    "workload.writes_per_sec",
+    "workload.reads_per_sec",
+    "workload.key_distribution",
+    "workload.new_keys_fraction",
+    "workload.clients",
+    "workload.daily_profile",
+    "backup.source",
+    "backup.method",
+    "backup.rdb_key_save_delay_us",
+    "backup.compression",
+    "backup.start",
+    "backup.kind",
+    "backup.per_day",
+    "backup.retention_days",
+    "simulation.before",
+    "simulation.after",
+    "cluster.shards",
+    "cluster.skew",
+    "typo.field",
+    "workload.writes_per_second",
 ]
 PLAN_FIELDS = [
-    "node_types", "reserved_memory_percent", "sources", "windows", "window_length", "replicas",
-    "retention_days", "objectives.no_oom", "objectives.max_swap", "objectives.max_latency_ms",
-    "objectives.max_p99_latency_ms", "objectives.backup_within_window", "objectives.min_headroom",
-    "uncertainty", "max_failure_probability", "typo",
+    "node_types",
+    "reserved_memory_percent",
+    "sources",
+    "windows",
+    "window_length",
+    "replicas",
+    "retention_days",
+    "objectives.no_oom",
+    "objectives.max_swap",
+    "objectives.max_latency_ms",
+    "objectives.max_p99_latency_ms",
+    "objectives.backup_within_window",
+    "objectives.min_headroom",
+    "uncertainty",
+    "max_failure_probability",
+    "typo",
 ]
 BASE_SCENARIO = {
-    "name": "fuzz", "node.type": "cache.r6g.large", "dataset.keys": "200k", "dataset.value_size": "1KB",
-    "workload.writes_per_sec": "5k", "simulation.before": "1s", "simulation.after": "1s",
+    "name": "fuzz",
+    "node.type": "cache.r6g.large",
+    "dataset.keys": "200k",
+    "dataset.value_size": "1KB",
+    "workload.writes_per_sec": "5k",
+    "simulation.before": "1s",
+    "simulation.after": "1s",
 }
-BASE_PLAN = {"node_types": "[cache.r6g.large]", "reserved_memory_percent": "[25]", "windows": "['02:00']",
-             "replicas": "0", "objectives.no_oom": "true"}
+BASE_PLAN = {
+    "node_types": "[cache.r6g.large]",
+    "reserved_memory_percent": "[25]",
+    "windows": "['02:00']",
+    "replicas": "0",
+    "objectives.no_oom": "true",
+}
 RECORD_FIELDS = [
-    ("measured", "fork_usec"), ("measured", "outcome"), ("measured", "save_duration_s"),
-    ("measured", "rdb_last_cow_size"), ("measured", "peak_container_bytes"), ("measured", "ping_max_ms"),
-    ("fill", "used_memory_rss"), ("fill", "key_name_bytes_mean"), ("fill", "keys"),
-    ("load", "served_writes_per_sec_before"), ("load", "target_writes_per_sec"), ("config", "limit_bytes"),
-    ("", "scenario_yaml"), ("", "timeline"), ("", "pings"), ("", "id"), ("", "measured"), ("", "created"),
+    ("measured", "fork_usec"),
+    ("measured", "outcome"),
+    ("measured", "save_duration_s"),
+    ("measured", "rdb_last_cow_size"),
+    ("measured", "peak_container_bytes"),
+    ("measured", "ping_max_ms"),
+    ("fill", "used_memory_rss"),
+    ("fill", "key_name_bytes_mean"),
+    ("fill", "keys"),
+    ("load", "served_writes_per_sec_before"),
+    ("load", "target_writes_per_sec"),
+    ("config", "limit_bytes"),
+    ("", "scenario_yaml"),
+    ("", "timeline"),
+    ("", "pings"),
+    ("", "id"),
+    ("", "measured"),
+    ("", "created"),
 ]
-JSON_NASTY = ["fast", -1, 1e308, float("nan"), float("inf"), None, [], {}, True, 10**30, "", [[1, 2, 3]],
-              "name: x\nnode: {memory: 1e400GiB}\ndataset: {keys: 1, value_size: 1B}\n", "\udcff"]
+JSON_NASTY = [
+    "fast",
+    -1,
+    1e308,
+    float("nan"),
+    float("inf"),
+    None,
+    [],
+    {},
+    True,
+    10**30,
+    "",
+    [[1, 2, 3]],
+    "name: x\nnode: {memory: 1e400GiB}\ndataset: {keys: 1, value_size: 1B}\n",
+    "\udcff",
+]
 
 
 quantities = st.builds(
     lambda number, unit: f"{number}{unit}",
-    st.one_of(st.integers(-10, 10**22), st.floats(allow_nan=True, allow_infinity=True, width=64),
-              st.sampled_from(["1e400", "1e-400", "2e19", "1.8e19"])),
+    st.one_of(
+        st.integers(-10, 10**22),
+        st.floats(allow_nan=True, allow_infinity=True, width=64),
+        st.sampled_from(["1e400", "1e-400", "2e19", "1.8e19"]),
+    ),
     st.sampled_from(UNITS),
 )
-values = st.one_of(st.sampled_from(NASTY), quantities,
-                   st.text(max_size=30).map(lambda t: json.dumps(t)),
-                   st.lists(st.sampled_from(NASTY[:60]), max_size=30).map(lambda v: "[" + ", ".join(v) + "]"))
+values = st.one_of(
+    st.sampled_from(NASTY),
+    quantities,
+    st.text(max_size=30).map(lambda t: json.dumps(t)),
+    st.lists(st.sampled_from(NASTY[:60]), max_size=30).map(lambda v: "[" + ", ".join(v) + "]"),
+)
 
 
-numbers = st.one_of(st.integers(0, 10**6), st.floats(0, 1e20, allow_nan=False, allow_infinity=False),
-                    st.sampled_from([0, 1, 1e-9, 1e7, 1e8, 1e12, 2**53, 2**64, 3e19]))
+numbers = st.one_of(
+    st.integers(0, 10**6),
+    st.floats(0, 1e20, allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 1, 1e-9, 1e7, 1e8, 1e12, 2**53, 2**64, 3e19]),
+)
 
 
 def _with(units: list[str]) -> st.SearchStrategy[str]:
@@ -103,16 +256,29 @@ DURATIONS = _with(["ms", "s", "min", "h"])
 FRACTIONS = st.one_of(st.floats(0, 1).map(str), st.integers(0, 100).map(lambda p: f"{p}%"))
 TIMES = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 25), st.integers(0, 61))
 GOOD = {
-    "node.memory": SIZES, "node.swap": SIZES, "node.reserved_memory": SIZES, "dataset.value_size": SIZES,
-    "dataset.used_memory": SIZES, "dataset.key_size": SIZES, "dataset.keys": COUNTS,
-    "workload.writes_per_sec": RATES, "workload.reads_per_sec": RATES, "workload.new_keys_fraction": FRACTIONS,
-    "workload.clients": st.integers(1, 10**9).map(str), "backup.start": TIMES, "simulation.before": DURATIONS,
-    "simulation.after": DURATIONS, "node.reserved_memory_percent": st.floats(0, 100).map(str),
+    "node.memory": SIZES,
+    "node.swap": SIZES,
+    "node.reserved_memory": SIZES,
+    "dataset.value_size": SIZES,
+    "dataset.used_memory": SIZES,
+    "dataset.key_size": SIZES,
+    "dataset.keys": COUNTS,
+    "workload.writes_per_sec": RATES,
+    "workload.reads_per_sec": RATES,
+    "workload.new_keys_fraction": FRACTIONS,
+    "workload.clients": st.integers(1, 10**9).map(str),
+    "backup.start": TIMES,
+    "simulation.before": DURATIONS,
+    "simulation.after": DURATIONS,
+    "node.reserved_memory_percent": st.floats(0, 100).map(str),
     "workload.key_distribution": st.one_of(
-        st.just("uniform"), st.floats(0.01, 5).map(lambda z: f"{{zipf: {z}}}"),
-        st.tuples(FRACTIONS, FRACTIONS).map(lambda kw: f"{{hot_set: {{keys: {kw[0]}, writes: {kw[1]}}}}}")),
+        st.just("uniform"),
+        st.floats(0.01, 5).map(lambda z: f"{{zipf: {z}}}"),
+        st.tuples(FRACTIONS, FRACTIONS).map(lambda kw: f"{{hot_set: {{keys: {kw[0]}, writes: {kw[1]}}}}}"),
+    ),
     "workload.daily_profile": st.lists(RATES, min_size=24, max_size=24).map(
-        lambda r: "{writes_per_sec: [" + ", ".join(r) + "]}"),
+        lambda r: "{writes_per_sec: [" + ", ".join(r) + "]}"
+    ),
     "cluster.shards": st.integers(1, 500).map(str),
     "cluster.skew": st.one_of(st.just("uniform"), st.floats(0.01, 5).map(lambda z: f"{{zipf: {z}}}")),
     "backup.method": st.sampled_from(["auto", "fork", "forkless"]),
@@ -121,11 +287,14 @@ GOOD = {
     "engine.version": st.sampled_from(["2.8.19", "2.8.22", "6.0.9", "7.0.15", "7.2"]),
     "node.type": st.sampled_from(["cache.t4g.micro", "cache.m2.4xlarge", "cache.r6g.16xlarge", "cache.t1.micro"]),
     "platform": st.sampled_from(["nitro", "xen-pv", "lab", "lab-uncalibrated"]),
-    "name": st.text(max_size=300).map(json.dumps), "description": st.text(max_size=50).map(json.dumps),
+    "name": st.text(max_size=300).map(json.dumps),
+    "description": st.text(max_size=50).map(json.dumps),
     "dataset.value_pattern": st.sampled_from(["random", "repetitive"]),
-    "backup.retention_days": st.integers(0, 35).map(str), "backup.per_day": st.integers(1, 1440).map(str),
+    "backup.retention_days": st.integers(0, 35).map(str),
+    "backup.per_day": st.integers(1, 1440).map(str),
     "backup.kind": st.sampled_from(["automatic", "manual", "final"]),
-    "backup.compression": st.sampled_from(["true", "false"]), "engine.name": st.sampled_from(["redis", "valkey"]),
+    "backup.compression": st.sampled_from(["true", "false"]),
+    "engine.name": st.sampled_from(["redis", "valkey"]),
     "engine.allocator": st.sampled_from(["jemalloc", "libc"]),
     "node.transparent_huge_pages": st.sampled_from(["true", "false"]),
     "node.oom_score_adj": st.sampled_from(["true", "false"]),
@@ -199,9 +368,15 @@ def _mutate(text: str, mutation: str, data: st.DataObject) -> tuple[bytes, dict[
         raw = b"\xef\xbb\xbf" + raw
     elif mutation in ("csv", "csv-bad"):
         raw += b"workload:\n  daily_profile: {csv: day.csv}\n" if b"workload:" not in raw else b""
-        rows = data.draw(st.lists(st.tuples(st.sampled_from(["00:00", "12:00", "25:00", "x", "14:30", ""]),
-                                            st.sampled_from(["1k", ".nan", "1e400", "-1", "x" * 140_000, ""])),
-                                  max_size=4))
+        rows = data.draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["00:00", "12:00", "25:00", "x", "14:30", ""]),
+                    st.sampled_from(["1k", ".nan", "1e400", "-1", "x" * 140_000, ""]),
+                ),
+                max_size=4,
+            )
+        )
         body = "time,writes_per_sec\n" + "".join(f"{t},{w}\n" for t, w in rows)
         extra["day.csv"] = body.encode() + (b"\xff\xfe\n" if mutation == "csv-bad" else b"")
     return raw, extra
@@ -224,8 +399,11 @@ def scenario_cases(draw, with_plan: bool = False, extreme_only: bool = False) ->
     if with_plan:
         plan = dict(BASE_PLAN)
         for path in draw(st.lists(st.sampled_from(PLAN_FIELDS), min_size=1, max_size=3)):
-            plan[path] = draw(st.one_of(values, st.sampled_from(_PLAN_VALUES), *[PLAN_GOOD[path]] * 3)
-                              if path in PLAN_GOOD else st.one_of(values, st.sampled_from(_PLAN_VALUES)))
+            plan[path] = draw(
+                st.one_of(values, st.sampled_from(_PLAN_VALUES), *[PLAN_GOOD[path]] * 3)
+                if path in PLAN_GOOD
+                else st.one_of(values, st.sampled_from(_PLAN_VALUES))
+            )
         text += plan_text(plan)
     raw, extra = _mutate(text, "none" if extreme_only else draw(st.sampled_from(MUTATIONS)), data)
     files = {"s.yaml": raw, **extra}
@@ -239,9 +417,13 @@ PLAN_GOOD = {
     "node_types": st.lists(GOOD["node.type"], min_size=1, max_size=2).map(lambda v: "[" + ", ".join(v) + "]"),
     "windows": st.lists(TIMES, min_size=1, max_size=3).map(lambda v: "[" + ", ".join(v) + "]"),
     "reserved_memory_percent": st.lists(st.floats(0, 100), min_size=1, max_size=2).map(str),
-    "objectives.max_swap": SIZES, "objectives.min_headroom": SIZES, "window_length": DURATIONS,
-    "objectives.max_latency_ms": numbers.map(str), "objectives.max_p99_latency_ms": numbers.map(str),
-    "max_failure_probability": FRACTIONS, "replicas": st.integers(0, 5).map(str),
+    "objectives.max_swap": SIZES,
+    "objectives.min_headroom": SIZES,
+    "window_length": DURATIONS,
+    "objectives.max_latency_ms": numbers.map(str),
+    "objectives.max_p99_latency_ms": numbers.map(str),
+    "max_failure_probability": FRACTIONS,
+    "replicas": st.integers(0, 5).map(str),
     "retention_days": st.integers(1, 35).map(str),
 }
 _PLAN_VALUES = [
@@ -253,7 +435,11 @@ _PLAN_VALUES = [
     "{runs: 3, inputs: {dataset.keys: {lognormal: {mean: 1e-300, sd: 1e300}}}}",
     "{runs: 3, inputs: {workload.writes_per_sec: {range: [1k, 1e400]}}}",
     "{runs: 2, inputs: {backup.start: {choice: ['14:00', '25:00']}}}",
-    "['02:00', '14:00', 25:00]", "[14:00, 02:00]", "[.nan]", "[cache.r6g.large, cache.nope]", "[primary, moon]",
+    "['02:00', '14:00', 25:00]",
+    "[14:00, 02:00]",
+    "[.nan]",
+    "[cache.r6g.large, cache.nope]",
+    "[primary, moon]",
 ]
 
 
@@ -270,13 +456,40 @@ def sweep_cases(draw) -> Case:
     else:
         path = draw(st.sampled_from(paths))
         a, b = draw(field_value(path)), draw(field_value(path))
-        dist = draw(st.sampled_from([f"{{range: [{a}, {b}]}}", f"{{normal: {{mean: {a}, sd: {b}}}}}",
-                                     f"{{lognormal: {{mean: {a}, sd: {b}}}}}", f"{{choice: [{a}, {b}]}}", a]))
-        argv += ["--sample", f"{path}={dist}",
-                 "--runs", draw(st.sampled_from(["1", "2", "3", "0", "-1", "abc", "1e400"]))]
+        dist = draw(
+            st.sampled_from(
+                [
+                    f"{{range: [{a}, {b}]}}",
+                    f"{{normal: {{mean: {a}, sd: {b}}}}}",
+                    f"{{lognormal: {{mean: {a}, sd: {b}}}}}",
+                    f"{{choice: [{a}, {b}]}}",
+                    a,
+                ]
+            )
+        )
+        argv += [
+            "--sample",
+            f"{path}={dist}",
+            "--runs",
+            draw(st.sampled_from(["1", "2", "3", "0", "-1", "abc", "1e400"])),
+        ]
     argv += ["--seed", draw(st.sampled_from(["0", "7", "-1", "abc", "18446744073709551617"]))]
-    argv += ["--out", draw(st.sampled_from(["{dir}/t.csv", "{dir}/t.csv", "{dir}/t.parquet", "/proc/nope/x.csv",
-                                           "{dir}/t.txt", "{dir}", "{dir}/" + "x" * 300 + ".csv"]))]
+    argv += [
+        "--out",
+        draw(
+            st.sampled_from(
+                [
+                    "{dir}/t.csv",
+                    "{dir}/t.csv",
+                    "{dir}/t.parquet",
+                    "/proc/nope/x.csv",
+                    "{dir}/t.txt",
+                    "{dir}",
+                    "{dir}/" + "x" * 300 + ".csv",
+                ]
+            )
+        ),
+    ]
     base = render(BASE_SCENARIO).encode()
     return Case("sweep", argv, {"s.yaml": base}, ("s.yaml", "--grid", "--sample", "--runs", "--seed", "--out"))
 
@@ -299,15 +512,25 @@ def record_cases(draw) -> Case:
         raw = raw.replace(b'"id"', b'"\xff\xfeid"', 1)
     elif how == "truncate":
         raw = raw[: draw(st.integers(0, len(raw)))]
-    argv = (["calibrate", "{dir}/r.json", "{dir}/r.json", "{dir}/r.json", "--out", "{dir}/p.yaml"] if calibrate
-            else ["validate", "{dir}/r.json"])
+    argv = (
+        ["calibrate", "{dir}/r.json", "{dir}/r.json", "{dir}/r.json", "--out", "{dir}/p.yaml"]
+        if calibrate
+        else ["validate", "{dir}/r.json"]
+    )
     return Case("record", argv, {"r.json": raw}, ("r.json",))
 
 
 def any_case() -> st.SearchStrategy[Case]:
     """Every kind, weighted towards scenario files (most of the input surface)."""
-    return st.one_of(scenario_cases(), scenario_cases(), scenario_cases(extreme_only=True),
-                     scenario_cases(extreme_only=True), scenario_cases(with_plan=True), sweep_cases(), record_cases())
+    return st.one_of(
+        scenario_cases(),
+        scenario_cases(),
+        scenario_cases(extreme_only=True),
+        scenario_cases(extreme_only=True),
+        scenario_cases(with_plan=True),
+        sweep_cases(),
+        record_cases(),
+    )
 
 
 class _Timeout(BaseException):
@@ -353,7 +576,7 @@ def judge(case: Case, folder: Path, seconds: float = 20.0) -> tuple[str, str]:
     if case.kind == "sweep":
         return _judge_table(argv)
     if case.kind in ("scenario", "extreme", "plan") and NON_FINITE.search(stdout):
-        line = next(l for l in stdout.splitlines() if NON_FINITE.search(l))
+        line = next(x for x in stdout.splitlines() if NON_FINITE.search(x))
         return "nonfinite", line.strip()[:200]
     return "ok", ""
 

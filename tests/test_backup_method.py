@@ -4,27 +4,29 @@ import json
 import textwrap
 
 import pytest
+from helpers import scenario
 
 from sim.cli import main, render_summary
 from sim.prepare import prepare
 from sim.run import run
 from sim.scenario import ScenarioError, load_scenario
 
-from helpers import scenario
-
 TIGHT = {"memory": "1.25GiB", "reserved_memory_percent": 5}  # free memory well under 20 % of the node
 
 
-@pytest.mark.parametrize("engine, platform, expected", [
-    ({"build": "elasticache"}, "lab", "forkless"),
-    ({"build": "elasticache", "name": "valkey", "version": "7.2.4"}, "lab", "forkless"),
-    ({}, "lab", "fork"),  # a container on the lab machine: open-source Redis
-    ({}, "nitro", "fork"),  # node.memory means a container: open source
-    ({"build": "open-source", "version": "7.4.0"}, "nitro", "fork"),
-    ({"build": "open-source", "name": "valkey", "version": "9.1.2"}, "nitro", "fork"),
-    ({"build": "open-source", "name": "valkey", "version": "9.2.0"}, "nitro", "forkless"),
-    ({"build": "elasticache", "version": "2.8.19"}, "nitro", "fork"),
-])
+@pytest.mark.parametrize(
+    "engine, platform, expected",
+    [
+        ({"build": "elasticache"}, "lab", "forkless"),
+        ({"build": "elasticache", "name": "valkey", "version": "7.2.4"}, "lab", "forkless"),
+        ({}, "lab", "fork"),  # a container on the lab machine: open-source Redis
+        ({}, "nitro", "fork"),  # node.memory means a container: open source
+        ({"build": "open-source", "version": "7.4.0"}, "nitro", "fork"),
+        ({"build": "open-source", "name": "valkey", "version": "9.1.2"}, "nitro", "fork"),
+        ({"build": "open-source", "name": "valkey", "version": "9.2.0"}, "nitro", "forkless"),
+        ({"build": "elasticache", "version": "2.8.19"}, "nitro", "fork"),
+    ],
+)
 def test_auto_goes_forkless_only_where_the_build_has_it(engine, platform, expected):
     p = prepare(scenario(engine=engine, platform=platform, node=TIGHT, backup={"method": "auto"}))
     assert p.method == expected
@@ -38,11 +40,13 @@ def test_a_catalog_node_type_means_elasticache_and_a_container_open_source():
 
 def test_forkless_on_open_source_redis_is_refused_naming_the_field(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         node: {memory: 2GiB}
         dataset: {keys: 1M, value_size: 1KB}
         backup: {method: forkless}
-        """))
+        """)
+    )
     with pytest.raises(ScenarioError, match="backup.method forkless: open-source redis 7.0.15 has no forkless backup"):
         load_scenario(path)
     assert main(["run", str(path)]) == 2
@@ -85,7 +89,8 @@ def test_a_plan_marks_forkless_candidates_and_its_recommendation_as_unvalidated(
     from sim.planner.render import render_plan
 
     path = tmp_path / "p.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         node: {type: cache.t4g.micro}
         dataset: {keys: 400k, value_size: 1KB}
         workload: {writes_per_sec: 5k}
@@ -95,7 +100,8 @@ def test_a_plan_marks_forkless_candidates_and_its_recommendation_as_unvalidated(
           sources: [primary]
           windows: ["03:00"]
           objectives: {min_data_growth: 1.05}
-        """))
+        """)
+    )
     result = plan(path)
     best = result.recommendation
     assert best.summary["method"] == "forkless"

@@ -67,10 +67,12 @@ def test_split_is_deterministic_and_stratified(all_records):
 
 def test_calibration_recovers_fork_and_save_costs(records):
     lab = load_platform("lab")
-    truth = lab.model_copy(update={
-        "fork": lab.fork.model_copy(update={"base_ms": 3.0, "ms_per_gib": 31.0}),
-        "save": lab.save.model_copy(update={"us_per_key": 2.5, "delay_overhead_us": 80.0}),
-    })
+    truth = lab.model_copy(
+        update={
+            "fork": lab.fork.model_copy(update={"base_ms": 3.0, "ms_per_gib": 31.0}),
+            "save": lab.save.model_copy(update={"us_per_key": 2.5, "delay_overhead_us": 80.0}),
+        }
+    )
     base = copy.deepcopy(records)
     for r in base[:6]:  # some saves without writes
         r["load"]["served_writes_per_sec_before"] = r["load"]["target_writes_per_sec"] = 0

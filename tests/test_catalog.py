@@ -14,10 +14,28 @@ from sim.catalog import COLUMNS, NodeType, UnknownNodeTypeError, get_node_type, 
 # section 1.2, the Redis OSS table, has 91 rows and section 1.3, the Valkey-only table, 21 (m8g, r8g, c8gn, 7 each).
 # A grep for "^| cache\." in those two sections gave the same 91 + 21 = 112.
 FAMILY_COUNTS = {
-    "t1": 1, "t2": 3, "t3": 3, "t4g": 3,
-    "m1": 4, "m2": 3, "m3": 4, "m4": 5, "m5": 6, "m6g": 7, "m7g": 7,
-    "c1": 1, "r3": 5, "r4": 6, "r5": 6, "r6g": 7, "r6gd": 6, "r7g": 7, "c7gn": 7,
-    "m8g": 7, "r8g": 7, "c8gn": 7,
+    "t1": 1,
+    "t2": 3,
+    "t3": 3,
+    "t4g": 3,
+    "m1": 4,
+    "m2": 3,
+    "m3": 4,
+    "m4": 5,
+    "m5": 6,
+    "m6g": 7,
+    "m7g": 7,
+    "c1": 1,
+    "r3": 5,
+    "r4": 6,
+    "r5": 6,
+    "r6g": 7,
+    "r6gd": 6,
+    "r7g": 7,
+    "c7gn": 7,
+    "m8g": 7,
+    "r8g": 7,
+    "c8gn": 7,
 }
 EXPECTED_ROWS = 112
 
@@ -148,7 +166,7 @@ def test_sizes_grow_together_within_a_family():
         vcpus = [node.vcpu for node in nodes if node.vcpu is not None]
         assert vcpus == sorted(vcpus), family  # burstable sizes can share a vCPU count
         prices = [node.price_usd_per_hour for node in nodes if node.price_usd_per_hour is not None]
-        assert all(a < b for a, b in zip(prices, prices[1:])), family
+        assert all(a < b for a, b in zip(prices, prices[1:], strict=False)), family
 
 
 def test_every_source_tag_is_explained_in_the_header():

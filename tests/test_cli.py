@@ -27,9 +27,25 @@ def test_json_has_the_contract_fields():
     done = rbsim("run", "--json", *SCENARIOS)
     results = json.loads(done.stdout)
     assert len(results) == len(SCENARIOS)
-    required = {"outcome", "method", "fork_stall_s", "save_duration_s", "cow_peak_bytes", "peak_memory_bytes",
-                "memory_limit_bytes", "swap_peak_bytes", "max_latency_ms", "rdb_bytes", "oom_victim", "writes_delayed",
-                "p50_latency_ms", "p99_latency_ms", "replica_lag_s", "backup_storage_usd_month", "warnings"}
+    required = {
+        "outcome",
+        "method",
+        "fork_stall_s",
+        "save_duration_s",
+        "cow_peak_bytes",
+        "peak_memory_bytes",
+        "memory_limit_bytes",
+        "swap_peak_bytes",
+        "max_latency_ms",
+        "rdb_bytes",
+        "oom_victim",
+        "writes_delayed",
+        "p50_latency_ms",
+        "p99_latency_ms",
+        "replica_lag_s",
+        "backup_storage_usd_month",
+        "warnings",
+    }
     for r in results:
         assert required <= set(r)
         assert r["outcome"] in ("ok", "paging", "failed", "oom")
@@ -69,7 +85,10 @@ def test_parquet_timeline(tmp_path):
     [
         ("node: {type: cache.r6g.larg}\ndataset: {keys: 1M, value_size: 1KB}\n", "did you mean 'cache.r6g.large'"),
         ("node: {memory: 1400}\ndataset: {keys: 1M, value_size: 1KB}\n", "node.memory"),
-        ("node: {memory: 1GiB}\ndataset: {keys: 1M, value_size: 1KB}\nworkload: {writes: 5k}\n", "unknown field 'writes'"),
+        (
+            "node: {memory: 1GiB}\ndataset: {keys: 1M, value_size: 1KB}\nworkload: {writes: 5k}\n",
+            "unknown field 'writes'",
+        ),
         ("node: [oops\n", "malformed YAML"),
     ],
 )

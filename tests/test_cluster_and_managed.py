@@ -7,7 +7,10 @@ from sim.cluster import shard_scenarios, shard_weights
 from sim.run import run
 from sim.scenario import ScenarioError, parse_scenario
 
-BASE = "node: {memory: 2GiB}\nplatform: lab\ndataset: {keys: 900k, value_size: 1KB}\nworkload: {writes_per_sec: 30k}\nbackup: {method: fork}\n"
+BASE = (
+    "node: {memory: 2GiB}\nplatform: lab\ndataset: {keys: 900k, value_size: 1KB}\n"
+    "workload: {writes_per_sec: 30k}\nbackup: {method: fork}\n"
+)
 
 
 def test_weights():
@@ -57,7 +60,11 @@ def test_final_backup_comes_from_the_primary():
 
 
 def test_long_automatic_backup_outlasts_the_window():
-    r = run(parse_scenario(BASE.replace("backup: {method: fork}", "backup: {rdb_key_save_delay_us: 5000}").replace("30k", "0")))
+    r = run(
+        parse_scenario(
+            BASE.replace("backup: {method: fork}", "backup: {rdb_key_save_delay_us: 5000}").replace("30k", "0")
+        )
+    )
     assert r["backup_duration_s"] > 3600 and any("60-minute" in w for w in r["warnings"])
     assert r["operations_blocked_s"] == r["backup_duration_s"]
 
@@ -76,8 +83,10 @@ def test_storage_cost_follows_retention_and_the_free_backup():
 
 def test_cluster_max_latency_is_the_longest_wait_on_any_shard():
     """The cluster's max latency is the longest wait on any shard and bounds every shard's percentiles."""
-    text = ("node: {memory: 1.2GiB}\nplatform: lab\ndataset: {keys: 1.2M, value_size: 1KB}\n"
-            "workload: {writes_per_sec: 60k}\nbackup: {method: fork}\ncluster: {shards: 2, skew: [1, 3]}\n")
+    text = (
+        "node: {memory: 1.2GiB}\nplatform: lab\ndataset: {keys: 1.2M, value_size: 1KB}\n"
+        "workload: {writes_per_sec: 60k}\nbackup: {method: fork}\ncluster: {shards: 2, skew: [1, 3]}\n"
+    )
     r = run(parse_scenario(text))
     assert r["max_latency_ms"] == max(x["max_latency_ms"] for x in r["shards"])
     assert all(r["max_latency_ms"] >= x[k] for x in r["shards"] for k in ("p99_latency_ms", "p999_latency_ms"))

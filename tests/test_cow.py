@@ -34,7 +34,9 @@ def monte_carlo_dirty_pages(dist, keys: int, slot: int, writes: int, runs: int =
 
 
 @pytest.mark.parametrize("slot", [32, 1280, 5120, 12288])
-@pytest.mark.parametrize("dist", [Uniform(), Zipf(zipf=0.99), Zipf(zipf=1.2), HotSet(hot_set=HotSetSpec(keys=0.1, writes=0.9))])
+@pytest.mark.parametrize(
+    "dist", [Uniform(), Zipf(zipf=0.99), Zipf(zipf=1.2), HotSet(hot_set=HotSetSpec(keys=0.1, writes=0.9))]
+)
 def test_formula_matches_monte_carlo(dist, slot):
     keys = 30_000
     model = cow_model(one_class(slot), keys, popularity(dist, keys), page_size=PAGE)
@@ -51,8 +53,10 @@ def test_uniform_single_slot_pages_is_the_classic_formula():
         assert model.dirty_pages(n) == pytest.approx(keys * (1 - np.exp(-n / keys)), rel=1e-9)
 
 
-def real_model(keys=200_000, value=1000, dist=Uniform(), dismiss=False):
-    return cow_model(key_layout(16, value, keys), keys, popularity(dist, keys), PAGE, dismiss_large_values=dismiss)
+def real_model(keys=200_000, value=1000, dist=None, dismiss=False):
+    return cow_model(
+        key_layout(16, value, keys), keys, popularity(dist or Uniform(), keys), PAGE, dismiss_large_values=dismiss
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -83,7 +87,11 @@ def test_cow_grows_with_write_rate_and_save_time(rate, faster, seconds, longer):
 
 def test_skew_lowers_cow():
     n = 100_000
-    assert real_model(dist=Zipf(zipf=1.2)).cow_bytes(n) < real_model(dist=Zipf(zipf=0.8)).cow_bytes(n) < real_model().cow_bytes(n)
+    assert (
+        real_model(dist=Zipf(zipf=1.2)).cow_bytes(n)
+        < real_model(dist=Zipf(zipf=0.8)).cow_bytes(n)
+        < real_model().cow_bytes(n)
+    )
 
 
 def test_huge_pages_copy_far_more_for_few_writes():
@@ -103,7 +111,9 @@ def test_child_dismissal_releases_saved_large_values_only():
     assert small.cow_bytes(n, progress=1.0) == pytest.approx(small.cow_bytes(n, progress=0.0))
 
 
-@pytest.mark.parametrize("size, span, inner", [(32, 1.0, 0.0), (1280, 1.25, 0.0), (5120, 2.0, 0.5), (12288, 3.0, 3.0), (4096, 1.0, 1.0)])
+@pytest.mark.parametrize(
+    "size, span, inner", [(32, 1.0, 0.0), (1280, 1.25, 0.0), (5120, 2.0, 0.5), (12288, 3.0, 3.0), (4096, 1.0, 1.0)]
+)
 def test_page_spans_of_jemalloc_slots(size, span, inner):
     from sim.physics.cow import page_spans
 

@@ -2,16 +2,15 @@
 
 import numpy as np
 import pytest
+from helpers import scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.engine import simulate
+from sim.outcomes import OUTCOMES
 from sim.physics.fork import fork_stall_seconds
 from sim.prepare import prepare
-from sim.outcomes import OUTCOMES
 from sim.scenario import parse_scenario
-
-from helpers import scenario
 
 SEVERITY = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
 
@@ -21,8 +20,17 @@ def test_phases_and_timeline():
     tl = r.timeline
     assert list(tl["phase"].unique()) == ["steady", "fork", "save", "after"]
     assert np.all(np.diff(tl["time_s"]) >= 0)
-    for column in ("time_s", "parent_rss_bytes", "cow_bytes", "demand_bytes", "memory_limit_bytes",
-                   "served_writes_per_sec", "backlog_requests", "latency_ms", "swap_bytes"):
+    for column in (
+        "time_s",
+        "parent_rss_bytes",
+        "cow_bytes",
+        "demand_bytes",
+        "memory_limit_bytes",
+        "served_writes_per_sec",
+        "backlog_requests",
+        "latency_ms",
+        "swap_bytes",
+    ):
         assert column in tl
     assert r["backup_completed"] and r["outcome"] == "ok"
 
@@ -34,7 +42,11 @@ def test_stall_and_save_follow_the_profile():
     prof = p.platform
     assert r["fork_stall_s"] == pytest.approx(fork_stall_seconds(p.rss, prof.fork.base_ms, prof.fork.ms_per_gib))
     cost = prof.save
-    expected_save = p.keys * cost.us_per_key / 1e6 + p.rdb_bytes / cost.write_bytes_per_sec + p.keys * 1000 / cost.lzf_random_bytes_per_sec
+    expected_save = (
+        p.keys * cost.us_per_key / 1e6
+        + p.rdb_bytes / cost.write_bytes_per_sec
+        + p.keys * 1000 / cost.lzf_random_bytes_per_sec
+    )
     # the child shares the CPUs while the stall's backlog drains: a few ms at most
     assert r["save_duration_s"] == pytest.approx(expected_save, rel=1e-3)
 
@@ -64,22 +76,34 @@ def test_max_latency_is_the_stall_plus_queueing():
 
 
 def test_oom_without_swap_kills_the_parent():
-    r = simulate(scenario(node={"memory": "1.3GiB"}, workload={"writes_per_sec": "200k"}, backup={"rdb_key_save_delay_us": 20}))
+    r = simulate(
+        scenario(node={"memory": "1.3GiB"}, workload={"writes_per_sec": "200k"}, backup={"rdb_key_save_delay_us": 20})
+    )
     assert r["outcome"] == "oom" and r["oom_victim"] == "parent" and not r["backup_completed"]
     assert r["peak_memory_bytes"] <= r["memory_limit_bytes"] + 1
 
 
 def test_oom_score_adj_makes_the_child_the_victim_and_the_cache_survives():
-    r = simulate(scenario(node={"memory": "1.3GiB", "oom_score_adj": True}, workload={"writes_per_sec": "200k"},
-                          backup={"rdb_key_save_delay_us": 20}))
+    r = simulate(
+        scenario(
+            node={"memory": "1.3GiB", "oom_score_adj": True},
+            workload={"writes_per_sec": "200k"},
+            backup={"rdb_key_save_delay_us": 20},
+        )
+    )
     assert r["oom_victim"] == "child" and not r["backup_completed"]
     tail = r.timeline[r.timeline["phase"] == "failed"]
     assert len(tail) > 0 and (tail["parent_rss_bytes"] > 0).all() and (tail["cow_bytes"] == 0).all()
 
 
 def test_swap_turns_oom_into_paging():
-    r = simulate(scenario(node={"memory": "1.3GiB", "swap": "2GiB"}, workload={"writes_per_sec": "200k"},
-                          backup={"rdb_key_save_delay_us": 20}))
+    r = simulate(
+        scenario(
+            node={"memory": "1.3GiB", "swap": "2GiB"},
+            workload={"writes_per_sec": "200k"},
+            backup={"rdb_key_save_delay_us": 20},
+        )
+    )
     assert r["outcome"] == "paging" and r["backup_completed"]
     assert r["swap_peak_bytes"] == pytest.approx(r["peak_memory_bytes"] - r["memory_limit_bytes"])
 
@@ -93,7 +117,9 @@ def test_replica_backup_spares_the_primary():
 
 
 def test_catalog_node_budget():
-    r = simulate(parse_scenario("node: {type: cache.t3.micro}\ndataset: {keys: 100k, value_size: 1KB}\nplatform: nitro\n"))
+    r = simulate(
+        parse_scenario("node: {type: cache.t3.micro}\ndataset: {keys: 100k, value_size: 1KB}\nplatform: nitro\n")
+    )
     assert r["memory_limit_bytes"] == 536870912 and r["maxmemory_bytes"] == 402653184
 
 
@@ -117,9 +143,13 @@ def test_more_memory_or_swap_never_makes_the_outcome_worse(memory_mib, extra_mib
     dist = "uniform" if zipf is None else {"zipf": zipf}
 
     def outcome(mem, swap):
-        s = scenario(node={"memory": f"{mem}MiB", "swap": f"{swap}MiB"}, dataset={"keys": "500k"},
-                     workload={"writes_per_sec": writes, "key_distribution": dist},
-                     backup={"rdb_key_save_delay_us": delay}, simulation={"before": "0s", "after": "0s"})
+        s = scenario(
+            node={"memory": f"{mem}MiB", "swap": f"{swap}MiB"},
+            dataset={"keys": "500k"},
+            workload={"writes_per_sec": writes, "key_distribution": dist},
+            backup={"rdb_key_save_delay_us": delay},
+            simulation={"before": "0s", "after": "0s"},
+        )
         return SEVERITY[simulate(s)["outcome"]]
 
     base = outcome(memory_mib, swap_mib)
@@ -140,7 +170,9 @@ def test_load_changes_during_the_save():
     """A save that runs past the hour sees the next hour's rate."""
     rates = [0] * 24
     rates[4] = 50_000
-    s = scenario(workload={"daily_profile": {"writes_per_sec": rates}}, backup={"start": "03:59:58", "rdb_key_save_delay_us": 5})
+    s = scenario(
+        workload={"daily_profile": {"writes_per_sec": rates}}, backup={"start": "03:59:58", "rdb_key_save_delay_us": 5}
+    )
     r = simulate(s)
     served = r.timeline.set_index("time_s")["served_writes_per_sec"]
     fork_at = s.simulation.before

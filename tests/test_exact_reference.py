@@ -10,8 +10,10 @@ import math
 
 import numpy as np
 import pytest
+from helpers import scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_cow import PAGE, one_class
 
 from sim import exact
 from sim.engine import simulate
@@ -20,17 +22,17 @@ from sim.physics.keyspace import popularity
 from sim.prepare import prepare
 from sim.scenario import Uniform
 
-from helpers import scenario
-from test_cow import PAGE, one_class
-
 CASES = [("uniform", "1000B"), ({"zipf": 1.0}, "3000B"), ({"hot_set": {"keys": 0.1, "writes": 0.9}}, "1000B")]
 
 
 @pytest.mark.parametrize("dist,value", CASES, ids=["uniform-1KB", "zipf-3KB", "hot-set-1KB"])
 def test_fluid_engine_matches_the_per_request_reference(dist, value):
-    s = scenario(dataset={"keys": "60k", "value_size": value},
-                 workload={"writes_per_sec": "5k", "reads_per_sec": "20k", "key_distribution": dist},
-                 backup={"rdb_key_save_delay_us": 5}, simulation={"before": "1s", "after": "0s"})
+    s = scenario(
+        dataset={"keys": "60k", "value_size": value},
+        workload={"writes_per_sec": "5k", "reads_per_sec": "20k", "key_distribution": dist},
+        backup={"rdb_key_save_delay_us": 5},
+        simulation={"before": "1s", "after": "0s"},
+    )
     p = prepare(s)
     r = simulate(s, p)
     window = r["fork_stall_s"] + r["save_duration_s"]
@@ -61,7 +63,7 @@ def test_page_overlaps_closed_form_matches_counting_every_page_of_the_period(siz
     period = size // math.gcd(size, page)
     j = np.arange(period, dtype=np.int64) * page
     counts, pages = np.unique((j + page - 1) // size - j // size + 1, return_counts=True)
-    counted = {int(c): n / period for c, n in zip(counts, pages)}
+    counted = {int(c): n / period for c, n in zip(counts, pages, strict=False)}
     closed = {c: share for c, share in page_overlaps(size, page) if share > 0}
     assert closed.keys() == counted.keys()
     for c in closed:

@@ -12,10 +12,28 @@ from sim.errors import RbsimError
 
 SIM = Path(sim.__file__).resolve().parent
 PUBLIC = {
-    "load_scenario", "Scenario", "simulate", "Result", "plot_memory", "sweep", "Runner", "plan", "PlanResult",
-    "profile", "Profile",
-    "RbsimError", "InputError", "ScenarioError", "PlatformError", "UnknownNodeTypeError", "ProfileError",
-    "HarnessError", "CgroupError", "SwapError", "FillError", "RedisServerError",
+    "load_scenario",
+    "Scenario",
+    "simulate",
+    "Result",
+    "plot_memory",
+    "sweep",
+    "Runner",
+    "plan",
+    "PlanResult",
+    "profile",
+    "Profile",
+    "RbsimError",
+    "InputError",
+    "ScenarioError",
+    "PlatformError",
+    "UnknownNodeTypeError",
+    "ProfileError",
+    "HarnessError",
+    "CgroupError",
+    "SwapError",
+    "FillError",
+    "RedisServerError",
 }
 
 
@@ -37,8 +55,10 @@ def test_simulate_is_the_full_pipeline_of_rbsim_run():
 
 def test_rbsim_help_loads_no_heavy_library():
     """`rbsim --help` imports sim and sim.cli and builds every command's parser: no numpy, pandas or pydantic."""
-    code = ("import sys, sim, sim.cli; sim.__all__; sim.cli._parser(); "
-            "print(','.join(m for m in ('numpy', 'pandas', 'pydantic', 'matplotlib') if m in sys.modules))")
+    code = (
+        "import sys, sim, sim.cli; sim.__all__; sim.cli._parser(); "
+        "print(','.join(m for m in ('numpy', 'pandas', 'pydantic', 'matplotlib') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
 
@@ -70,7 +90,10 @@ def test_errors_keep_the_builtin_bases_code_catches_them_by():
 
 
 def test_exit_statuses_are_defined_once():
-    defined = [f"{p.relative_to(SIM)}:{n.targets[0].id}" for p in SIM.rglob("*.py")
-               for n in ast.walk(ast.parse(p.read_text()))
-               if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.targets[0].id.startswith("EXIT_")]
+    defined = [
+        f"{p.relative_to(SIM)}:{n.targets[0].id}"
+        for p in SIM.rglob("*.py")
+        for n in ast.walk(ast.parse(p.read_text()))
+        if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.targets[0].id.startswith("EXIT_")
+    ]
     assert defined and all(d.startswith("errors.py:") for d in defined), defined

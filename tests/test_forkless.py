@@ -7,6 +7,7 @@ published (docs/literature.md §4.3: values up to 512 B are cloned and never blo
 
 import numpy as np
 import pytest
+from helpers import scenario
 
 from sim.engine import simulate
 from sim.physics import forkless
@@ -14,19 +15,25 @@ from sim.physics.keyspace import popularity
 from sim.prepare import prepare
 from sim.scenario import Uniform
 
-from helpers import scenario
-
 
 def test_auto_forks_with_room_and_goes_forkless_when_memory_is_short():
     ec = {"build": "elasticache"}
     roomy = prepare(scenario(engine=ec, backup={"method": "auto"}, node={"memory": "4GiB"}))
-    tight = prepare(scenario(engine=ec, backup={"method": "auto"}, node={"memory": "1.25GiB", "reserved_memory_percent": 5}))
+    tight = prepare(
+        scenario(engine=ec, backup={"method": "auto"}, node={"memory": "1.25GiB", "reserved_memory_percent": 5})
+    )
     assert roomy.method == "fork" and tight.method == "forkless"
     assert any("forkless" in w for w in tight.warnings)
 
 
 def test_old_engines_always_fork():
-    p = prepare(scenario(engine={"version": "2.8.19"}, backup={"method": "auto"}, node={"memory": "1.25GiB", "reserved_memory_percent": 5}))
+    p = prepare(
+        scenario(
+            engine={"version": "2.8.19"},
+            backup={"method": "auto"},
+            node={"memory": "1.25GiB", "reserved_memory_percent": 5},
+        )
+    )
     assert p.method == "fork"
 
 
@@ -39,11 +46,19 @@ def test_forkless_has_no_stall_and_no_copy_on_write():
 
 
 def test_idle_server_saves_at_full_speed_and_busy_one_at_the_minimum_share():
-    idle = scenario(engine={"build": "elasticache"}, backup={"method": "forkless"}, workload={"writes_per_sec": 0, "reads_per_sec": 0})
+    idle = scenario(
+        engine={"build": "elasticache"},
+        backup={"method": "forkless"},
+        workload={"writes_per_sec": 0, "reads_per_sec": 0},
+    )
     p = prepare(idle)
     assert simulate(idle)["save_duration_s"] == pytest.approx(p.save_s, rel=1e-3)
     rate = 0.9 / p.service_s  # 90 % busy: the snapshot is held to its minimum share
-    busy = scenario(engine={"build": "elasticache"}, backup={"method": "forkless"}, workload={"writes_per_sec": rate, "reads_per_sec": 0})
+    busy = scenario(
+        engine={"build": "elasticache"},
+        backup={"method": "forkless"},
+        workload={"writes_per_sec": rate, "reads_per_sec": 0},
+    )
     r = simulate(busy)
     assert r["save_duration_s"] == pytest.approx(p.save_s / p.platform.forkless.min_share, rel=1e-3)
     # requests get 2/3 of the thread but need 90 %: throughput falls to what is left
@@ -51,14 +66,20 @@ def test_idle_server_saves_at_full_speed_and_busy_one_at_the_minimum_share():
 
 
 def test_small_values_are_cloned_and_never_delay_writes():
-    r = simulate(scenario(engine={"build": "elasticache"}, backup={"method": "forkless"}, dataset={"value_size": "500B"}))
+    r = simulate(
+        scenario(engine={"build": "elasticache"}, backup={"method": "forkless"}, dataset={"value_size": "500B"})
+    )
     assert r["writes_delayed"] == 0
 
 
 def test_delayed_writes_match_the_closed_form():
     """Uniform writes at rate w over K keys, save of T s: delayed = ∫ w (1 - t/T) e^(-w t / K) dt."""
-    s = scenario(engine={"build": "elasticache"}, backup={"method": "forkless"}, dataset={"keys": "200k", "value_size": "2KB"},
-                 workload={"writes_per_sec": "5k", "reads_per_sec": 0})
+    s = scenario(
+        engine={"build": "elasticache"},
+        backup={"method": "forkless"},
+        dataset={"keys": "200k", "value_size": "2KB"},
+        workload={"writes_per_sec": "5k", "reads_per_sec": 0},
+    )
     r = simulate(s)
     T, w, K = r["save_duration_s"], 5_000.0, 200_000
     t = np.linspace(0, T, 20_001)

@@ -11,15 +11,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from fuzzing import BASE_PLAN, BASE_SCENARIO, Case, any_case, judge, plan_text, render
 from hypothesis import HealthCheck, given, settings
-
-from fuzzing import any_case, judge, plan_text, render, BASE_PLAN, BASE_SCENARIO, Case
 
 CASE_SECONDS = 20.0
 
 
-@settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-          print_blob=False)
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck), print_blob=False)
 @given(any_case())
 def test_every_input_ends_in_a_result_or_a_clean_error(case):
     with tempfile.TemporaryDirectory() as folder:
@@ -31,9 +29,16 @@ def test_every_input_ends_in_a_result_or_a_clean_error(case):
 def test_the_judge_tells_results_from_errors(tmp_path):
     good = Case("scenario", ["run", "{dir}/s.yaml"], {"s.yaml": render(BASE_SCENARIO).encode()}, ("s.yaml",))
     assert judge(good, tmp_path / "a") == ("ok", "")
-    bad = Case("scenario", ["run", "{dir}/s.yaml"], {"s.yaml": b"node: {memory: .nan}\ndataset: {keys: 1k, value_size: 1KB}\n"}, ("s.yaml",))
+    bad = Case(
+        "scenario",
+        ["run", "{dir}/s.yaml"],
+        {"s.yaml": b"node: {memory: .nan}\ndataset: {keys: 1k, value_size: 1KB}\n"},
+        ("s.yaml",),
+    )
     verdict, detail = judge(bad, tmp_path / "b")
     assert verdict == "error" and "node.memory" in detail
     planned = render(BASE_SCENARIO) + plan_text(BASE_PLAN)
-    plan = Case("plan", ["plan", "{dir}/s.yaml", "--workers", "1", "--quiet"], {"s.yaml": planned.encode()}, ("s.yaml",))
+    plan = Case(
+        "plan", ["plan", "{dir}/s.yaml", "--workers", "1", "--quiet"], {"s.yaml": planned.encode()}, ("s.yaml",)
+    )
     assert judge(plan, tmp_path / "c")[0] == "ok"

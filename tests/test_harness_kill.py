@@ -32,8 +32,9 @@ def _workers_of(parent: int) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
         except OSError:
             continue
-        if any(m in argv for m in WORKER_MODULES) and [PARENT_FLAG.encode(), str(parent).encode()] in \
-                [argv[i:i + 2] for i in range(len(argv) - 1)]:
+        if any(m in argv for m in WORKER_MODULES) and [PARENT_FLAG.encode(), str(parent).encode()] in [
+            argv[i : i + 2] for i in range(len(argv) - 1)
+        ]:
             pids.append(int(entry.name))
     return pids
 
@@ -56,8 +57,19 @@ def _wait_for(predicate, seconds: float) -> bool:
 def test_sweep_kills_workers_of_a_dead_harness_and_removes_its_tmp_records(tmp_path):
     dead = _dead_pid()
     # a worker as an older rbsim left it: no parent-death signal, still looping after its harness died
-    straggler = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "-m", "sim.harness.sampler",
-                                  "ping", PARENT_FLAG, str(dead)], start_new_session=True)
+    straggler = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(120)",
+            "-m",
+            "sim.harness.sampler",
+            "ping",
+            PARENT_FLAG,
+            str(dead),
+        ],
+        start_new_session=True,
+    )
     try:
         assert _wait_for(lambda: _workers_of(dead) == [straggler.pid], 10)
         stale = tmp_path / f".v01-x-20260101T000000-abcdef.pid{dead}.k2j4h1x_.tmp"
@@ -78,18 +90,36 @@ def test_sweep_kills_workers_of_a_dead_harness_and_removes_its_tmp_records(tmp_p
 @pytest.mark.skipif(_why_not is not None, reason=f"harness: {_why_not}")
 def test_sigkill_of_the_harness_leaves_no_worker_and_the_next_sweep_cleans_up(tmp_path):
     scenario = tmp_path / "slow.yaml"
-    scenario.write_text(textwrap.dedent("""\
+    scenario.write_text(
+        textwrap.dedent("""\
         name: t-kill
         platform: lab
         node: {memory: 200MiB}
         dataset: {keys: 20k, value_size: 1KB, key_size: 10B}
         workload: {writes_per_sec: 2k}
-        """))
+        """)
+    )
     out = tmp_path / "records"
     with open(tmp_path / "harness.log", "wb") as log:
-        harness = subprocess.Popen([sys.executable, "-m", "sim.cli", "harness", str(scenario), "--out", str(out),
-                                    "--steady", "60", "--quiet-wait", "0"], cwd=REPO, stdout=log, stderr=log,
-                                   start_new_session=True)
+        harness = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sim.cli",
+                "harness",
+                str(scenario),
+                "--out",
+                str(out),
+                "--steady",
+                "60",
+                "--quiet-wait",
+                "0",
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
     try:
         assert _wait_for(lambda: len(_workers_of(harness.pid)) >= 2, 60), (tmp_path / "harness.log").read_text()
         workers = _workers_of(harness.pid)

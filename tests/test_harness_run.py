@@ -130,8 +130,11 @@ def test_a_ping_stalled_by_the_fork_counts_in_the_save():
 
 
 def test_cli_bad_scenario_exits_2(tmp_path, capsys):
-    bad = _write(tmp_path, "bad", "name: x\nnode: {memory: 1GiB}\ndataset: {keys: 1k, value_size: 1KB}\n"
-                                  "workload: {writes_per_second: 5}\n")
+    bad = _write(
+        tmp_path,
+        "bad",
+        "name: x\nnode: {memory: 1GiB}\ndataset: {keys: 1k, value_size: 1KB}\nworkload: {writes_per_second: 5}\n",
+    )
     args = _parser().parse_args(["harness", str(bad), "--out", str(tmp_path / "rec")])
     assert args.handler(args) == 2
     err = capsys.readouterr().err
@@ -163,7 +166,9 @@ def test_cli_unrunnable_scenario_exits_2(tmp_path, capsys):
 def test_small_run_via_cli_writes_a_complete_record(tmp_path, capsys):
     path = _write(tmp_path, "small", SMALL)
     out = tmp_path / "records"
-    args = _parser().parse_args(["harness", str(path), "--out", str(out), "--label", "test", "--steady", "1.5", "--quiet-wait", "0"])
+    args = _parser().parse_args(
+        ["harness", str(path), "--out", str(out), "--label", "test", "--steady", "1.5", "--quiet-wait", "0"]
+    )
     assert args.handler(args) == 0
     files = list(out.glob("*.json"))
     assert len(files) == 1 and not list(out.glob(".*tmp"))

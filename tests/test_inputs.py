@@ -61,16 +61,19 @@ def test_notebook_reads_yaml_1_2_through_the_public_api():
 # -- malformed and extreme files: exit 2 naming the file and line ----------------------------------------
 
 
-@pytest.mark.parametrize("text,expected", [
-    (BASE + "backup: {start: 2020-13-45}\n", ":3: cannot read timestamp '2020-13-45'"),
-    (BASE + "backup: {compression: !!bool maybe}\n", ":3: cannot read bool 'maybe'"),
-    (BASE.replace("100k", "9" * 4400), ":2: cannot read int"),
-    (BASE.replace("100k", "1e400"), "dataset.keys: inf is not a finite number"),
-    (BASE + "workload: {writes_per_sec: .nan}\n", "is not a finite number"),
-    (BASE.replace("type: cache.r6g.large", "memory: 1e400GiB"), "node.memory: '1e400GiB' is not a finite"),
-    (BASE.replace("100k", "3e19"), "is too large"),
-    ("x: " + "[" * 1000 + "]" * 1000 + "\n", ":1: nested more than 32 levels"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (BASE + "backup: {start: 2020-13-45}\n", ":3: cannot read timestamp '2020-13-45'"),
+        (BASE + "backup: {compression: !!bool maybe}\n", ":3: cannot read bool 'maybe'"),
+        (BASE.replace("100k", "9" * 4400), ":2: cannot read int"),
+        (BASE.replace("100k", "1e400"), "dataset.keys: inf is not a finite number"),
+        (BASE + "workload: {writes_per_sec: .nan}\n", "is not a finite number"),
+        (BASE.replace("type: cache.r6g.large", "memory: 1e400GiB"), "node.memory: '1e400GiB' is not a finite"),
+        (BASE.replace("100k", "3e19"), "is too large"),
+        ("x: " + "[" * 1000 + "]" * 1000 + "\n", ":1: nested more than 32 levels"),
+    ],
+)
 def test_bad_values_exit_2_naming_file_and_line(tmp_path, text, expected):
     path = tmp_path / "s.yaml"
     path.write_text(text)
@@ -131,7 +134,7 @@ def test_records_with_wrong_types_name_the_file_and_field(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps(record))
     code, _, err = _cli("validate", tmp_path / "r.json")
     assert code == 2 and f"{tmp_path / 'r.json'}: measured.fork_usec: expected number or null, got 'fast'" in err
-    (tmp_path / "r.json").write_bytes(b"{\"schema\": \"\xff\"}")
+    (tmp_path / "r.json").write_bytes(b'{"schema": "\xff"}')
     code, _, err = _cli("calibrate", tmp_path / "r.json", "--out", tmp_path / "p.yaml")
     assert code == 2 and "not UTF-8" in err
 
@@ -141,8 +144,10 @@ def test_records_with_wrong_types_name_the_file_and_field(tmp_path):
 
 def test_oom_after_the_save_is_an_outcome_not_an_escaped_interrupt(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("node: {type: cache.t4g.micro}\ndataset: {keys: 100k, value_size: 1KB}\n"
-                    "workload: {writes_per_sec: 50k, new_keys_fraction: 100%}\nsimulation: {after: 1h}\n")
+    path.write_text(
+        "node: {type: cache.t4g.micro}\ndataset: {keys: 100k, value_size: 1KB}\n"
+        "workload: {writes_per_sec: 50k, new_keys_fraction: 100%}\nsimulation: {after: 1h}\n"
+    )
     code, out, _ = _cli("run", "--json", path)
     assert code == 0 and json.loads(out)[0]["outcome"] == "oom"
 
@@ -152,8 +157,10 @@ def test_oom_after_the_save_is_an_outcome_not_an_escaped_interrupt(tmp_path):
 
 def test_fail_on_gates_ci_on_outcomes(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("node: {type: cache.t4g.micro}\ndataset: {keys: 100k, value_size: 1KB}\n"
-                    "workload: {writes_per_sec: 50k, new_keys_fraction: 100%}\nsimulation: {after: 1h}\n")
+    path.write_text(
+        "node: {type: cache.t4g.micro}\ndataset: {keys: 100k, value_size: 1KB}\n"
+        "workload: {writes_per_sec: 50k, new_keys_fraction: 100%}\nsimulation: {after: 1h}\n"
+    )
     assert _cli("run", path)[0] == 0
     code, _, err = _cli("run", path, "--fail-on", "oom,paging")
     assert code == EXIT_OUTCOME and "outcome oom" in err
@@ -190,8 +197,14 @@ def test_sweep_seed_and_out_are_checked_before_running(tmp_path):
 
 
 def test_catalog_into_a_closed_pipe_exits_quietly():
-    proc = subprocess.run(f"{sys.executable} -m sim.cli catalog | head -1", shell=True, capture_output=True,
-                          text=True, cwd=Path(__file__).parents[1], timeout=60)
+    proc = subprocess.run(
+        f"{sys.executable} -m sim.cli catalog | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
+        timeout=60,
+    )
     assert proc.stdout.startswith("node type") and proc.stderr == ""
 
 
@@ -235,8 +248,9 @@ def test_yaml_1_2_values():
 
 
 def test_scenario_with_many_shards_of_one_size_runs_once_per_size():
-    scenario = parse_scenario(BASE + "workload: {writes_per_sec: 10k, key_distribution: {zipf: 0.99}}\n"
-                              "cluster: {shards: 500}\n")
+    scenario = parse_scenario(
+        BASE + "workload: {writes_per_sec: 10k, key_distribution: {zipf: 0.99}}\ncluster: {shards: 500}\n"
+    )
     from sim import run as run_module
 
     calls = []
@@ -248,8 +262,6 @@ def test_scenario_with_many_shards_of_one_size_runs_once_per_size():
         run_module.simulate = real
     assert len(calls) == 1 and result.summary["cluster"]["shards"] == 500
     assert len(result.summary["shards"]) == 500
-
-
 
 
 @pytest.mark.parametrize("name", ['"a\\udaa8b"', '"two\\nlines"'])
@@ -265,8 +277,10 @@ def test_every_output_option_is_checked_before_the_work(tmp_path):
     (tmp_path / "file").write_text("")
     records = Path(__file__).parents[1] / "reports" / "validation" / "records"
     plan = Path(__file__).parents[1] / "scenarios" / "plan-orders-cache.yaml"
-    for argv, option in ((["plan", plan, "--report", tmp_path / "file", "--workers", "1"], "--report"),
-                         (["calibrate", records, "--out", "/proc/nope/p.yaml"], "--out '/proc/nope/p.yaml'"),
-                         (["validate", records, "--out", tmp_path / "file"], "--out")):
+    for argv, option in (
+        (["plan", plan, "--report", tmp_path / "file", "--workers", "1"], "--report"),
+        (["calibrate", records, "--out", "/proc/nope/p.yaml"], "--out '/proc/nope/p.yaml'"),
+        (["validate", records, "--out", tmp_path / "file"], "--out"),
+    ):
         code, out, err = _cli(*argv)
         assert code == 2 and option in err and out == ""

@@ -3,12 +3,11 @@
 import math
 
 import pytest
+from helpers import scenario
 
 from sim.engine import simulate
 from sim.physics import latency
 from sim.prepare import prepare
-
-from helpers import scenario
 
 
 def test_single_exponential_quantiles():
@@ -41,8 +40,11 @@ def test_stall_spike_shows_in_the_tail_in_proportion():
     With a = D / ((1 - rho) T) the share of the backup's requests caught by the stall, the share
     waiting more than x is a (1 - x/D), so the q-quantile is D (1 - (1 - q)/a).
     """
-    sc = scenario(platform="xen-pv", workload={"writes_per_sec": "10k", "reads_per_sec": "10k"},
-                  dataset={"value_pattern": "repetitive"})
+    sc = scenario(
+        platform="xen-pv",
+        workload={"writes_per_sec": "10k", "reads_per_sec": "10k"},
+        dataset={"value_pattern": "repetitive"},
+    )
     xen = prepare(sc).platform
     no_fault_cost = xen.model_copy(update={"fork": xen.fork.model_copy(update={"cow_fault_us": 0.0})})
     r = simulate(sc, prepare(sc, platform=no_fault_cost))  # keep rho constant after the stall
@@ -61,6 +63,11 @@ def test_stall_spike_shows_in_the_tail_in_proportion():
 def test_huge_page_copies_slow_the_main_thread_after_fork():
     """THP: each first write to a 2 MiB page costs ~0.25 ms (redis PR #7381): latency rises after fork."""
     plain = simulate(scenario(workload={"writes_per_sec": "5k", "reads_per_sec": "5k"}, node={"swap": "8GiB"}))
-    huge = simulate(scenario(workload={"writes_per_sec": "5k", "reads_per_sec": "5k"}, node={"swap": "8GiB", "transparent_huge_pages": True}))
+    huge = simulate(
+        scenario(
+            workload={"writes_per_sec": "5k", "reads_per_sec": "5k"},
+            node={"swap": "8GiB", "transparent_huge_pages": True},
+        )
+    )
     assert huge["fork_stall_s"] < plain["fork_stall_s"] and huge["max_latency_ms"] > 2 * plain["max_latency_ms"]
     assert huge["p999_latency_ms"] > 2 * plain["p999_latency_ms"]

@@ -4,22 +4,34 @@ overloaded node gives meaningful numbers, and the closed-loop client count bound
 import math
 
 import pytest
+from helpers import scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.engine import simulate
 from sim.prepare import prepare
 
-from helpers import scenario
-
-LATENCIES = ("max_latency_ms", "baseline_latency_ms", "p50_latency_ms", "p99_latency_ms", "p999_latency_ms",
-             "p50_latency_before_ms", "p99_latency_before_ms")
+LATENCIES = (
+    "max_latency_ms",
+    "baseline_latency_ms",
+    "p50_latency_ms",
+    "p99_latency_ms",
+    "p999_latency_ms",
+    "p50_latency_before_ms",
+    "p99_latency_before_ms",
+)
 
 
 def _check(r):
     for name in LATENCIES:
         assert math.isfinite(r[name]) and r[name] > 0, name
-    for name in ("p50_latency_ms", "p99_latency_ms", "p999_latency_ms", "p50_latency_before_ms", "p99_latency_before_ms"):
+    for name in (
+        "p50_latency_ms",
+        "p99_latency_ms",
+        "p999_latency_ms",
+        "p50_latency_before_ms",
+        "p99_latency_before_ms",
+    ):
         assert r["max_latency_ms"] >= r[name] - 1e-12, name
 
 
@@ -33,17 +45,30 @@ def _check(r):
     value=st.sampled_from(["100B", "2KB", "8KB"]),
     before=st.sampled_from(["0s", "1s"]),
 )
-def test_latencies_are_finite_and_the_max_bounds_every_percentile(writes, reads, method, source, clients, value, before):
-    r = simulate(scenario(engine={"build": "elasticache"}, dataset={"keys": "100k", "value_size": value},
-                          workload={"writes_per_sec": writes, "reads_per_sec": reads, "clients": clients},
-                          backup={"method": method, "source": source}, simulation={"before": before, "after": "1s"}))
+def test_latencies_are_finite_and_the_max_bounds_every_percentile(
+    writes, reads, method, source, clients, value, before
+):
+    r = simulate(
+        scenario(
+            engine={"build": "elasticache"},
+            dataset={"keys": "100k", "value_size": value},
+            workload={"writes_per_sec": writes, "reads_per_sec": reads, "clients": clients},
+            backup={"method": method, "source": source},
+            simulation={"before": before, "after": "1s"},
+        )
+    )
     _check(r)
 
 
 def test_forkless_max_covers_the_delayed_writes():
     """Issue 9: forkless printed max 0.022 ms with p99 0.58 ms."""
-    r = simulate(scenario(engine={"build": "elasticache"}, backup={"method": "forkless"},
-                          dataset={"keys": "200k", "value_size": "2KB"}))
+    r = simulate(
+        scenario(
+            engine={"build": "elasticache"},
+            backup={"method": "forkless"},
+            dataset={"keys": "200k", "value_size": "2KB"},
+        )
+    )
     assert r["writes_delayed"] > 0
     _check(r)
 
@@ -64,7 +89,10 @@ def test_overload_is_flagged_and_latency_is_clients_times_service():
     r = simulate(s, p)
     assert r["overloaded"] and r["outcome"] == "overloaded"
     assert r["offered_load_per_sec"] == pytest.approx(600_000)
-    assert r["throughput_ceiling_per_sec"] == pytest.approx(p.throughput_ceiling) and p.throughput_ceiling < 1 / p.service_s
+    assert (
+        r["throughput_ceiling_per_sec"] == pytest.approx(p.throughput_ceiling)
+        and p.throughput_ceiling < 1 / p.service_s
+    )
     assert r["p50_latency_before_ms"] == pytest.approx(1000 * 400 * p.service_s, rel=0.1)
     assert any("exceeds" in w and "one node serves" in w for w in r["warnings"])
     _check(r)
@@ -86,7 +114,9 @@ def test_below_the_ceiling_clients_only_bound_the_stall_queue():
 def test_io_threads_raise_the_ceiling_on_elasticache_nodes_with_spare_cores():
     def ceiling(node_type, version="7.0.15", build=None):
         engine = {"version": version} | ({"build": build} if build else {})
-        return prepare(scenario(node={"type": node_type, "memory": None}, platform="nitro", engine=engine)).throughput_ceiling
+        return prepare(
+            scenario(node={"type": node_type, "memory": None}, platform="nitro", engine=engine)
+        ).throughput_ceiling
 
     single = ceiling("cache.r6g.large")  # 2 vCPUs
     assert single == pytest.approx(1e6 / 8.0)

@@ -8,8 +8,14 @@ from sim.scenario import validate_scenario
 
 
 def node(node_type, **extra):
-    return validate_scenario({"node": {"type": node_type}, "engine": {"version": "2.8.19"},
-                              "dataset": {"used_memory": "33GiB", "value_size": "2KB"}, **extra})
+    return validate_scenario(
+        {
+            "node": {"type": node_type},
+            "engine": {"version": "2.8.19"},
+            "dataset": {"used_memory": "33GiB", "value_size": "2KB"},
+            **extra,
+        }
+    )
 
 
 @pytest.mark.parametrize("node_type", ["cache.m1.large", "cache.m2.4xlarge", "cache.c1.xlarge", "cache.t1.micro"])

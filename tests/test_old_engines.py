@@ -1,13 +1,12 @@
 """Engines before 2.8.22: always fork, and the backup fails when its change log overflows the buffer."""
 
 import pytest
+from helpers import scenario
 
 from sim.engine import simulate
 from sim.physics.changelog import command_bytes, output_buffer_limit
 from sim.prepare import prepare
 from sim.scenario import parse_scenario
-
-from helpers import scenario
 
 OLD = {"engine": {"version": "2.8.19"}}
 
@@ -24,7 +23,11 @@ def test_buffer_limit_from_the_catalog_or_ten_percent():
 
 
 def test_change_log_grows_memory_and_fails_the_backup_when_it_overflows():
-    s = scenario(**OLD, workload={"writes_per_sec": "50k", "reads_per_sec": 0}, backup={"rdb_key_save_delay_us": 10, "method": "auto"})
+    s = scenario(
+        **OLD,
+        workload={"writes_per_sec": "50k", "reads_per_sec": 0},
+        backup={"rdb_key_save_delay_us": 10, "method": "auto"},
+    )
     p = prepare(s)
     r = simulate(s, p)
     assert r["outcome"] == "failed" and not r["backup_completed"] and r["oom_victim"] is None
@@ -50,5 +53,8 @@ def test_new_engines_keep_no_change_log():
 
 
 def test_xen_example_stalls_for_seconds():
-    text = "engine: {version: '2.8.19'}\nnode: {type: cache.m2.4xlarge, reserved_memory_percent: 50}\nplatform: xen-pv\ndataset: {used_memory: 33GiB, value_size: 2KB}\n"
+    text = (
+        "engine: {version: '2.8.19'}\nnode: {type: cache.m2.4xlarge, reserved_memory_percent: 50}\n"
+        "platform: xen-pv\ndataset: {used_memory: 33GiB, value_size: 2KB}\n"
+    )
     assert simulate(parse_scenario(text))["fork_stall_s"] > 5

@@ -1,14 +1,13 @@
 """The OOM victim follows the kernel's badness rule, and the output says what the kill costs and why."""
 
 import pytest
+from helpers import scenario
 
 from sim.cli import render_summary
 from sim.engine import simulate
 from sim.physics import oom
 from sim.run import run
 from sim.scenario import load_scenario
-
-from helpers import scenario
 
 GIB = 1024**3
 OOM = dict(node={"memory": "1.3GiB"}, workload={"writes_per_sec": "200k"}, backup={"rdb_key_save_delay_us": 20})

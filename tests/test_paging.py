@@ -1,15 +1,17 @@
 """Paging: swapped pages slow requests and the save, and the engine feeds that back."""
 
 import pytest
+from helpers import scenario
 
 from sim.engine import simulate
 from sim.physics import paging
 from sim.prepare import prepare
 
-from helpers import scenario
-
-OVER = dict(node={"memory": "1.3GiB", "swap": "4GiB"}, workload={"writes_per_sec": "60k", "reads_per_sec": 0},  # under the lab ceiling
-            backup={"rdb_key_save_delay_us": 20})
+OVER = dict(
+    node={"memory": "1.3GiB", "swap": "4GiB"},
+    workload={"writes_per_sec": "60k", "reads_per_sec": 0},  # under the lab ceiling
+    backup={"rdb_key_save_delay_us": 20},
+)
 
 
 def test_pure_costs():
@@ -30,11 +32,13 @@ def test_paging_slows_writes_and_stretches_the_save():
 def test_without_fault_costs_paging_changes_nothing_but_swap():
     s = scenario(**OVER)
     p = prepare(s)
-    free = p.platform.model_copy(update={
-        "paging": p.platform.paging.model_copy(update={"fault_us": 0, "page_out_us": 0}),
-        "fork": p.platform.fork.model_copy(update={"cow_fault_us": 0}),
-        "cpu": p.platform.cpu.model_copy(update={"client_us_per_request": 0}),
-    })
+    free = p.platform.model_copy(
+        update={
+            "paging": p.platform.paging.model_copy(update={"fault_us": 0, "page_out_us": 0}),
+            "fork": p.platform.fork.model_copy(update={"cow_fault_us": 0}),
+            "cpu": p.platform.cpu.model_copy(update={"client_us_per_request": 0}),
+        }
+    )
     r = simulate(s, prepare(s, platform=free))
     assert r["outcome"] == "paging"
     assert r["save_duration_s"] == pytest.approx(p.save_s, rel=1e-6)

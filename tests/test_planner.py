@@ -20,18 +20,25 @@ MICRO, SMALL, MEDIUM = "cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium"
 
 def scenario(tmp_path, workload="writes_per_sec: 1k", keys="300k", **plan_fields):
     """A 300k-key scenario (about 320 MiB: fits a t4g.micro at 25 % reserved) with a plan block."""
-    block = {"node_types": [MEDIUM, MICRO, SMALL], "reserved_memory_percent": [25], "sources": ["replica"],
-             "windows": ["00:00", "06:00", "12:00", "18:00"],
-             # 300k keys fill a t4g.micro's maxmemory to x1.20 growth; these tests are about the other objectives
-             "objectives": {"min_data_growth": 1.1}}
+    block = {
+        "node_types": [MEDIUM, MICRO, SMALL],
+        "reserved_memory_percent": [25],
+        "sources": ["replica"],
+        "windows": ["00:00", "06:00", "12:00", "18:00"],
+        # 300k keys fill a t4g.micro's maxmemory to x1.20 growth; these tests are about the other objectives
+        "objectives": {"min_data_growth": 1.1},
+    }
     block.update(plan_fields)
     path = tmp_path / "s.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         name: tiny
         node: {{type: {MICRO}}}
         dataset: {{keys: {keys}, value_size: 1KB}}
         workload: {{{workload}}}
-        """) + yaml.safe_dump({"plan": {k: v for k, v in block.items() if v is not None}}, sort_keys=False))
+        """)
+        + yaml.safe_dump({"plan": {k: v for k, v in block.items() if v is not None}}, sort_keys=False)
+    )
     return path
 
 
@@ -62,8 +69,12 @@ def test_the_cheaper_node_that_meets_the_objectives_wins(tmp_path):
 def test_the_quiet_hours_window_is_chosen(tmp_path):
     rates = ["40k"] * 24
     rates[3] = rates[4] = "1k"  # 03:00-05:00 is quiet
-    path = scenario(tmp_path, workload=f"daily_profile: {{writes_per_sec: [{', '.join(rates)}]}}",
-                    node_types=[MICRO], windows=["01:00", "03:00", "05:00", "09:00"])
+    path = scenario(
+        tmp_path,
+        workload=f"daily_profile: {{writes_per_sec: [{', '.join(rates)}]}}",
+        node_types=[MICRO],
+        windows=["01:00", "03:00", "05:00", "09:00"],
+    )
     result = plan(path)
     best = result.recommendation
     assert best.config.node_type == MICRO and best.window.label == "03:00"
@@ -80,8 +91,15 @@ def test_a_window_is_judged_at_its_worst_rates_until_the_backup_can_end():
 
 def test_monte_carlo_rejects_a_risky_candidate(tmp_path):
     uncertainty = {"runs": 20, "seed": 3, "inputs": {"workload.writes_per_sec": {"range": ["5k", "60k"]}}}
-    result = plan(scenario(tmp_path, workload="writes_per_sec: 10k", uncertainty=uncertainty,
-                           max_failure_probability=0.05, node_types=[MICRO, SMALL]))
+    result = plan(
+        scenario(
+            tmp_path,
+            workload="writes_per_sec: 10k",
+            uncertainty=uncertainty,
+            max_failure_probability=0.05,
+            node_types=[MICRO, SMALL],
+        )
+    )
     micro = next(c for c in result.found.candidates if c.config.node_type == MICRO)
     assert micro.meets_nominal and micro.mc is not None
     assert micro.mc.stopped_early and micro not in result.found.accepted
@@ -134,9 +152,17 @@ def test_simulator_errors_are_recorded_as_failures(tmp_path, monkeypatch):
 
 
 def test_objectives_name_what_was_missed():
-    summary = {"used_memory_bytes": 1, "maxmemory_bytes": 2, "outcome": "paging", "backup_completed": True,
-               "swap_peak_bytes": 400e6, "max_latency_ms": 2000.0, "p99_latency_ms": float("nan"),
-               "backup_duration_s": 4000.0, "headroom_bytes": -5}
+    summary = {
+        "used_memory_bytes": 1,
+        "maxmemory_bytes": 2,
+        "outcome": "paging",
+        "backup_completed": True,
+        "swap_peak_bytes": 400e6,
+        "max_latency_ms": 2000.0,
+        "p99_latency_ms": float("nan"),
+        "backup_duration_s": 4000.0,
+        "headroom_bytes": -5,
+    }
     objectives = Objectives(max_swap="300MB", max_latency_ms=1000, max_p99_latency_ms=50, min_headroom="0B")
     missed = {v.objective: v for v in violations(objectives, summary, 3600)}
     assert set(missed) == {"max_swap", "max_latency_ms", "max_p99_latency_ms", "backup_within_window", "min_headroom"}
@@ -144,20 +170,35 @@ def test_objectives_name_what_was_missed():
     assert "p99 not simulated" in missed["max_p99_latency_ms"].message
 
 
-@pytest.mark.parametrize("fields, where, message", [
-    ({"objectives": {"max_swp": "1GB"}}, "plan.objectives.max_swp", "did you mean 'max_swap'"),
-    ({"node_types": ["cache.r6g.larg"]}, "plan.node_types", "did you mean 'cache.r6g.large'"),
-    ({"window_length": "30min"}, "plan.window_length", "minimum backup window is 60 minutes"),
-    ({"replicas": 0}, "plan", "needs one"),
-    ({"uncertainty": {"inputs": {"workload.writes": {"range": ["1k", "2k"]}}}},
-     "plan.uncertainty.inputs.workload.writes", "did you mean 'workload.writes_per_sec'"),
-    ({"uncertainty": {"inputs": {"dataset.keys": {"range": ["1k", "2KB"]}}}},
-     "plan.uncertainty.inputs.dataset.keys", "is a size"),
-    ({"uncertainty": {"inputs": {"dataset.keys": {"uniform": [1, 2]}}}},
-     "plan.uncertainty.inputs.dataset.keys", "is not a distribution"),
-    ({"uncertainty": {"inputs": {"node.type": {"choice": [MICRO]}}}}, "plan.uncertainty.inputs.node.type",
-     "the planner chooses node.type"),
-])
+@pytest.mark.parametrize(
+    "fields, where, message",
+    [
+        ({"objectives": {"max_swp": "1GB"}}, "plan.objectives.max_swp", "did you mean 'max_swap'"),
+        ({"node_types": ["cache.r6g.larg"]}, "plan.node_types", "did you mean 'cache.r6g.large'"),
+        ({"window_length": "30min"}, "plan.window_length", "minimum backup window is 60 minutes"),
+        ({"replicas": 0}, "plan", "needs one"),
+        (
+            {"uncertainty": {"inputs": {"workload.writes": {"range": ["1k", "2k"]}}}},
+            "plan.uncertainty.inputs.workload.writes",
+            "did you mean 'workload.writes_per_sec'",
+        ),
+        (
+            {"uncertainty": {"inputs": {"dataset.keys": {"range": ["1k", "2KB"]}}}},
+            "plan.uncertainty.inputs.dataset.keys",
+            "is a size",
+        ),
+        (
+            {"uncertainty": {"inputs": {"dataset.keys": {"uniform": [1, 2]}}}},
+            "plan.uncertainty.inputs.dataset.keys",
+            "is not a distribution",
+        ),
+        (
+            {"uncertainty": {"inputs": {"node.type": {"choice": [MICRO]}}}},
+            "plan.uncertainty.inputs.node.type",
+            "the planner chooses node.type",
+        ),
+    ],
+)
 def test_bad_plan_blocks_name_file_line_and_field(tmp_path, fields, where, message):
     path = scenario(tmp_path, **fields)
     with pytest.raises(ScenarioError) as caught:
@@ -168,8 +209,11 @@ def test_bad_plan_blocks_name_file_line_and_field(tmp_path, fields, where, messa
 
 
 def test_daily_profile_rates_cannot_be_uncertain_fields(tmp_path):
-    path = scenario(tmp_path, workload="daily_profile: {writes_per_sec: [" + ", ".join(["1k"] * 24) + "]}",
-                    uncertainty={"inputs": {"workload.writes_per_sec": {"range": ["1k", "2k"]}}})
+    path = scenario(
+        tmp_path,
+        workload="daily_profile: {writes_per_sec: [" + ", ".join(["1k"] * 24) + "]}",
+        uncertainty={"inputs": {"workload.writes_per_sec": {"range": ["1k", "2k"]}}},
+    )
     with pytest.raises(ScenarioError, match="use load_factor"):
         plan(path)
 
@@ -194,7 +238,8 @@ def test_command_prints_a_table_or_json(tmp_path, capsys):
 
 
 def test_data_headroom_is_the_same_whether_the_data_is_keys_and_value_size_or_keys_and_used_memory(tmp_path):
-    """Issue 9: with keys + used_memory (what `rbsim profile` writes) growing keys kept memory fixed (x31.3 vs x1.04)."""
+    """Issue 9: with keys + used_memory (what `rbsim profile` writes) growing keys kept memory fixed (x31.3 vs
+    x1.04)."""
     from sim.physics.layout import used_memory
 
     by_size = plan(scenario(tmp_path, workload="writes_per_sec: 5k", node_types=[MICRO]))
@@ -225,9 +270,18 @@ def test_a_nearly_full_node_misses_the_default_data_growth_objective(tmp_path):
 
 
 def test_more_load_than_one_node_serves_misses_an_objective():
-    summary = {"used_memory_bytes": 1, "maxmemory_bytes": 10, "outcome": "overloaded", "backup_completed": True,
-               "swap_peak_bytes": 0, "max_latency_ms": 1, "headroom_bytes": 1, "overloaded": True,
-               "offered_load_per_sec": 600_000.0, "throughput_ceiling_per_sec": 125_000.0}
+    summary = {
+        "used_memory_bytes": 1,
+        "maxmemory_bytes": 10,
+        "outcome": "overloaded",
+        "backup_completed": True,
+        "swap_peak_bytes": 0,
+        "max_latency_ms": 1,
+        "headroom_bytes": 1,
+        "overloaded": True,
+        "offered_load_per_sec": 600_000.0,
+        "throughput_ceiling_per_sec": 125_000.0,
+    }
     missed = violations(Objectives(max_swap=None), summary, 3600)
     assert [v.objective for v in missed] == ["throughput"] and "125,000/s" in missed[0].message
 
@@ -240,10 +294,14 @@ def test_every_command_refuses_a_misspelled_plan_field(tmp_path):
 
     root = Path(__file__).resolve().parent.parent
     path = tmp_path / "typo.yaml"
-    path.write_text((root / "scenarios/comfortable.yaml").read_text()
-                    + "plan:\n  node_typs: [cache.r6g.large]\n  objectives: {no_oom: true, max_swp: 0}\n")
+    path.write_text(
+        (root / "scenarios/comfortable.yaml").read_text()
+        + "plan:\n  node_typs: [cache.r6g.large]\n  objectives: {no_oom: true, max_swp: 0}\n"
+    )
     done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path)], capture_output=True, text=True, cwd=root)
     assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
-    assert any(f"{path}:16: plan.node_typs: unknown field 'node_typs'; did you mean 'node_types'?" in line for line in lines)
+    assert any(
+        f"{path}:16: plan.node_typs: unknown field 'node_typs'; did you mean 'node_types'?" in line for line in lines
+    )
     assert any("plan.objectives.max_swp: unknown field 'max_swp'; did you mean 'max_swap'?" in line for line in lines)

@@ -8,7 +8,7 @@ does not create the member clusters of a replication group (tests create them ex
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -40,8 +40,12 @@ def reads_at(hour: int) -> float:
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
@@ -51,28 +55,52 @@ def aws(monkeypatch):
 def put_day(cluster_id: str, save_hour: int = 3) -> None:
     """25 hours of hourly datapoints (so a day is complete even if the hour turns during the test)."""
     cw = boto3.client("cloudwatch", region_name=REGION)
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     dims = [{"Name": "CacheClusterId", "Value": cluster_id}, {"Name": "CacheNodeId", "Value": "0001"}]
     for back in range(1, 26):
         stamp = now - timedelta(hours=back) + timedelta(minutes=30)
         hour = stamp.hour
-        values = {"SetTypeCmds": writes_at(hour) * 3600, "GetTypeCmds": reads_at(hour) * 3600,
-                  "BytesUsedForCache": 3 * GIB + hour * 2**20, "CurrItems": 2_000_000 + 1000 * hour,
-                  "SwapUsage": 5 * 2**20, "FreeableMemory": 4 * GIB, "SaveInProgress": 1.0 if hour == save_hour else 0.0}
-        cw.put_metric_data(Namespace="AWS/ElastiCache", MetricData=[
-            {"MetricName": name, "Dimensions": dims, "Timestamp": stamp, "Value": value} for name, value in values.items()])
+        values = {
+            "SetTypeCmds": writes_at(hour) * 3600,
+            "GetTypeCmds": reads_at(hour) * 3600,
+            "BytesUsedForCache": 3 * GIB + hour * 2**20,
+            "CurrItems": 2_000_000 + 1000 * hour,
+            "SwapUsage": 5 * 2**20,
+            "FreeableMemory": 4 * GIB,
+            "SaveInProgress": 1.0 if hour == save_hour else 0.0,
+        }
+        cw.put_metric_data(
+            Namespace="AWS/ElastiCache",
+            MetricData=[
+                {"MetricName": name, "Dimensions": dims, "Timestamp": stamp, "Value": value}
+                for name, value in values.items()
+            ],
+        )
 
 
 def make_group(members: bool = True) -> None:
     ec = boto3.client("elasticache", region_name=REGION)
     ec.create_replication_group(
-        ReplicationGroupId="orders", ReplicationGroupDescription="orders cache", CacheNodeType="cache.r6g.large",
-        Engine="redis", EngineVersion="7.0.7", ReplicasPerNodeGroup=1, SnapshotWindow="03:00-04:00",
-        SnapshotRetentionLimit=7, CacheParameterGroupName="orders-params")
+        ReplicationGroupId="orders",
+        ReplicationGroupDescription="orders cache",
+        CacheNodeType="cache.r6g.large",
+        Engine="redis",
+        EngineVersion="7.0.7",
+        ReplicasPerNodeGroup=1,
+        SnapshotWindow="03:00-04:00",
+        SnapshotRetentionLimit=7,
+        CacheParameterGroupName="orders-params",
+    )
     if members:  # moto does not create a replication group's member clusters
         for member in ("orders-001", "orders-002"):
-            ec.create_cache_cluster(CacheClusterId=member, ReplicationGroupId="orders", CacheNodeType="cache.r6g.large",
-                                    Engine="redis", EngineVersion="7.0.7", CacheParameterGroupName="orders-params")
+            ec.create_cache_cluster(
+                CacheClusterId=member,
+                ReplicationGroupId="orders",
+                CacheNodeType="cache.r6g.large",
+                Engine="redis",
+                EngineVersion="7.0.7",
+                CacheParameterGroupName="orders-params",
+            )
 
 
 def check(text: str):
@@ -136,8 +164,10 @@ class ParameterGroupClient:
     def get_paginator(self, operation):
         if operation != "describe_cache_parameters" or self._parameters is None:
             return self._real.get_paginator(operation)
-        pages = [{"Parameters": [{"ParameterName": "maxmemory-policy", "ParameterValue": "volatile-lru"}]},
-                 {"Parameters": [{"ParameterName": k, "ParameterValue": v} for k, v in self._parameters.items()]}]
+        pages = [
+            {"Parameters": [{"ParameterName": "maxmemory-policy", "ParameterValue": "volatile-lru"}]},
+            {"Parameters": [{"ParameterName": k, "ParameterValue": v} for k, v in self._parameters.items()]},
+        ]
 
         class Paginator:
             def paginate(self, CacheParameterGroupName):
@@ -156,10 +186,13 @@ class Session:
         return ParameterGroupClient(real, self.parameters) if service == "elasticache" else real
 
 
-@pytest.mark.parametrize("parameters,field,value", [
-    ({"reserved-memory-percent": "50", "reserved-memory": "0"}, "reserved_memory_percent", 50),
-    ({"reserved-memory-percent": "25", "reserved-memory": "3221225472"}, "reserved_memory", 3 * GIB),
-])
+@pytest.mark.parametrize(
+    "parameters,field,value",
+    [
+        ({"reserved-memory-percent": "50", "reserved-memory": "0"}, "reserved_memory_percent", 50),
+        ({"reserved-memory-percent": "25", "reserved-memory": "3221225472"}, "reserved_memory", 3 * GIB),
+    ],
+)
 def test_reserved_memory_comes_from_the_parameter_group(aws, parameters, field, value):
     make_group()
     put_day("orders-001")
@@ -182,8 +215,13 @@ def test_a_parameter_group_moto_cannot_read_is_noted(aws):
 
 def test_a_standalone_cache_cluster_without_member_details(aws, capfd):
     boto3.client("elasticache", region_name=REGION).create_cache_cluster(
-        CacheClusterId="solo", CacheNodeType="cache.m3.large", Engine="redis", EngineVersion="6.2.6",
-        SnapshotWindow="05:00-06:00", SnapshotRetentionLimit=0)
+        CacheClusterId="solo",
+        CacheNodeType="cache.m3.large",
+        Engine="redis",
+        EngineVersion="6.2.6",
+        SnapshotWindow="05:00-06:00",
+        SnapshotRetentionLimit=0,
+    )
     put_day("solo", save_hour=5)
     code, out, err = run(capfd, "elasticache://solo", "--region", REGION, "--name", "solo-node")
     assert code == 0, err
@@ -221,8 +259,13 @@ def test_no_metrics_is_a_one_line_error(aws, capfd):
 def test_missing_permission_is_a_one_line_error(aws, capfd, monkeypatch):
     iam = boto3.client("iam", region_name=REGION)
     iam.create_user(UserName="viewer")
-    iam.put_user_policy(UserName="viewer", PolicyName="cloudwatch-only", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:*", "Resource": "*"}]}))
+    iam.put_user_policy(
+        UserName="viewer",
+        PolicyName="cloudwatch-only",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:*", "Resource": "*"}]}
+        ),
+    )
     key = iam.create_access_key(UserName="viewer")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -36,37 +37,70 @@ needs_redis = pytest.mark.skipif(shutil.which(REDIS_SERVER) is None, reason="red
 
 # --- helpers that need no server ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,kind", [
-    ("set", "write"), ("cmdstat_hset", "write"), ("UNLINK", "write"), ("xadd", "write"), ("getdel", "write"),
-    ("get", "read"), ("cmdstat_hgetall", "read"), ("scan", "read"), ("zrange", "read"), ("lrange", "read"),
-    ("info", "ignored"), ("cmdstat_config|get", "ignored"), ("client|setinfo", "ignored"), ("ping", "ignored"),
-    ("slowlog", "ignored"), ("made.up", "unknown"),
-])
+
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("set", "write"),
+        ("cmdstat_hset", "write"),
+        ("UNLINK", "write"),
+        ("xadd", "write"),
+        ("getdel", "write"),
+        ("get", "read"),
+        ("cmdstat_hgetall", "read"),
+        ("scan", "read"),
+        ("zrange", "read"),
+        ("lrange", "read"),
+        ("info", "ignored"),
+        ("cmdstat_config|get", "ignored"),
+        ("client|setinfo", "ignored"),
+        ("ping", "ignored"),
+        ("slowlog", "ignored"),
+        ("made.up", "unknown"),
+    ],
+)
 def test_commands_are_classified(name, kind):
     assert commands.classify(name) == kind
 
 
 def test_rates_subtract_the_profilers_own_calls():
-    before = {"cmdstat_set": {"calls": 100}, "cmdstat_get": {"calls": 50}, "cmdstat_scan": {"calls": 1},
-              "cmdstat_info": {"calls": 9}, "cmdstat_config|get": {"calls": 1}}
-    after = {"cmdstat_set": {"calls": 2100}, "cmdstat_get": {"calls": 1050}, "cmdstat_scan": {"calls": 12},
-             "cmdstat_info": {"calls": 10}, "cmdstat_config|get": {"calls": 6}, "cmdstat_json.foo": {"calls": 21}}
+    before = {
+        "cmdstat_set": {"calls": 100},
+        "cmdstat_get": {"calls": 50},
+        "cmdstat_scan": {"calls": 1},
+        "cmdstat_info": {"calls": 9},
+        "cmdstat_config|get": {"calls": 1},
+    }
+    after = {
+        "cmdstat_set": {"calls": 2100},
+        "cmdstat_get": {"calls": 1050},
+        "cmdstat_scan": {"calls": 12},
+        "cmdstat_info": {"calls": 10},
+        "cmdstat_config|get": {"calls": 6},
+        "cmdstat_json.foo": {"calls": 21},
+    }
     r = commands.rates(before, after, 2.0, own={"scan": 11})
     assert r.writes_per_sec == pytest.approx(1000) and r.reads_per_sec == pytest.approx(500)
     assert r.unknown == {"json.foo": pytest.approx(10.5)}
 
 
-@pytest.mark.parametrize("url,shown", [
-    ("redis://:hunter2@db:6379/0", "redis://***@db:6379/0"),
-    ("rediss://app:p%40ss@db.example:6380", "rediss://***@db.example:6380"),
-    ("redis://db:6379?password=hunter2&ssl_cert_reqs=none", "redis://db:6379?password=***&ssl_cert_reqs=none"),
-    ("redis://localhost:6379", "redis://localhost:6379"),
-])
+@pytest.mark.parametrize(
+    "url,shown",
+    [
+        ("redis://:hunter2@db:6379/0", "redis://***@db:6379/0"),
+        ("rediss://app:p%40ss@db.example:6380", "rediss://***@db.example:6380"),
+        ("redis://db:6379?password=hunter2&ssl_cert_reqs=none", "redis://db:6379?password=***&ssl_cert_reqs=none"),
+        ("redis://localhost:6379", "redis://localhost:6379"),
+    ],
+)
 def test_urls_are_redacted(url, shown):
     assert redact_url(url) == shown
     for secret in secrets_in(url):
         assert secret not in redact_url(url)
-    assert "p@ss" in secrets_in("rediss://app:p%40ss@db:1") and scrub("x p@ss y", secrets_in("rediss://app:p%40ss@db:1")) == "x *** y"
+    assert (
+        "p@ss" in secrets_in("rediss://app:p%40ss@db:1")
+        and scrub("x p@ss y", secrets_in("rediss://app:p%40ss@db:1")) == "x *** y"
+    )
 
 
 @pytest.mark.parametrize("value", [0, 0.5, 1, 7.25, 999, 999.6, 1000, 1999.7, 18_333, 999_960, 2.5e6, 7.3e9])
@@ -84,15 +118,24 @@ def test_sizes_round_trip_through_units(size):
 
 
 def test_rendered_yaml_reads_back_as_the_same_data():
-    items = [writer.Item("name", "x", "a comment"), writer.Item("engine", children=[
-        writer.Item("version", "7.0", above=["quoted: 7.0 would read as a float"]),
-        writer.Item("start", "15:30")]), writer.Item("list", [writer.format_rate(3), writer.format_rate(3000)])]
+    items = [
+        writer.Item("name", "x", "a comment"),
+        writer.Item(
+            "engine",
+            children=[
+                writer.Item("version", "7.0", above=["quoted: 7.0 would read as a float"]),
+                writer.Item("start", "15:30"),
+            ],
+        ),
+        writer.Item("list", [writer.format_rate(3), writer.format_rate(3000)]),
+    ]
     text = writer.render(items, header=["top"], footer=["bottom"])
     assert yaml.safe_load(text) == {"name": "x", "engine": {"version": "7.0", "start": "15:30"}, "list": [3, "3k"]}
     assert text.startswith("# top\n") and text.rstrip().endswith("# bottom")
 
 
 # --- a real server ---------------------------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -103,9 +146,27 @@ def _free_port() -> int:
 def _start_server(tmp: Path, *extra: str):
     port = _free_port()
     proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp), "--daemonize", "no", "--requirepass", PASSWORD, *extra],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+            "--daemonize",
+            "no",
+            "--requirepass",
+            PASSWORD,
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=port, password=PASSWORD)
@@ -115,7 +176,7 @@ def _start_server(tmp: Path, *extra: str):
             return proc, port, client
         except redis.ConnectionError:
             if proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {proc.returncode}")
+                raise RuntimeError(f"redis-server exited with {proc.returncode}") from None
             time.sleep(0.02)
     proc.kill()
     raise RuntimeError("redis-server did not answer PING")
@@ -191,8 +252,9 @@ def _url(port: int) -> str:
 def test_profile_recovers_keys_rates_and_sizes(loaded_server, tmp_path, capfd):
     port, _ = loaded_server
     out_file = tmp_path / "profiled.yaml"
-    code, out, err = _profile(capfd, _url(port), "--window", WINDOW, "-o", out_file,
-                              "--memory", "1GiB", "--platform", "lab")
+    code, out, err = _profile(
+        capfd, _url(port), "--window", WINDOW, "-o", out_file, "--memory", "1GiB", "--platform", "lab"
+    )
     assert code == 0, err
     text = out_file.read_text()
     scenario = load_scenario(out_file)
@@ -248,7 +310,9 @@ def test_self_check_after_a_bgsave(loaded_server, tmp_path, capfd):
         time.sleep(0.05)
     assert client.info("stats")["latest_fork_usec"] > 0
     out_file = tmp_path / "checked.yaml"
-    code, out, err = _profile(capfd, _url(port), "--window", "1s", "-o", out_file, "--memory", "1GiB", "--platform", "lab")
+    code, out, err = _profile(
+        capfd, _url(port), "--window", "1s", "-o", out_file, "--memory", "1GiB", "--platform", "lab"
+    )
     assert code == 0, err
     assert "self-check" in out and "fork stall" in out and "copy-on-write" in out and "predicted/server" in out
     assert "under the load of its own time" in out
@@ -261,8 +325,9 @@ def test_self_check_after_a_bgsave(loaded_server, tmp_path, capfd):
 def test_blocked_commands_are_skipped_with_a_note(tmp_path, capfd):
     if shutil.which(REDIS_SERVER) is None:
         pytest.skip("redis-server is not installed")
-    proc, port, client = _start_server(tmp_path, "--rename-command", "CONFIG", "", "--rename-command", "MEMORY", "",
-                                       "--maxmemory", "64mb")
+    proc, port, client = _start_server(
+        tmp_path, "--rename-command", "CONFIG", "", "--rename-command", "MEMORY", "", "--maxmemory", "64mb"
+    )
     try:
         _load(client, 1000, 100)
         code, out, err = _profile(capfd, _url(port), "--window", "0.3s")
@@ -297,14 +362,56 @@ def test_tls_server_with_the_password_from_rediscli_auth(tmp_path, capfd, monkey
     if shutil.which(REDIS_SERVER) is None or shutil.which("openssl") is None:
         pytest.skip("redis-server or openssl is not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp_path,
-         "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert, "--tls-auth-clients", "no",
-         "--requirepass", PASSWORD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            REDIS_SERVER,
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            tmp_path,
+            "--tls-cert-file",
+            cert,
+            "--tls-key-file",
+            key,
+            "--tls-ca-cert-file",
+            cert,
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            PASSWORD,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         import redis
 
@@ -327,14 +434,21 @@ def test_tls_server_with_the_password_from_rediscli_auth(tmp_path, capfd, monkey
 
 
 def _synthetic(info: dict, **sample):
-    from sim.profiling.live import KeySample, LiveProfile
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    base = {"redis_version": "7.2.4", "mem_allocator": "jemalloc-5.3.0", "used_memory": 50_000_000,
-            "db0": {"keys": 100_000, "expires": 0}, "role": "master", "cmdstat_set": {"calls": 0}}
+    from sim.profiling.live import KeySample, LiveProfile
+
+    base = {
+        "redis_version": "7.2.4",
+        "mem_allocator": "jemalloc-5.3.0",
+        "used_memory": 50_000_000,
+        "db0": {"keys": 100_000, "expires": 0},
+        "role": "master",
+        "cmdstat_set": {"calls": 0},
+    }
     after = {**base, **info, "cmdstat_set": {"calls": 5000}}
     rates = commands.rates(base, after, 10.0)
-    return LiveProfile("redis://h:1", datetime.now(timezone.utc), base, after, rates, KeySample(**sample))
+    return LiveProfile("redis://h:1", datetime.now(UTC), base, after, rates, KeySample(**sample))
 
 
 def test_engine_and_allocator_come_from_info():
@@ -347,8 +461,13 @@ def test_engine_and_allocator_come_from_info():
 def test_without_a_string_sample_the_dataset_uses_used_memory():
     from collections import Counter
 
-    profile = _synthetic({"maxmemory": 14_037_181_030, "role": "slave"}, keys=10, types=Counter(hash=10),
-                         memory_usage=[400] * 10, key_lengths=[8] * 10)
+    profile = _synthetic(
+        {"maxmemory": 14_037_181_030, "role": "slave"},
+        keys=10,
+        types=Counter(hash=10),
+        memory_usage=[400] * 10,
+        key_lengths=[8] * 10,
+    )
     document = writer.live_document(profile)
     scenario, dropped = writer.validate(document)
     assert dropped == [] and scenario.dataset.used_memory == pytest.approx(50_000_000, rel=0.001)
@@ -363,8 +482,12 @@ def test_a_node_memory_is_required_when_info_has_none():
 
     with pytest.raises(ProfileError, match="pass --node-type or --memory"):
         writer.live_document(_synthetic({}, keys=1, types=Counter(string=1), string_lengths=[10], key_lengths=[3]))
-    scenario, _ = writer.validate(writer.live_document(
-        _synthetic({}, keys=1, types=Counter(string=1), string_lengths=[10], key_lengths=[3]), node_type="cache.m2.xlarge"))
+    scenario, _ = writer.validate(
+        writer.live_document(
+            _synthetic({}, keys=1, types=Counter(string=1), string_lengths=[10], key_lengths=[3]),
+            node_type="cache.m2.xlarge",
+        )
+    )
     assert scenario.node.type == "cache.m2.xlarge" and scenario.platform == "xen-pv"
 
 

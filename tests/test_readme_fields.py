@@ -72,23 +72,31 @@ def test_plan_paragraph_names_every_plan_field():
     from sim.planner.spec import Objectives, PlanSpec, Uncertainty
 
     text = section("Use")
-    text = text[text.index("`plan` reads the scenario's `plan:` block"):text.index("`sweep` writes one row per run")]
+    text = text[text.index("`plan` reads the scenario's `plan:` block") : text.index("`sweep` writes one row per run")]
     named = set(re.findall(r"`([a-z_0-9]+)`", text))
     for model in (PlanSpec, Objectives, Uncertainty):
         missing = sorted(set(model.model_fields) - named)
         assert missing == [], f"{model.__name__} fields not described in README's plan paragraph"
 
 
-EXAMPLES = ["comfortable", "write-heavy", "forkless-auto", "cluster-skewed", "plan-restore-rto",
-            "old-engine-buffer-overflow", "oom-score-adj"]
+EXAMPLES = [
+    "comfortable",
+    "write-heavy",
+    "forkless-auto",
+    "cluster-skewed",
+    "plan-restore-rto",
+    "old-engine-buffer-overflow",
+    "oom-score-adj",
+]
 """One plain fork, paging, forkless, cluster, restore, buffer-overflow failure and child OOM run."""
 
 
 def produced_keys() -> set[str]:
     """Union of the top-level keys ``rbsim run --json`` prints for the example scenarios."""
     files = [ROOT / "scenarios" / f"{name}.yaml" for name in EXAMPLES]
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--json", *map(str, files)],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", "--json", *map(str, files)], capture_output=True, text=True, cwd=ROOT
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert {r["method"] for r in results} >= {"fork", "forkless"}

@@ -74,7 +74,7 @@ def test_restore_lines_are_todays(tmp_path):
     scenario.write_text((ROOT / "scenarios/comfortable.yaml").read_text() + block)
     done = rbsim("run", str(scenario), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout[done.stdout.index("  restore  "):].rstrip("\n") + "\n" == shown
+    assert done.stdout[done.stdout.index("  restore  ") :].rstrip("\n") + "\n" == shown
 
 
 def readme_commands() -> list[str]:

@@ -20,7 +20,8 @@ def report(tmp_path_factory):
     rates = ["40k"] * 24
     rates[3] = rates[4] = "1k"
     scenario = folder / "tiny.yaml"
-    scenario.write_text(textwrap.dedent(f"""\
+    scenario.write_text(
+        textwrap.dedent(f"""\
         name: tiny-report
         node: {{type: cache.t4g.micro}}
         dataset: {{keys: 300k, value_size: 1KB}}
@@ -32,7 +33,8 @@ def report(tmp_path_factory):
           retention_days: 7
           objectives: {{min_data_growth: 1.1}}    # 300k keys leave a t4g.micro x1.20 growth
           uncertainty: {{runs: 10, inputs: {{load_factor: {{range: [0.8, 1.2]}}}}}}
-        """))
+        """)
+    )
     result = plan(scenario)
     write_report(result, folder / "out")
     return result, folder / "out"
@@ -74,11 +76,24 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     shot = tmp_path / "shot.png"
     profile = tmp_path / "profile"
     done = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1280,2000",
-         (out / "report.html").resolve().as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--screenshot={shot}",
+            "--window-size=1280,2000",
+            (out / "report.html").resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert shot.exists(), done.stderr[-2000:]
     import matplotlib.image
@@ -92,8 +107,10 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 def test_report_without_a_recommendation(tmp_path):
     scenario = tmp_path / "big.yaml"
-    scenario.write_text("node: {type: cache.t4g.micro}\ndataset: {keys: 2M, value_size: 1KB}\n"
-                        "plan: {node_types: [cache.t4g.micro, cache.t4g.small], windows: ['03:00']}\n")
+    scenario.write_text(
+        "node: {type: cache.t4g.micro}\ndataset: {keys: 2M, value_size: 1KB}\n"
+        "plan: {node_types: [cache.t4g.micro, cache.t4g.small], windows: ['03:00']}\n"
+    )
     result = plan(scenario)
     assert result.recommendation is None
     write_report(result, tmp_path / "out")
@@ -106,8 +123,10 @@ def test_figures_tell_paging_from_oom_and_label_cells_that_do_not_fit(report):
     from sim.report import analyse, figures
 
     assert figures.VERDICTS[4] == "data does not fit" and figures.VERDICT_MARKS[4] == "no fit"
-    classes = [figures.risk_class({"outcome": o}, missed) for o, missed in
-               (("ok", False), ("ok", True), ("paging", True), ("oom", True))]
+    classes = [
+        figures.risk_class({"outcome": o}, missed)
+        for o, missed in (("ok", False), ("ok", True), ("paging", True), ("oom", True))
+    ]
     assert [figures.RISK_CLASSES[c] for c in classes] == list(figures.RISK_CLASSES)
     result, _ = report
     rates = analyse(result).heat_rates

@@ -23,9 +23,15 @@ from sim.scenario import parse_scenario
 GiB = 1024**3
 
 
-def scenario(restore: str, dataset: str = "{keys: 1M, value_size: 1KB}", node: str = "{type: cache.r6g.large}",
-             engine: str = '{name: redis, version: "7.0.15"}', platform: str = "lab"):
-    return parse_scenario(textwrap.dedent(f"""\
+def scenario(
+    restore: str,
+    dataset: str = "{keys: 1M, value_size: 1KB}",
+    node: str = "{type: cache.r6g.large}",
+    engine: str = '{name: redis, version: "7.0.15"}',
+    platform: str = "lab",
+):
+    return parse_scenario(
+        textwrap.dedent(f"""\
         name: t
         engine: {engine}
         node: {node}
@@ -33,7 +39,8 @@ def scenario(restore: str, dataset: str = "{keys: 1M, value_size: 1KB}", node: s
         dataset: {dataset}
         workload: {{writes_per_sec: 1k}}
         restore: {restore}
-    """))
+    """)
+    )
 
 
 def test_load_seconds_is_the_sum_of_its_three_costs():
@@ -92,9 +99,15 @@ def test_restore_fields_match_the_closed_form_of_the_profile():
     p = prepare(s)
     cost = load_platform("lab").restore
     f = restore_fields(p)
-    rss = load_platform("lab").memory.rss_base + used_memory(p.keys, p.key_size, p.value_size) * load_platform("lab").memory.fragmentation
-    expect = (p.keys * cost.us_per_key / 1e6 + p.keys * p.value_size / cost.value_bytes_per_sec
-              + (rss - load_platform("lab").memory.rss_base) / 4096 * cost.first_touch_us_per_page / 1e6)  # host faults
+    rss = (
+        load_platform("lab").memory.rss_base
+        + used_memory(p.keys, p.key_size, p.value_size) * load_platform("lab").memory.fragmentation
+    )
+    expect = (
+        p.keys * cost.us_per_key / 1e6
+        + p.keys * p.value_size / cost.value_bytes_per_sec
+        + (rss - load_platform("lab").memory.rss_base) / 4096 * cost.first_touch_us_per_page / 1e6
+    )  # host faults
     assert cost.first_touch_us_per_page > 0
     assert f["restore_load_s"] == pytest.approx(expect)
     assert f["restore_peak_memory_bytes"] == pytest.approx(rss + cost.peak_extra)
@@ -124,7 +137,9 @@ def test_cluster_seeding_loads_the_biggest_shard():
     even = restore_fields(prepare(scenario("{node_type: cache.r6g.large, shards: 4}")))
     skewed = restore_fields(prepare(scenario("{node_type: cache.r6g.large, shards: 4, skew: [4, 2, 1, 1]}")))
     one = restore_fields(prepare(scenario("{node_type: cache.r6g.large}")))
-    assert len(even["restore_shards"]) == 4 and even["restore_load_s"] == pytest.approx(one["restore_load_s"] / 4, rel=0.01)
+    assert len(even["restore_shards"]) == 4 and even["restore_load_s"] == pytest.approx(
+        one["restore_load_s"] / 4, rel=0.01
+    )
     assert skewed["restore_load_s"] == pytest.approx(one["restore_load_s"] / 2, rel=0.01)  # 4/8 of the data
     assert sum(s["slots"] for s in skewed["restore_shards"]) == 16384
 
@@ -135,16 +150,25 @@ def test_replica_sync_grows_with_returning_writes_and_can_outgrow_the_node():
     assert quiet["replica_sync_s"] > quiet["restore_load_s"]  # fork + save + the replica's own load
     assert busy["restore_sync_peak_memory_bytes"] > quiet["restore_sync_peak_memory_bytes"]
     # small values: each write copies a whole 4 KiB page but buffers only ~130 bytes for the replica
-    tight = restore_fields(prepare(scenario("{memory: 8GiB, reserved_memory_percent: 0, replicas: 1, writes_per_sec: 30k}",
-                                            "{keys: 35M, value_size: 100B}")))
+    tight = restore_fields(
+        prepare(
+            scenario(
+                "{memory: 8GiB, reserved_memory_percent: 0, replicas: 1, writes_per_sec: 30k}",
+                "{keys: 35M, value_size: 100B}",
+            )
+        )
+    )
     assert tight["restore_outcome"] == "sync-oom" and tight["restore_fits"]
     assert tight["restore_sync_buffer_bytes"] < tight["restore_output_buffer_limit_bytes"]
 
 
 def test_a_replica_sync_whose_buffered_writes_overflow_fails():
     # 6M x 1 KB syncing for about a minute under 50k writes/s buffers ~3 GB, beyond the r6g.large's ~1.3 GB
-    f = restore_fields(prepare(scenario("{node_type: cache.r6g.large, replicas: 1, writes_per_sec: 50k}",
-                                        "{keys: 6M, value_size: 1KB}")))
+    f = restore_fields(
+        prepare(
+            scenario("{node_type: cache.r6g.large, replicas: 1, writes_per_sec: 50k}", "{keys: 6M, value_size: 1KB}")
+        )
+    )
     assert f["restore_outcome"] == "sync-fails" and f["restore_fits"]
     expect = 50_000 * f["replica_sync_s"] * (4 + 4 + 5 + 2 + 3 + 16 + 2 + 4 + 3 + 1000 + 2)
     assert f["restore_sync_buffer_bytes"] == pytest.approx(expect)
@@ -159,8 +183,10 @@ def test_smallest_target_is_the_first_that_fits():
 
 def test_run_reports_restore_fields_in_json_and_table(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("name: t\nnode: {type: cache.r6g.large}\nplatform: nitro\ndataset: {keys: 1M, value_size: 1KB}\n"
-                    "restore: {node_type: cache.r6g.large, replicas: 1}\n")
+    path.write_text(
+        "name: t\nnode: {type: cache.r6g.large}\nplatform: nitro\ndataset: {keys: 1M, value_size: 1KB}\n"
+        "restore: {node_type: cache.r6g.large, replicas: 1}\n"
+    )
     out = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--json", str(path)], capture_output=True, text=True)
     summary = json.loads(out.stdout)[0]
     for key in ("restore_outcome", "restore_load_s", "restore_peak_memory_bytes", "restore_fits", "replica_sync_s"):
@@ -172,12 +198,16 @@ def test_run_reports_restore_fields_in_json_and_table(tmp_path):
 
 def test_bad_restore_block_is_one_clear_line(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("name: t\nnode: {type: cache.r6g.large}\ndataset: {keys: 1M, value_size: 1KB}\n"
-                    "restore: {node_type: cache.r6g.lage}\n")
+    path.write_text(
+        "name: t\nnode: {type: cache.r6g.large}\ndataset: {keys: 1M, value_size: 1KB}\n"
+        "restore: {node_type: cache.r6g.lage}\n"
+    )
     out = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path)], capture_output=True, text=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "restore.node_type" in out.stderr and "cache.r6g.large" in out.stderr
-    path.write_text("name: t\nnode: {type: cache.r6g.large}\ndataset: {keys: 1M, value_size: 1KB}\nrestore: {shards: 2}\n")
+    path.write_text(
+        "name: t\nnode: {type: cache.r6g.large}\ndataset: {keys: 1M, value_size: 1KB}\nrestore: {shards: 2}\n"
+    )
     out = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path)], capture_output=True, text=True)
     assert out.returncode == 2 and "restore" in out.stderr and "node_type" in out.stderr
 
@@ -187,8 +217,12 @@ def test_plan_restores_onto_each_candidate_and_checks_the_rto():
     from sim.planner.spec import Objectives
     from sim.planner.variants import Config, Window, variant
 
-    base = {"name": "t", "node": {"type": "cache.r6g.large"}, "dataset": {"keys": "1M", "value_size": "1KB"},
-            "restore": {"node_type": "cache.r6g.large", "replicas": 1}}
+    base = {
+        "name": "t",
+        "node": {"type": "cache.r6g.large"},
+        "dataset": {"keys": "1M", "value_size": "1KB"},
+        "restore": {"node_type": "cache.r6g.large", "replicas": 1},
+    }
     data = variant(base, Config("cache.m6g.large", 35.0, "replica"), Window(0.0, 1000.0, 0.0))
     assert data["restore"] == {"replicas": 1, "node_type": "cache.m6g.large", "reserved_memory_percent": 35.0}
     s = scenario("{node_type: cache.r6g.large, replicas: 1}", platform="nitro")
@@ -204,8 +238,11 @@ def test_validation_split_keeps_repeats_together_and_fits_on_the_fastest():
     from sim.validation.restore import contention, fastest_per_scenario, split_by_scenario
 
     def rec(name, i, cpu, outcome="ok"):
-        return {"id": f"{name}-{i}", "scenario": {"name": name},
-                "measured": {"outcome": outcome, "loaded": outcome != "oom", "load_cpu_s": cpu}}
+        return {
+            "id": f"{name}-{i}",
+            "scenario": {"name": name},
+            "measured": {"outcome": outcome, "loaded": outcome != "oom", "load_cpu_s": cpu},
+        }
 
     records = [rec(f"s{j}", i, 1.0 + i + j) for j in range(10) for i in range(2)] + [rec("bad", 0, None, "oom")]
     train, held = split_by_scenario(records)
@@ -222,11 +259,20 @@ def test_fit_recovers_the_first_touch_cost_of_loads_on_a_reporting_vm():
     from sim.validation.restore import fit_costs
 
     lab = load_platform("lab")
-    truth = lab.restore.model_copy(update={"us_per_key": 0.5, "value_bytes_per_sec": 600_000_000,
-                                           "first_touch_us_per_page": 0.0})
+    truth = lab.restore.model_copy(
+        update={"us_per_key": 0.5, "value_bytes_per_sec": 600_000_000, "first_touch_us_per_page": 0.0}
+    )
     records = []
-    for i, (keys, size, on) in enumerate([(200_000, "1KB", False), (1_000_000, "100B", False), (50_000, "8KB", False),
-                                         (400_000, "2KB", False), (300_000, "1KB", True), (80_000, "4KB", True)]):
+    for i, (keys, size, on) in enumerate(
+        [
+            (200_000, "1KB", False),
+            (1_000_000, "100B", False),
+            (50_000, "8KB", False),
+            (400_000, "2KB", False),
+            (300_000, "1KB", True),
+            (80_000, "4KB", True),
+        ]
+    ):
         text = textwrap.dedent(f"""\
             name: t{i}
             node: {{memory: 4GiB}}
@@ -239,10 +285,20 @@ def test_fit_recovers_the_first_touch_cost_of_loads_on_a_reporting_vm():
         f = restore_fields(p)
         pages = (f["restore_shards"][0]["rss_bytes"] - lab.memory.rss_base) / 4096
         cpu = f["restore_load_s"] + (6e-6 * pages if on else 0.0)
-        records.append({"id": f"t{i}", "scenario_yaml": text, "scenario_file": f"t{i}.yaml",
-                        "machine": {"free_page_reporting": on},
-                        "measured": {"loaded": True, "load_cpu_s": cpu, "machine_busy_share": 0.5,
-                                     "used_memory_rss": f["restore_shards"][0]["rss_bytes"]}})
+        records.append(
+            {
+                "id": f"t{i}",
+                "scenario_yaml": text,
+                "scenario_file": f"t{i}.yaml",
+                "machine": {"free_page_reporting": on},
+                "measured": {
+                    "loaded": True,
+                    "load_cpu_s": cpu,
+                    "machine_busy_share": 0.5,
+                    "used_memory_rss": f["restore_shards"][0]["rss_bytes"],
+                },
+            }
+        )
     fitted, facts = fit_costs(records, lab)
     assert facts["first_touch_runs"] == 2
     assert fitted.restore.first_touch_us_per_page == pytest.approx(6.0, rel=0.02)

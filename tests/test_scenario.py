@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from sim.scenario import ScenarioError, Uniform, Zipf, HotSet, load_scenario, parse_scenario
+from sim.scenario import HotSet, ScenarioError, Uniform, Zipf, load_scenario, parse_scenario
 
 GOOD = """
 name: orders-cache

@@ -5,12 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import scenario
 
 from sim.engine import MAX_STEPS_PER_SAVE, SAVE_STEP_LIMIT, STEPS_PER_STEADY
 from sim.run import run
 from sim.scenario import load_scenario
-
-from helpers import scenario
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 
@@ -29,7 +28,7 @@ def test_summary_without_timeline_is_the_same(path):
     different = {k for k in full.summary if not _same(full.summary[k], lean.summary[k])}
     assert not different
     with pytest.raises(ValueError, match="without a timeline"):
-        lean.timeline
+        lean.timeline  # noqa: B018 - the property access is what must raise
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -44,19 +43,30 @@ def test_running_peaks_are_the_timeline_maxima(path):
     assert s["writes_delayed"] == tl["delayed_writes"].iloc[-1]
     assert s["requests_deferred"] == tl["deferred_requests"].iloc[-1]
     saving = tl.loc[tl["phase"] == "save", "served_writes_per_sec"]
-    assert s["min_served_writes_per_sec"] == pytest.approx(saving.min()) if len(saving) else np.isnan(
-        s["min_served_writes_per_sec"])
+    assert (
+        s["min_served_writes_per_sec"] == pytest.approx(saving.min())
+        if len(saving)
+        else np.isnan(s["min_served_writes_per_sec"])
+    )
     if s["backup_source"] == "primary":  # the longest wait, plus the stalls only some requests meet
         assert s["max_latency_ms"] >= s["baseline_latency_ms"] + tl["wait_ms"].max()
         assert s["max_latency_ms"] >= tl["latency_ms"].max()
 
 
-@pytest.mark.parametrize("overrides", [
-    {"workload": {"writes_per_sec": 1e8}},
-    {"workload": {"writes_per_sec": 1e8, "reads_per_sec": 1e8}},
-    {"workload": {"writes_per_sec": 1e8}, "node": {"memory": "1.5GiB", "swap": "8GiB"}},
-    {"workload": {"writes_per_sec": 1e8}, "backup": {"method": "forkless"}, "engine": {"name": "valkey", "version": "9.2.0"}},
-], ids=["writes", "reads", "paging", "forkless"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"workload": {"writes_per_sec": 1e8}},
+        {"workload": {"writes_per_sec": 1e8, "reads_per_sec": 1e8}},
+        {"workload": {"writes_per_sec": 1e8}, "node": {"memory": "1.5GiB", "swap": "8GiB"}},
+        {
+            "workload": {"writes_per_sec": 1e8},
+            "backup": {"method": "forkless"},
+            "engine": {"name": "valkey", "version": "9.2.0"},
+        },
+    ],
+    ids=["writes", "reads", "paging", "forkless"],
+)
 def test_steps_do_not_grow_with_the_offered_rate(overrides):
     r = run(scenario(**overrides))
     bound = 2 * STEPS_PER_STEADY + 4 + MAX_STEPS_PER_SAVE + 10
@@ -65,8 +75,11 @@ def test_steps_do_not_grow_with_the_offered_rate(overrides):
 
 
 def test_an_even_500_shard_cluster_simulates_one_shard():
-    s = scenario(cluster={"shards": 500}, dataset={"keys": "50M", "value_size": "100B"},
-                 node={"type": "cache.r6g.large", "memory": None})
+    s = scenario(
+        cluster={"shards": 500},
+        dataset={"keys": "50M", "value_size": "100B"},
+        node={"type": "cache.r6g.large", "memory": None},
+    )
     r = run(s, timeline=False)
     assert r["cluster"]["shards"] == 500 and len(r["shards"]) == 500
     assert len({x["scenario"] for x in r["shards"]}) == 500
@@ -81,11 +94,15 @@ def test_new_keys_outgrowing_memory_after_the_backup_kill_the_parent():
 
 
 def test_a_skewed_cluster_without_timeline_advances_its_shards_together_like_the_engine():
-    s = scenario(cluster={"shards": 16, "skew": {"zipf": 1.0}}, dataset={"keys": "8M", "value_size": "200B"},
-                 workload={"writes_per_sec": "150k"}, node={"type": "cache.r6g.large", "memory": None})
+    s = scenario(
+        cluster={"shards": 16, "skew": {"zipf": 1.0}},
+        dataset={"keys": "8M", "value_size": "200B"},
+        workload={"writes_per_sec": "150k"},
+        node={"type": "cache.r6g.large", "memory": None},
+    )
     lean, full = run(s, timeline=False), run(s, timeline=True)
     assert len({x["scenario"] for x in lean["shards"]}) == 16
-    for a, b in zip(lean["shards"], full["shards"]):
+    for a, b in zip(lean["shards"], full["shards"], strict=False):
         for key, value in b.items():
             if isinstance(value, float) and not np.isnan(value):
                 assert a[key] == pytest.approx(value, rel=0.01), key

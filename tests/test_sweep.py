@@ -36,7 +36,10 @@ def rbsim(*argv) -> int:
 def test_values_split_at_top_level_commas_only():
     assert split_top_level("1k, 2k,3k") == ["1k", "2k", "3k"]
     assert split_top_level("uniform,{zipf: 0.9},{hot_set: {keys: 10%, writes: 90%}}") == [
-        "uniform", "{zipf: 0.9}", "{hot_set: {keys: 10%, writes: 90%}}"]
+        "uniform",
+        "{zipf: 0.9}",
+        "{hot_set: {keys: 10%, writes: 90%}}",
+    ]
 
 
 def test_grid_is_the_cartesian_product_with_parsed_inputs(tiny):
@@ -52,9 +55,11 @@ def test_grid_is_the_cartesian_product_with_parsed_inputs(tiny):
 
 
 def test_monte_carlo_sample_is_reproducible(tiny):
-    samples = ["dataset.keys={normal: {mean: 100k, sd: 10k}}",
-               "workload.key_distribution={choice: [uniform, {hot_set: {keys: 10%, writes: 90%}}]}",
-               "dataset.value_size={range: [500B, 2KB]}"]
+    samples = [
+        "dataset.keys={normal: {mean: 100k, sd: 10k}}",
+        "workload.key_distribution={choice: [uniform, {hot_set: {keys: 10%, writes: 90%}}]}",
+        "dataset.value_size={range: [500B, 2KB]}",
+    ]
     first = sweep(tiny, samples=samples, runs=5, seed=7)
     again = sweep(tiny, samples=samples, runs=5, seed=7)
     assert len(first) == 5 and first["error"].isna().all()
@@ -75,23 +80,33 @@ def test_command_writes_csv_with_local_processes(tiny, tmp_path, capsys):
 def test_command_writes_parquet(tiny, tmp_path):
     pytest.importorskip("pyarrow")
     out = tmp_path / "mc.parquet"
-    assert rbsim(tiny, "--sample", "workload.writes_per_sec={range: [1k, 5k]}", "--runs", 3, "--out", out,
-                 "--workers", 1) == 0
+    assert (
+        rbsim(tiny, "--sample", "workload.writes_per_sec={range: [1k, 5k]}", "--runs", 3, "--out", out, "--workers", 1)
+        == 0
+    )
     assert len(pd.read_parquet(out)) == 3
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--grid", "workload.writes=1k,2k"], "unknown field path 'workload.writes': workload has no field 'writes'; "
-                                          "did you mean 'workload.writes_per_sec'? (allowed here: writes_per_sec"),
-    (["--grid", "workload.writes_per_sec=1k,2KB"], "(with --grid workload.writes_per_sec=2KB): workload.writes_per_sec: "
-                                                    "'2KB' is a size"),
-    (["--grid", "node.type=cache.r6g.larg"], "did you mean 'cache.r6g.large'"),
-    (["--grid", "workload.writes_per_sec"], "write it as FIELD.PATH=VALUES"),
-    (["--sample", "dataset.keys={range: [1k, 2k]}"], "--sample needs --runs N"),
-    (["--sample", "dataset.keys={between: [1k, 2k]}", "--runs", "2"], "is not a distribution"),
-    (["--grid", "dataset.keys=1k", "--sample", "dataset.keys={range: [1k, 2k]}", "--runs", "2"], "not both"),
-    (["--grid", "plan.replicas=1"], "plan does not change the simulation"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--grid", "workload.writes=1k,2k"],
+            "unknown field path 'workload.writes': workload has no field 'writes'; "
+            "did you mean 'workload.writes_per_sec'? (allowed here: writes_per_sec",
+        ),
+        (
+            ["--grid", "workload.writes_per_sec=1k,2KB"],
+            "(with --grid workload.writes_per_sec=2KB): workload.writes_per_sec: '2KB' is a size",
+        ),
+        (["--grid", "node.type=cache.r6g.larg"], "did you mean 'cache.r6g.large'"),
+        (["--grid", "workload.writes_per_sec"], "write it as FIELD.PATH=VALUES"),
+        (["--sample", "dataset.keys={range: [1k, 2k]}"], "--sample needs --runs N"),
+        (["--sample", "dataset.keys={between: [1k, 2k]}", "--runs", "2"], "is not a distribution"),
+        (["--grid", "dataset.keys=1k", "--sample", "dataset.keys={range: [1k, 2k]}", "--runs", "2"], "not both"),
+        (["--grid", "plan.replicas=1"], "plan does not change the simulation"),
+    ],
+)
 def test_bad_specs_get_clear_errors(tiny, tmp_path, capsys, argv, message):
     assert rbsim(tiny, *argv, "--out", tmp_path / "x.csv", "--workers", 1) == 2
     err = capsys.readouterr().err

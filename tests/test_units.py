@@ -9,8 +9,17 @@ from sim import units
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("13.07GiB", round(13.07 * 1024**3)), ("1KB", 1000), ("1KiB", 1024), ("512MiB", 512 * 1024**2),
-     ("0B", 0), ("0", 0), ("2 GB", 2 * 10**9), ("1.5kib", 1536), (" 10B ", 10)],
+    [
+        ("13.07GiB", round(13.07 * 1024**3)),
+        ("1KB", 1000),
+        ("1KiB", 1024),
+        ("512MiB", 512 * 1024**2),
+        ("0B", 0),
+        ("0", 0),
+        ("2 GB", 2 * 10**9),
+        ("1.5kib", 1536),
+        (" 10B ", 10),
+    ],
 )
 def test_sizes(text, expected):
     assert units.parse_size(text) == expected
@@ -18,8 +27,15 @@ def test_sizes(text, expected):
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("1400", "no unit"), ("-1GiB", "negative"), ("20k/s", "is a rate"), ("8M", "count"),
-     ("12 parsecs", "unknown unit"), ("lots", "cannot read"), (True, "expected")],
+    [
+        ("1400", "no unit"),
+        ("-1GiB", "negative"),
+        ("20k/s", "is a rate"),
+        ("8M", "count"),
+        ("12 parsecs", "unknown unit"),
+        ("lots", "cannot read"),
+        (True, "expected"),
+    ],
 )
 def test_bad_sizes_say_what_is_allowed(text, fragment):
     with pytest.raises(units.UnitError) as err:
@@ -43,7 +59,15 @@ def test_counts_rates_durations():
     assert units.parse_fraction(0.25) == 0.25
 
 
-@pytest.mark.parametrize("parse, text", [(units.parse_rate, "20KB"), (units.parse_count, "1GiB"), (units.parse_rate, "5k/fortnight"), (units.parse_fraction, "150%")])
+@pytest.mark.parametrize(
+    "parse, text",
+    [
+        (units.parse_rate, "20KB"),
+        (units.parse_count, "1GiB"),
+        (units.parse_rate, "5k/fortnight"),
+        (units.parse_fraction, "150%"),
+    ],
+)
 def test_wrong_kind_of_quantity(parse, text):
     with pytest.raises(units.UnitError):
         parse(text)

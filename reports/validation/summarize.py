@@ -41,21 +41,38 @@ def row(r: dict) -> str:
     def n(x, fmt):  # noqa: ANN001, ANN202
         return "–" if x is None else format(x, fmt)
 
-    return "| " + " | ".join([
-        name, engine,
-        f"{size_text(f['used_memory'] or 0)} ({f['keys'] / 1e6:.2f}M keys)" if f["keys"] else "–",
-        f"{s['dataset']['value_size']} B {s['dataset']['value_pattern'][:3]}" + ("" if c["compression"] else ", nocomp"),
-        f"{ld['target_writes_per_sec'] / 1000:g}k ({n(served and served / 1000, '.1f')}k)",
-        dist_text(ld["distribution"]), str(c["rdb_key_save_delay"]), limit, f"**{outcome}**",
-        n(m["fork_usec"] and m["fork_usec"] / 1000, ".0f"), n(m["save_duration_s"], ".1f"),
-        n(cow and cow / MiB, ".0f"), n(m["swap_peak_bytes"] and m["swap_peak_bytes"] / MiB, ".0f"),
-        n(m["ping_max_ms"], ".0f"), f"{r['machine']['loadavg_before'][0]:.1f}", n(m.get("wall_s"), ".0f"),
-    ]) + " |"
+    return (
+        "| "
+        + " | ".join(
+            [
+                name,
+                engine,
+                f"{size_text(f['used_memory'] or 0)} ({f['keys'] / 1e6:.2f}M keys)" if f["keys"] else "–",
+                f"{s['dataset']['value_size']} B {s['dataset']['value_pattern'][:3]}"
+                + ("" if c["compression"] else ", nocomp"),
+                f"{ld['target_writes_per_sec'] / 1000:g}k ({n(served and served / 1000, '.1f')}k)",
+                dist_text(ld["distribution"]),
+                str(c["rdb_key_save_delay"]),
+                limit,
+                f"**{outcome}**",
+                n(m["fork_usec"] and m["fork_usec"] / 1000, ".0f"),
+                n(m["save_duration_s"], ".1f"),
+                n(cow and cow / MiB, ".0f"),
+                n(m["swap_peak_bytes"] and m["swap_peak_bytes"] / MiB, ".0f"),
+                n(m["ping_max_ms"], ".0f"),
+                f"{r['machine']['loadavg_before'][0]:.1f}",
+                n(m.get("wall_s"), ".0f"),
+            ]
+        )
+        + " |"
+    )
 
 
-HEADER = ("| file | engine | dataset (used_memory) | value | writes/s target (served in save) | distribution | delay µs "
-          "| limit | outcome | fork ms | save s | COW MiB | swap MiB | ping max ms | load | wall s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| file | engine | dataset (used_memory) | value | writes/s target (served in save) | distribution | delay µs "
+    "| limit | outcome | fork ms | save s | COW MiB | swap MiB | ping max ms | load | wall s |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def main(argv: list[str]) -> None:
@@ -68,8 +85,11 @@ def main(argv: list[str]) -> None:
     for r in records:
         outcomes[r["measured"]["outcome"]] = outcomes.get(r["measured"]["outcome"], 0) + 1
     wall = sum(r["measured"].get("wall_s") or 0 for r in records)
-    print(f"\n{len(records)} records; outcomes " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
-          + f"; total wall time {wall / 60:.1f} min")
+    print(
+        f"\n{len(records)} records; outcomes "
+        + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        + f"; total wall time {wall / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def _mountinfo() -> list[tuple[str, str, str, str]]:
 def _join(mount: str, mount_root: str, cg_path: str) -> Path:
     rel = cg_path
     if mount_root != "/" and (cg_path == mount_root or cg_path.startswith(mount_root.rstrip("/") + "/")):
-        rel = cg_path[len(mount_root):]
+        rel = cg_path[len(mount_root) :]
     return Path(mount) / rel.lstrip("/")
 
 
@@ -110,7 +110,8 @@ def memory_cgroup_available() -> str | None:
 
 
 def _v2_parent(own: Path) -> Path:
-    """Where to create a v2 child: our own group if it can delegate memory, else a sibling (no-internal-process rule)."""
+    """Where to create a v2 child: our own group if it can delegate memory, else a sibling (no-internal-process
+    rule)."""
     ctl = own / "cgroup.subtree_control"
     if "memory" in ctl.read_text().split():
         return own
@@ -131,8 +132,11 @@ def find_rbsim_cgroups() -> list[Path]:
         version, own = own_memory_cgroup()
     except (CgroupError, OSError):
         return []
-    roots = {mnt for _, mnt, fstype, opts in _mountinfo()
-             if (fstype == "cgroup" and "memory" in opts.split(",")) or (version == "v2" and fstype == "cgroup2")}
+    roots = {
+        mnt
+        for _, mnt, fstype, opts in _mountinfo()
+        if (fstype == "cgroup" and "memory" in opts.split(",")) or (version == "v2" and fstype == "cgroup2")
+    }
     found: list[Path] = []
     for root in roots:
         for dirpath, dirnames, _ in os.walk(root):
@@ -240,10 +244,16 @@ def destroy_cgroup_dir(path: Path, timeout: float = 10.0) -> list[int]:
 
 
 class MemoryCgroup:
-    """Context manager: a fresh memory cgroup with a RAM limit and a swap allowance, destroyed with its tasks on exit."""
+    """Context manager: a fresh memory cgroup with a RAM limit and a swap allowance, destroyed with its tasks on
+    exit."""
 
-    def __init__(self, limit_bytes: int, swap_bytes: int = 0, swappiness: int | None = None,
-                 parent: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        limit_bytes: int,
+        swap_bytes: int = 0,
+        swappiness: int | None = None,
+        parent: str | os.PathLike | None = None,
+    ) -> None:
         if limit_bytes <= 0:
             raise ValueError(f"limit_bytes must be positive, got {limit_bytes}")
         if swap_bytes < 0:
@@ -419,5 +429,7 @@ class MemoryCgroup:
         )
 
     def __repr__(self) -> str:
-        return (f"MemoryCgroup(path={self.path}, version={self.version}, limit={self.limit_bytes}, "
-                f"swap={self.swap_bytes}, swappiness={self.swappiness})")
+        return (
+            f"MemoryCgroup(path={self.path}, version={self.version}, limit={self.limit_bytes}, "
+            f"swap={self.swap_bytes}, swappiness={self.swappiness})"
+        )

@@ -21,13 +21,13 @@ import itertools
 import logging
 import os
 import re
-import signal
 import shutil
+import signal
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 NAME_PREFIX = "rbsim"
 _OWNED_NAME = re.compile(r"^rbsim-(?:[a-z]+-)?(?P<pid>\d+)-[0-9a-f]{8,32}(?:\.swap)?$")
 
-_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+_EXIT_CODES: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 PR_SET_PDEATHSIG = 1
 PARENT_FLAG = "--parent"
 """Command-line flag naming the harness process a worker (ping loop, write load) belongs to."""
@@ -89,7 +89,7 @@ def stray_workers() -> list[int]:
             continue
         if not any(m in argv for m in WORKER_MODULES) or PARENT_FLAG.encode() not in argv:
             continue
-        parent = argv[argv.index(PARENT_FLAG.encode()) + 1:][:1]
+        parent = argv[argv.index(PARENT_FLAG.encode()) + 1 :][:1]
         if parent and parent[0].isdigit() and not pid_alive(int(parent[0])) and pid_alive(int(entry.name)):
             found.append(int(entry.name))
     return found
@@ -191,7 +191,8 @@ _installed = False
 
 
 def install_signal_handlers(force: bool = False) -> bool:
-    """Route SIGINT/SIGTERM through the registry (main thread only); keeps handlers a user installed unless ``force``."""
+    """Route SIGINT/SIGTERM through the registry (main thread only); keeps handlers a user installed unless
+    ``force``."""
     global _installed
     if _installed and not force:
         return True
@@ -225,8 +226,9 @@ class SweepReport:
 
     def empty(self) -> bool:
         """True if nothing was found."""
-        return not (self.cgroups or self.killed_pids or self.swap_files or self.data_dirs or self.workers
-                    or self.tmp_records)
+        return not (
+            self.cgroups or self.killed_pids or self.swap_files or self.data_dirs or self.workers or self.tmp_records
+        )
 
 
 def _stale(name: str, include_live: bool) -> bool:
@@ -240,7 +242,7 @@ def sweep_leftovers(
     include_live: bool = False,
     swap_dirs: list[str | os.PathLike] | None = None,
     data_dirs: list[str | os.PathLike] | None = None,
-    record_dirs: list[str | os.PathLike] = (),
+    record_dirs: Sequence[str | os.PathLike] = (),
 ) -> SweepReport:
     """Remove ``rbsim-*`` cgroups (killing their tasks), swap files and data dirs whose owner process is gone,
     kill worker processes whose harness is gone, and delete half-written ``.tmp`` records of dead writers.

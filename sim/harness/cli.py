@@ -25,21 +25,46 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``harness`` subcommand (handler: :func:`harness_command`)."""
     from sim.harness import DEFAULT_BINARY, DEFAULT_TIMEOUT_S, STEADY_S
 
-    p = subparsers.add_parser("harness", help="run scenario files against a real redis-server (root)",
-                              description=__doc__.splitlines()[0])
+    p = subparsers.add_parser(
+        "harness", help="run scenario files against a real redis-server (root)", description=__doc__.splitlines()[0]
+    )
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
-    p.add_argument("--out", metavar="DIR", default=None,
-                   help=f"record folder (default {DEFAULT_OUT}; restore runs: reports/validation/restore-records)")
-    p.add_argument("--server", metavar="PATH", default=DEFAULT_BINARY,
-                   help=f"server binary: redis-server or valkey-server (default {DEFAULT_BINARY})")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help=f"record folder (default {DEFAULT_OUT}; restore runs: reports/validation/restore-records)",
+    )
+    p.add_argument(
+        "--server",
+        metavar="PATH",
+        default=DEFAULT_BINARY,
+        help=f"server binary: redis-server or valkey-server (default {DEFAULT_BINARY})",
+    )
     p.add_argument("--repeat", metavar="N", type=int, default=1, help="runs per file (default 1)")
     p.add_argument("--label", metavar="TEXT", default="", help="free text stored in every record")
-    p.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT_S,
-                   help=f"wall-time budget of one run; past it the run is killed, outcome timeout (default {DEFAULT_TIMEOUT_S:.0f})")
-    p.add_argument("--steady", metavar="SECONDS", type=float, default=STEADY_S,
-                   help=f"write load before the BGSAVE (default {STEADY_S:g})")
-    p.add_argument("--quiet-wait", metavar="SECONDS", type=float, default=60.0,
-                   help="before each run, wait up to this long for the CPUs to be 90%% idle (0: don't wait)")
+    p.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help="wall-time budget of one run; past it the run is killed, outcome timeout "
+        f"(default {DEFAULT_TIMEOUT_S:.0f})",
+    )
+    p.add_argument(
+        "--steady",
+        metavar="SECONDS",
+        type=float,
+        default=STEADY_S,
+        help=f"write load before the BGSAVE (default {STEADY_S:g})",
+    )
+    p.add_argument(
+        "--quiet-wait",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="before each run, wait up to this long for the CPUs to be 90%% idle (0: don't wait)",
+    )
     p.set_defaults(handler=harness_command)
     return p
 
@@ -59,11 +84,11 @@ def harness_command(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         _err("--repeat must be at least 1")
         return EXIT_BAD_INPUT
-    plans = []
+    loaded = []
     try:
         for f in args.files:
             scenario = load_scenario(f)
-            plans.append((f, scenario))
+            loaded.append((f, scenario))
     except ScenarioError as exc:
         print(f"rbsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -71,10 +96,10 @@ def harness_command(args: argparse.Namespace) -> int:
     from sim.inputs import InputError
     from sim.outputs import check_out_dir
 
-    restores = [(f, s) for f, s in plans if s.restore is not None]  # these measure a restore, the others a backup
+    restores = [(f, s) for f, s in loaded if s.restore is not None]  # these measure a restore, the others a backup
     try:  # every file is checked before anything is made or run
         restore_plans = [plan_restore(s, str(f), Path(f).read_text()) for f, s in restores]
-        plans = [plan_run(s, str(f), Path(f).read_text()) for f, s in plans if s.restore is None]
+        plans = [plan_run(s, str(f), Path(f).read_text()) for f, s in loaded if s.restore is None]
     except HarnessError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
@@ -90,10 +115,12 @@ def harness_command(args: argparse.Namespace) -> int:
     from sim.harness.run import free_page_reporting
 
     if free_page_reporting():  # measured here: loads and copies 2-3x slower than on a dedicated node
-        _err("note: this VM hands freed memory back to its host (virtio balloon free page reporting), so every "
-             "first touch of memory costs a host fault; records say so (machine.free_page_reporting). For "
-             "figures like a dedicated node's, unbind it while measuring: echo virtio0 > "
-             "/sys/bus/virtio/drivers/virtio_balloon/unbind (bind it back the same way afterwards)")
+        _err(
+            "note: this VM hands freed memory back to its host (virtio balloon free page reporting), so every "
+            "first touch of memory costs a host fault; records say so (machine.free_page_reporting). For "
+            "figures like a dedicated node's, unbind it while measuring: echo virtio0 > "
+            "/sys/bus/virtio/drivers/virtio_balloon/unbind (bind it back the same way afterwards)"
+        )
     version = server_version(args.server)
     problems = [f"{p.scenario_file}: {why}" for p in plans for why in server_problems(p, version)]
     if problems:
@@ -108,8 +135,7 @@ def harness_command(args: argparse.Namespace) -> int:
                 _err(f"the machine stayed busy for {args.quiet_wait:.0f} s; running {plan.scenario_file} anyway")
             t = time.monotonic()
             try:
-                record = execute(plan, binary=args.server, label=args.label, timeout=args.timeout,
-                                 steady_s=args.steady)
+                record = execute(plan, binary=args.server, label=args.label, timeout=args.timeout, steady_s=args.steady)
             except HarnessError as exc:
                 _err(str(exc))
                 status = EXIT_FAILED
@@ -128,6 +154,7 @@ def harness_command(args: argparse.Namespace) -> int:
 
 def cpu_idle_share(window_s: float = 2.0) -> float:
     """Share of all CPUs' time spent idle over the next ``window_s`` seconds (/proc/stat)."""
+
     def read() -> tuple[int, int]:
         values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
         return values[3] + values[4], sum(values)  # idle + iowait, total
@@ -158,12 +185,15 @@ def summary_line(record: dict, path: Path, wall: float) -> str:
         return "-" if x is None else format(x, fmt)
 
     victim = f"({m['oom_victim']})" if m["oom_victim"] else ""
-    return (f"{record['scenario_file']}: {m['outcome']}{victim} fork {num(m['fork_usec'] and m['fork_usec'] / 1000, '.1f')}ms "
-            f"save {num(m['save_duration_s'], '.2f')}s cow {mib(m['rdb_last_cow_size'] or m.get('cow_peak_sampled_bytes'))} "
-            f"peak {mib(m['peak_container_bytes'])} swap {mib(m['swap_peak_bytes'])} "
-            f"ping max {num(m['ping_max_ms'], '.1f')}ms writes {num(ld['served_writes_per_sec_during_save'], '.0f')}"
-            f"/{ld['target_writes_per_sec']:.0f}/s load {record['machine']['loadavg_before'][0]:.2f} "
-            f"wall {wall:.0f}s -> {path}")
+    return (
+        f"{record['scenario_file']}: {m['outcome']}{victim} "
+        f"fork {num(m['fork_usec'] and m['fork_usec'] / 1000, '.1f')}ms save {num(m['save_duration_s'], '.2f')}s "
+        f"cow {mib(m['rdb_last_cow_size'] or m.get('cow_peak_sampled_bytes'))} "
+        f"peak {mib(m['peak_container_bytes'])} swap {mib(m['swap_peak_bytes'])} "
+        f"ping max {num(m['ping_max_ms'], '.1f')}ms writes {num(ld['served_writes_per_sec_during_save'], '.0f')}"
+        f"/{ld['target_writes_per_sec']:.0f}/s load {record['machine']['loadavg_before'][0]:.2f} "
+        f"wall {wall:.0f}s -> {path}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

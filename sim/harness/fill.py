@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sim.errors import RbsimError
 from sim.harness.resp import RespConnection, ValueSource, mean_key_name_bytes
 from sim.physics import layout as layout_mod
+from sim.prepare import dataset_sizes
 
 if TYPE_CHECKING:
     from sim.harness.server import RedisServer
@@ -64,14 +65,7 @@ def dataset_shape(scenario: Scenario) -> DatasetShape:
     """Keys and value size of a scenario's dataset (derived from used_memory when given), as ``prepare`` does."""
     data = scenario.dataset
     alloc = scenario.engine.allocator
-    if data.keys is not None and data.value_size is not None:
-        keys, value_size = data.keys, data.value_size
-    elif data.keys is not None:
-        keys = data.keys
-        value_size = layout_mod.value_size_for_used_memory(data.used_memory, keys, data.key_size, alloc)
-    else:
-        value_size = data.value_size
-        keys = layout_mod.keys_for_used_memory(data.used_memory, data.key_size, value_size, alloc)
+    keys, value_size, _ = dataset_sizes(scenario)
     name_bytes = mean_key_name_bytes(keys)
     estimate = layout_mod.used_memory(keys, max(1, round(name_bytes)), value_size, alloc)
     return DatasetShape(int(keys), int(value_size), data.value_pattern, name_bytes, int(estimate))
@@ -84,7 +78,8 @@ def check_fits(shape: DatasetShape, maxmemory: int, margin: float = 0.98) -> Non
             f"the dataset ({shape.keys:,} keys x {shape.value_size} B, about "
             f"{shape.estimated_used_memory / 2**20:,.0f} MiB of used_memory) does not fit maxmemory "
             f"{maxmemory / 2**20:,.0f} MiB (node memory minus the reserved share): lower dataset.keys or raise "
-            f"node.memory / lower node.reserved_memory_percent")
+            f"node.memory / lower node.reserved_memory_percent"
+        )
 
 
 def fill_repetitive(server: RedisServer, keys: int, value_size: int, timeout: float = 600.0) -> None:
@@ -96,12 +91,17 @@ def fill_repetitive(server: RedisServer, keys: int, value_size: int, timeout: fl
         client.close()
 
 
-def fill_random(server: RedisServer, keys: int, value_size: int, seed: int = 12345, deadline: float | None = None,
-                batch: int = FILL_BATCH) -> None:
+def fill_random(
+    server: RedisServer,
+    keys: int,
+    value_size: int,
+    seed: int = 12345,
+    deadline: float | None = None,
+    batch: int = FILL_BATCH,
+) -> None:
     """Pipelined ``SET key:<i> <random bytes>`` for i in [0, keys); raises FillError on -OOM or other errors."""
     values = ValueSource(value_size, "random", seed=seed)
-    assert server.port is not None
-    with RespConnection(server.port, timeout=60) as conn:
+    with RespConnection(server.listening_port, timeout=60) as conn:
         for start in range(0, keys, batch):
             _, errors = conn.pipeline_sets(range(start, min(start + batch, keys)), values)
             if errors:
@@ -126,8 +126,13 @@ def fill(server: RedisServer, shape: DatasetShape, deadline: float | None = None
     if n != shape.keys:
         raise FillError(f"filled {n:,} keys, expected {shape.keys:,}")
     return FillResult(
-        method=method, seconds=round(seconds, 3), keys=int(n), key_name_bytes_mean=round(shape.key_name_bytes_mean, 3),
-        used_memory=int(mem["used_memory"]), used_memory_rss=int(mem["used_memory_rss"]),
-        used_memory_dataset=mem.get("used_memory_dataset"), mem_fragmentation_ratio=mem.get("mem_fragmentation_ratio"),
+        method=method,
+        seconds=round(seconds, 3),
+        keys=int(n),
+        key_name_bytes_mean=round(shape.key_name_bytes_mean, 3),
+        used_memory=int(mem["used_memory"]),
+        used_memory_rss=int(mem["used_memory_rss"]),
+        used_memory_dataset=mem.get("used_memory_dataset"),
+        mem_fragmentation_ratio=mem.get("mem_fragmentation_ratio"),
         estimated_used_memory=shape.estimated_used_memory,
     )

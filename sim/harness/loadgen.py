@@ -1,4 +1,5 @@
-"""A paced write load in separate processes: SETs of existing keys at a target rate, keys drawn as the simulator draws them.
+"""A paced write load in separate processes: SETs of existing keys at a target rate, keys drawn as the simulator
+draws them.
 
 Run as ``python -m sim.harness.loadgen --parent PID --port P --keys N --value-size V --rate W [--distribution JSON]
 [--pattern random|repetitive] [--new-keys-fraction F]``: sends pipelined SETs of ``key:<id>`` with ids from
@@ -51,8 +52,15 @@ def distribution_from_json(text: str | None) -> Any:
 class KeyStream:
     """Key ids for successive writes: ``sample_keys`` in blocks, plus new keys beyond the dataset if asked."""
 
-    def __init__(self, distribution: Any, keys: int, seed: int, new_keys_fraction: float = 0.0,
-                 new_key_start: int | None = None, new_key_step: int = 1) -> None:
+    def __init__(
+        self,
+        distribution: Any,
+        keys: int,
+        seed: int,
+        new_keys_fraction: float = 0.0,
+        new_key_start: int | None = None,
+        new_key_step: int = 1,
+    ) -> None:
         import numpy as np
 
         self.distribution = distribution
@@ -79,14 +87,24 @@ class KeyStream:
                         self.next_new += self.new_step
                 self._pos = 0
             take = min(n - len(out), len(self._block) - self._pos)
-            out.extend(self._block[self._pos: self._pos + take])
+            out.extend(self._block[self._pos : self._pos + take])
             self._pos += take
         return out
 
 
-def run(port: int, keys: int, value_size: int, rate: float, seed: int = 1, host: str = "127.0.0.1",
-        distribution: Any = None, pattern: str = "repetitive", new_keys_fraction: float = 0.0,
-        index: int = 0, procs: int = 1) -> dict:
+def run(
+    port: int,
+    keys: int,
+    value_size: int,
+    rate: float,
+    seed: int = 1,
+    host: str = "127.0.0.1",
+    distribution: Any = None,
+    pattern: str = "repetitive",
+    new_keys_fraction: float = 0.0,
+    index: int = 0,
+    procs: int = 1,
+) -> dict:
     """Send paced SETs until SIGTERM/SIGINT; return counts."""
     from sim.harness.resp import RespConnection, ValueSource, set_commands
 
@@ -132,27 +150,65 @@ def run(port: int, keys: int, value_size: int, rate: float, seed: int = 1, host:
     conn.close()
     if conn.last_error:
         last_error = conn.last_error
-    return {"sent": sent, "elapsed_s": elapsed, "rate": sent / elapsed if elapsed else 0.0, "errors": errors,
-            "batch": batch, "batches": batches, "resets_behind": behind, "last_error": last_error,
-            "unanswered": pending}
+    return {
+        "sent": sent,
+        "elapsed_s": elapsed,
+        "rate": sent / elapsed if elapsed else 0.0,
+        "errors": errors,
+        "batch": batch,
+        "batches": batches,
+        "resets_behind": behind,
+        "last_error": last_error,
+        "unanswered": pending,
+    }
 
 
 class WriteLoad:
     """Context manager: the paced writer(s) as child processes (not in the server's cgroup); ``result`` after stop."""
 
-    def __init__(self, port: int, keys: int, value_size: int, rate: float, seed: int = 1, *,
-                 distribution: Any = None, pattern: str = "repetitive", new_keys_fraction: float = 0.0,
-                 procs: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        keys: int,
+        value_size: int,
+        rate: float,
+        seed: int = 1,
+        *,
+        distribution: Any = None,
+        pattern: str = "repetitive",
+        new_keys_fraction: float = 0.0,
+        procs: int | None = None,
+    ) -> None:
         self.rate = float(rate)
         self.procs = procs or processes_for(self.rate, value_size)
         dist_json = json.dumps(distribution.model_dump(mode="json")) if distribution is not None else ""
         self.arg_sets = []
         for i in range(self.procs):
-            args = [sys.executable, "-m", "sim.harness.loadgen", "--port", str(port), "--keys", str(keys),
-                    "--value-size", str(value_size), "--rate", str(self.rate / self.procs),
-                    "--seed", str(seed + 1000 * i), "--pattern", pattern, "--index", str(i),
-                    "--procs", str(self.procs), "--new-keys-fraction", str(new_keys_fraction),
-                    PARENT_FLAG, str(os.getpid())]
+            args = [
+                sys.executable,
+                "-m",
+                "sim.harness.loadgen",
+                "--port",
+                str(port),
+                "--keys",
+                str(keys),
+                "--value-size",
+                str(value_size),
+                "--rate",
+                str(self.rate / self.procs),
+                "--seed",
+                str(seed + 1000 * i),
+                "--pattern",
+                pattern,
+                "--index",
+                str(i),
+                "--procs",
+                str(self.procs),
+                "--new-keys-fraction",
+                str(new_keys_fraction),
+                PARENT_FLAG,
+                str(os.getpid()),
+            ]
             if dist_json:
                 args += ["--distribution", dist_json]
             self.arg_sets.append(args)
@@ -171,8 +227,11 @@ class WriteLoad:
         self._token = registry.register(self._kill, name="write load")
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         for args in self.arg_sets:
-            self._procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT,
-                                                start_new_session=True))
+            self._procs.append(
+                subprocess.Popen(
+                    args, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT, start_new_session=True
+                )
+            )
         return self
 
     def alive(self) -> bool:
@@ -204,10 +263,16 @@ class WriteLoad:
         if parts:
             elapsed = max(x["elapsed_s"] for x in parts)
             sent = sum(x["sent"] for x in parts)
-            self.result = {"processes": len(parts), "sent": sent, "elapsed_s": elapsed,
-                           "rate": sent / elapsed if elapsed else 0.0, "errors": sum(x["errors"] for x in parts),
-                           "batch": parts[0]["batch"], "resets_behind": sum(x.get("resets_behind", 0) for x in parts),
-                           "last_error": next((x.get("last_error") for x in parts if x.get("last_error")), None)}
+            self.result = {
+                "processes": len(parts),
+                "sent": sent,
+                "elapsed_s": elapsed,
+                "rate": sent / elapsed if elapsed else 0.0,
+                "errors": sum(x["errors"] for x in parts),
+                "batch": parts[0]["batch"],
+                "resets_behind": sum(x.get("resets_behind", 0) for x in parts),
+                "last_error": next((x.get("last_error") for x in parts if x.get("last_error")), None),
+            }
         return self.result
 
     def _kill(self) -> None:
@@ -243,8 +308,24 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     die_with_parent(a.parent)
     dist = distribution_from_json(a.distribution)
-    print(json.dumps(run(a.port, a.keys, a.value_size, a.rate, a.seed, a.host, dist, a.pattern,
-                         a.new_keys_fraction, a.index, a.procs)), flush=True)
+    print(
+        json.dumps(
+            run(
+                a.port,
+                a.keys,
+                a.value_size,
+                a.rate,
+                a.seed,
+                a.host,
+                dist,
+                a.pattern,
+                a.new_keys_fraction,
+                a.index,
+                a.procs,
+            )
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ Role = Literal["parent", "child", "other"]
 _OOM_KILL = re.compile(r"oom-kill:.*?task_memcg=(?P<memcg>[^,]*),task=(?P<comm>.*),pid=(?P<pid>\d+),uid=")
 _KILLED = re.compile(
     r"Killed process (?P<pid>\d+) \((?P<comm>.*?)\) total-vm:(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, "
-    r"file-rss:(?P<file>\d+)kB")
+    r"file-rss:(?P<file>\d+)kB"
+)
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,21 @@ class OomWatcher:
             if m and int(m["pid"]) in self._pending:
                 pid = int(m["pid"])
                 info = self._pending.pop(pid)
-                self._kills.append(OomKill(pid=pid, role=self._role(pid, info["memcg"]), comm=m["comm"],
-                                           task_memcg=info["memcg"], anon_rss_bytes=int(m["anon"]) * 1024))
+                self._kills.append(
+                    OomKill(
+                        pid=pid,
+                        role=self._role(pid, info["memcg"]),
+                        comm=m["comm"],
+                        task_memcg=info["memcg"],
+                        anon_rss_bytes=int(m["anon"]) * 1024,
+                    )
+                )
         # an oom-kill record whose "Killed process" line we missed still counts
         for pid, info in list(self._pending.items()):
             if not any(k.pid == pid for k in self._kills) and not self._pid_alive(pid):
-                self._kills.append(OomKill(pid=pid, role=self._role(pid, info["memcg"]), comm=info["comm"],
-                                           task_memcg=info["memcg"]))
+                self._kills.append(
+                    OomKill(pid=pid, role=self._role(pid, info["memcg"]), comm=info["comm"], task_memcg=info["memcg"])
+                )
                 del self._pending[pid]
 
     @staticmethod
@@ -160,7 +169,11 @@ class OomWatcher:
         missing = count - len(self._kills)
         if missing <= 0:
             return
-        if self.server is not None and self.server.returncode == -9 and not any(k.role == "parent" for k in self._kills):
+        if (
+            self.server is not None
+            and self.server.returncode == -9
+            and not any(k.role == "parent" for k in self._kills)
+        ):
             self._kills.append(OomKill(pid=self.server.pid, role="parent", source="inferred"))
             missing -= 1
         for pid in sorted(self._children()):

@@ -10,7 +10,7 @@ DEBUG POPULATE's repetitive ``value:<id>`` padded with zero bytes.
 from __future__ import annotations
 
 import socket
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -56,13 +56,13 @@ class ValueSource:
         """A value for a write to ``key_id``."""
         if self.pattern == "repetitive":
             head = b"value:%d" % key_id
-            return (head + self._pad[len(head):]) if len(head) < self.value_size else head[: self.value_size]
+            return (head + self._pad[len(head) :]) if len(head) < self.value_size else head[: self.value_size]
         if self._next >= len(self._offsets):
             self._offsets = self._rng.integers(0, self._span + 1, 65536)
             self._next = 0
         off = int(self._offsets[self._next])
         self._next += 1
-        return self._buf[off: off + self.value_size]
+        return self._buf[off : off + self.value_size]
 
 
 def set_commands(ids: Iterable[int], values: ValueSource) -> bytes:
@@ -119,7 +119,7 @@ class RespConnection:
                 end = data.find(b"\r\n", pos)
                 if end < 0:
                     break
-                if data[pos:pos + 1] == b"-":
+                if data[pos : pos + 1] == b"-":
                     errors += 1
                     self.last_error = data[pos:end].decode(errors="replace")
                 pos = end + 2
@@ -143,4 +143,3 @@ class RespConnection:
         ids = list(ids)
         self.send(set_commands(ids, values))
         return len(ids), self.read_replies(len(ids))
-

@@ -7,7 +7,8 @@ While it loads, every 50 ms we read the cgroup's usage and the server's CPU time
 machine's busy share (/proc/stat) over the load says how much others' work inflated the wall time. With
 ``restore.replicas`` >= 1 a second server in its own cgroup then runs REPLICAOF against the loaded one
 (diskless sync, no delay, replica output buffer limited to 10 % of the node's memory as the model assumes)
-while the returning writes (``restore.writes_per_sec``) arrive; we time it until the link is up. An OOM kill during the load is an outcome, not an error. One JSON record per run
+while the returning writes (``restore.writes_per_sec``) arrive; we time it until the link is up. An OOM kill during
+the load is an outcome, not an error. One JSON record per run
 (schema ``rbsim-restore-record/1``); every process, cgroup and directory goes away, also on failure.
 """
 
@@ -34,9 +35,9 @@ from sim.harness.record import new_id, now_iso
 from sim.harness.run import MACHINE_HEADROOM, HarnessError, machine_info, meminfo
 from sim.harness.sampler import process_cpu_seconds
 from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, server_version
-from sim.physics.budget import memory_budget
 from sim.physics.changelog import output_buffer_limit
-from sim.scenario import Node, Scenario
+from sim.restore import target_budget
+from sim.scenario import Scenario
 from sim.units import GIB
 
 SCHEMA = "rbsim-restore-record/1"
@@ -66,16 +67,9 @@ class RestorePlan:
     writes_per_sec: float
 
 
-def target_budget(scenario: Scenario):
-    """The restore target's memory budget (node type or explicit memory, reserve as the block says)."""
-    r = scenario.restore
-    node = Node(type=r.node_type, memory=None if r.memory is None else f"{r.memory}B",
-                reserved_memory_percent=r.reserved_memory_percent)
-    return memory_budget(node)
-
-
-def plan_restore(scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "",
-                 memory: dict[str, int] | None = None) -> RestorePlan:
+def plan_restore(
+    scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "", memory: dict[str, int] | None = None
+) -> RestorePlan:
     """Limits of a restore run; HarnessError when this machine cannot run it."""
     r = scenario.restore
     name = scenario_file or scenario.name
@@ -85,7 +79,7 @@ def plan_restore(scenario: Scenario, scenario_file: str = "", scenario_yaml: str
         raise HarnessError(f"{name}: restore.shards {r.shards}: the harness restores onto one server")
     if r.replicas > 1:
         raise HarnessError(f"{name}: restore.replicas {r.replicas}: the harness syncs at most one replica")
-    budget = target_budget(scenario)
+    budget = target_budget(r)
     shape = dataset_shape(scenario)
     source = int(shape.estimated_used_memory * SOURCE_HEADROOM) + 256 * 2**20
     try:
@@ -96,13 +90,24 @@ def plan_restore(scenario: Scenario, scenario_file: str = "", scenario_yaml: str
     room = memory.get("MemAvailable", memory.get("MemTotal", 0)) - MACHINE_HEADROOM
     need = max(source, budget.node_memory * (1 + (r.replicas > 0))) + shape.estimated_used_memory  # + RDB page cache
     if need > room:
-        raise HarnessError(f"{name}: needs about {need / GIB:.1f} GiB (source, target, replica and the RDB's page "
-                           f"cache) but {room / GIB:.1f} GiB are available here")
+        raise HarnessError(
+            f"{name}: needs about {need / GIB:.1f} GiB (source, target, replica and the RDB's page "
+            f"cache) but {room / GIB:.1f} GiB are available here"
+        )
     writes = scenario.workload.writes_per_sec if r.writes_per_sec is None else r.writes_per_sec
-    return RestorePlan(scenario=scenario, scenario_file=scenario_file, scenario_yaml=scenario_yaml, shape=shape,
-                       source_limit=source, target_limit=budget.node_memory, target_maxmemory=budget.maxmemory,
-                       target_reserved=budget.reserved, compression=scenario.backup.compression,
-                       replicas=r.replicas, writes_per_sec=float(writes))
+    return RestorePlan(
+        scenario=scenario,
+        scenario_file=scenario_file,
+        scenario_yaml=scenario_yaml,
+        shape=shape,
+        source_limit=source,
+        target_limit=budget.node_memory,
+        target_maxmemory=budget.maxmemory,
+        target_reserved=budget.reserved,
+        compression=scenario.backup.compression,
+        replicas=r.replicas,
+        writes_per_sec=float(writes),
+    )
 
 
 class PreloadedServer(RedisServer):
@@ -160,9 +165,13 @@ class LoadWatch:
 
 def make_rdb(plan: RestorePlan, binary: str, workdir: Path) -> tuple[Path, dict[str, Any]]:
     """Fill a source server with the dataset, SAVE, and hard-link its RDB into ``workdir``; returns (path, facts)."""
-    settings = {"maxmemory": plan.source_limit, "maxmemory_policy": "noeviction",
-                "extra_config": {"rdbcompression": "yes" if plan.compression else "no"}}
-    with MemoryCgroup(plan.source_limit) as cg, RedisServer(cg, binary, **settings) as server:
+    compression = {"rdbcompression": "yes" if plan.compression else "no"}
+    with (
+        MemoryCgroup(plan.source_limit) as cg,
+        RedisServer(
+            cg, binary, maxmemory=plan.source_limit, maxmemory_policy="noeviction", extra_config=compression
+        ) as server,
+    ):
         filled = fill(server, plan.shape)
         t = time.monotonic()
         server.client(socket_timeout=LOAD_TIMEOUT_S).save()
@@ -170,15 +179,27 @@ def make_rdb(plan: RestorePlan, binary: str, workdir: Path) -> tuple[Path, dict[
         rdb = workdir / "backup.rdb"
         os.link(server.rdb_path, rdb)
         mem = server.info("memory")
-    return rdb, {"fill": filled.as_dict(), "save_s": round(save_s, 3), "rdb_bytes": rdb.stat().st_size,
-                 "used_memory": int(mem["used_memory"]), "used_memory_rss": int(mem["used_memory_rss"])}
+    return rdb, {
+        "fill": filled.as_dict(),
+        "save_s": round(save_s, 3),
+        "rdb_bytes": rdb.stat().st_size,
+        "used_memory": int(mem["used_memory"]),
+        "used_memory_rss": int(mem["used_memory_rss"]),
+    }
 
 
 def load(plan: RestorePlan, rdb: Path, binary: str, stack: contextlib.ExitStack) -> tuple[RedisServer | None, dict]:
     """Start the target on ``rdb`` in its cgroup; returns (the running server or None if it died, measurements)."""
     cg = stack.enter_context(MemoryCgroup(plan.target_limit))
-    server = PreloadedServer(rdb, cg, binary, maxmemory=plan.target_maxmemory, maxmemory_policy="noeviction",
-                             extra_config={"repl-diskless-sync-delay": 0}, start_timeout=LOAD_TIMEOUT_S)
+    server = PreloadedServer(
+        rdb,
+        cg,
+        binary,
+        maxmemory=plan.target_maxmemory,
+        maxmemory_policy="noeviction",
+        extra_config={"repl-diskless-sync-delay": 0},
+        start_timeout=LOAD_TIMEOUT_S,
+    )
     stack.callback(server.close)
     busy0 = machine_cpu_times()
     t = time.monotonic()
@@ -217,7 +238,9 @@ def load(plan: RestorePlan, rdb: Path, binary: str, stack: contextlib.ExitStack)
         load_log_s=float(m.group(1)) if m else None,
         keys_loaded=int(server.client().dbsize()),
         rdb_last_load_keys_loaded=pers.get("rdb_last_load_keys_loaded"),
-        used_memory=used, used_memory_rss=int(mem["used_memory_rss"]), used_memory_peak=int(mem["used_memory_peak"]),
+        used_memory=used,
+        used_memory_rss=int(mem["used_memory_rss"]),
+        used_memory_peak=int(mem["used_memory_peak"]),
         log_tail="\n".join(log_text.splitlines()[-12:]),
     )
     return server, out
@@ -226,24 +249,34 @@ def load(plan: RestorePlan, rdb: Path, binary: str, stack: contextlib.ExitStack)
 def replica_sync(plan: RestorePlan, primary: RedisServer, binary: str) -> dict[str, Any]:
     """A fresh replica (own cgroup, same limit) syncs from ``primary`` under the returning writes; timings."""
     out: dict[str, Any] = {}
+    if primary.cgroup is None:
+        raise HarnessError("a restore's primary runs in its own memory cgroup")
+    primary_cg = primary.cgroup
     limit = output_buffer_limit(None, plan.target_limit)  # the model's rule for a node with no published limit
     primary.client().config_set("client-output-buffer-limit", f"replica {limit} {limit} 0")
     primary.client().config_resetstat()
     with contextlib.ExitStack() as stack:
         cg = stack.enter_context(MemoryCgroup(plan.target_limit))
-        replica = stack.enter_context(RedisServer(cg, binary, maxmemory=plan.target_maxmemory,
-                                                  maxmemory_policy="noeviction"))
-        load = WriteLoad(primary.port, plan.shape.keys, plan.shape.value_size, plan.writes_per_sec,
-                         distribution=plan.scenario.workload.key_distribution, pattern=plan.shape.pattern)
+        replica = stack.enter_context(
+            RedisServer(cg, binary, maxmemory=plan.target_maxmemory, maxmemory_policy="noeviction")
+        )
+        load = WriteLoad(
+            primary.listening_port,
+            plan.shape.keys,
+            plan.shape.value_size,
+            plan.writes_per_sec,
+            distribution=plan.scenario.workload.key_distribution,
+            pattern=plan.shape.pattern,
+        )
         stack.callback(load.stop)
         load.start()
         time.sleep(1.0 if plan.writes_per_sec > 0 else 0.0)
-        primary.cgroup.reset_max_usage()
+        primary_cg.reset_max_usage()
         client = replica.client(socket_timeout=5)
         stack.callback(client.close)
         busy0 = machine_cpu_times()
         t = time.monotonic()
-        client.execute_command("REPLICAOF", "127.0.0.1", primary.port)
+        client.execute_command("REPLICAOF", "127.0.0.1", primary.listening_port)
         deadline = t + SYNC_TIMEOUT_S
         status = "timeout"
         while time.monotonic() < deadline:
@@ -259,12 +292,13 @@ def replica_sync(plan: RestorePlan, primary: RedisServer, binary: str) -> dict[s
         sync_s = time.monotonic() - t
         busy1 = machine_cpu_times()
         out["writes"] = load.stop()
-        p_stats, r_stats = primary.cgroup.stats(), cg.stats()
+        p_stats, r_stats = primary_cg.stats(), cg.stats()
         pers = primary.info("persistence") if primary.alive() else {}
         stats = primary.info("stats") if primary.alive() else {}
         log_text = primary.log_path.read_text(errors="replace")
         out.update(
-            status=status, sync_wall_s=round(sync_s, 3),
+            status=status,
+            sync_wall_s=round(sync_s, 3),
             machine_busy_share=round((busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 4),
             primary_fork_usec=stats.get("latest_fork_usec"),
             primary_full_syncs=stats.get("sync_full"),
@@ -300,14 +334,26 @@ def execute_restore(plan: RestorePlan, *, binary: str = DEFAULT_BINARY, label: s
     ver = server_version(binary)
     machine["loadavg_after"] = list(os.getloadavg())
     return {
-        "schema": SCHEMA, "id": new_id(scenario.name), "created": created, "label": label,
-        "scenario_file": plan.scenario_file, "scenario_yaml": plan.scenario_yaml,
-        "scenario": scenario.model_dump(mode="json"), "machine": machine,
+        "schema": SCHEMA,
+        "id": new_id(scenario.name),
+        "created": created,
+        "label": label,
+        "scenario_file": plan.scenario_file,
+        "scenario_yaml": plan.scenario_yaml,
+        "scenario": scenario.model_dump(mode="json"),
+        "machine": machine,
         "server": {"binary": str(binary), "flavor": ver.flavor, "version": ver.string, "allocator": ver.malloc},
-        "config": {"target_limit_bytes": plan.target_limit, "target_maxmemory": plan.target_maxmemory,
-                   "target_reserved_bytes": plan.target_reserved, "compression": plan.compression,
-                   "replicas": plan.replicas, "rdb_in_page_cache": True},
-        "source": source, "measured": measured, "replica_sync": sync,
+        "config": {
+            "target_limit_bytes": plan.target_limit,
+            "target_maxmemory": plan.target_maxmemory,
+            "target_reserved_bytes": plan.target_reserved,
+            "compression": plan.compression,
+            "replicas": plan.replicas,
+            "rdb_in_page_cache": True,
+        },
+        "source": source,
+        "measured": measured,
+        "replica_sync": sync,
         "wall_s": round(time.monotonic() - t0, 2),
     }
 
@@ -320,10 +366,12 @@ def summary_line(record: dict[str, Any], path: Path) -> str:
         return "-" if x is None else format(x, fmt)
 
     sync = f" sync {s['status']} {s['sync_wall_s']:.2f}s" if s else ""
-    return (f"{record['scenario_file']}: restore {m['outcome']} load {num(m.get('load_log_s'), '.2f')}s "
-            f"(wall {m['load_wall_s']:.2f}s, cpu {num(m['load_cpu_s'], '.2f')}s, busy {m['machine_busy_share']:.0%}) "
-            f"peak {num(m['peak_container_bytes'] and m['peak_container_bytes'] / 2**20, '.0f')}MiB "
-            f"keys {num(m.get('keys_loaded'), ',')}{sync} wall {record['wall_s']:.0f}s -> {path}")
+    return (
+        f"{record['scenario_file']}: restore {m['outcome']} load {num(m.get('load_log_s'), '.2f')}s "
+        f"(wall {m['load_wall_s']:.2f}s, cpu {num(m['load_cpu_s'], '.2f')}s, busy {m['machine_busy_share']:.0%}) "
+        f"peak {num(m['peak_container_bytes'] and m['peak_container_bytes'] / 2**20, '.0f')}MiB "
+        f"keys {num(m.get('keys_loaded'), ',')}{sync} wall {record['wall_s']:.0f}s -> {path}"
+    )
 
 
 def run_restores(plans: list[RestorePlan], args: Any) -> int:
@@ -341,8 +389,7 @@ def run_restores(plans: list[RestorePlan], args: Any) -> int:
     for plan in plans:
         for _ in range(args.repeat):
             if args.quiet_wait > 0 and not wait_until_idle(args.quiet_wait):
-                print(f"rbsim harness: the machine stayed busy; restoring {plan.scenario_file} anyway",
-                      file=sys.stderr)
+                print(f"rbsim harness: the machine stayed busy; restoring {plan.scenario_file} anyway", file=sys.stderr)
             try:
                 record = execute_restore(plan, binary=args.server, label=args.label)
             except Exception as exc:  # noqa: BLE001 - report (context managers cleaned up) and go on

@@ -111,8 +111,9 @@ def unsupported(scenario: Scenario) -> list[str]:
     return problems
 
 
-def plan_run(scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "",
-             memory: dict[str, int] | None = None) -> RunPlan:
+def plan_run(
+    scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "", memory: dict[str, int] | None = None
+) -> RunPlan:
     """Limits and settings of a run; raises HarnessError if this machine cannot run the scenario."""
     problems = unsupported(scenario)
     if problems:
@@ -125,12 +126,15 @@ def plan_run(scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "
         raise HarnessError(
             f"{scenario_file or scenario.name}: {what} {budget.node_memory / GIB:.2f} GiB) does not fit this "
             f"machine: {room / GIB:.2f} GiB available after keeping {MACHINE_HEADROOM / GIB:.0f} GiB for the rest; "
-            f"use a smaller node.memory")
+            f"use a smaller node.memory"
+        )
     if budget.swap:
         free = shutil.disk_usage(DEFAULT_SWAP_DIR).free
         if budget.swap + GIB > free:
-            raise HarnessError(f"{scenario_file}: node.swap {budget.swap / GIB:.2f} GiB does not fit the "
-                               f"{free / GIB:.1f} GiB free in {DEFAULT_SWAP_DIR}")
+            raise HarnessError(
+                f"{scenario_file}: node.swap {budget.swap / GIB:.2f} GiB does not fit the "
+                f"{free / GIB:.1f} GiB free in {DEFAULT_SWAP_DIR}"
+            )
     shape = dataset_shape(scenario)
     try:
         check_fits(shape, budget.maxmemory)
@@ -140,19 +144,30 @@ def plan_run(scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "
     if scenario.workload.reads_per_sec:
         warnings.append("workload.reads_per_sec is not driven: the PING loop is the only reader")
     return RunPlan(
-        scenario=scenario, scenario_file=scenario_file, scenario_yaml=scenario_yaml, shape=shape,
-        limit_bytes=budget.node_memory, swap_bytes=budget.swap, maxmemory=budget.maxmemory,
-        reserved_bytes=budget.reserved, writes_per_sec=float(scenario.workload.writes_per_sec),
-        rdb_key_save_delay=scenario.backup.rdb_key_save_delay_us, oom_score_adj=scenario.node.oom_score_adj,
-        compression=scenario.backup.compression, warnings=tuple(warnings))
+        scenario=scenario,
+        scenario_file=scenario_file,
+        scenario_yaml=scenario_yaml,
+        shape=shape,
+        limit_bytes=budget.node_memory,
+        swap_bytes=budget.swap,
+        maxmemory=budget.maxmemory,
+        reserved_bytes=budget.reserved,
+        writes_per_sec=float(scenario.workload.writes_per_sec),
+        rdb_key_save_delay=scenario.backup.rdb_key_save_delay_us,
+        oom_score_adj=scenario.node.oom_score_adj,
+        compression=scenario.backup.compression,
+        warnings=tuple(warnings),
+    )
 
 
 def server_problems(plan: RunPlan, version: Any) -> list[str]:
     """Settings of ``plan`` the server binary (its :class:`ServerVersion`) does not accept (empty when fine)."""
     problems = []
     if plan.rdb_key_save_delay < 0 and version.flavor == "redis" and version.major < 7:
-        problems.append(f"backup.rdb_key_save_delay_us {plan.rdb_key_save_delay}: {version.flavor} {version.string} "
-                        "accepts only delays >= 0 (negative delays came with Redis 7.0)")
+        problems.append(
+            f"backup.rdb_key_save_delay_us {plan.rdb_key_save_delay}: {version.flavor} {version.string} "
+            "accepts only delays >= 0 (negative delays came with Redis 7.0)"
+        )
     return problems
 
 
@@ -214,7 +229,9 @@ def free_page_reporting(driver: Path = Path("/sys/bus/virtio/drivers/virtio_ball
     return False
 
 
-_LOG_LINE = re.compile(r"^(?P<pid>\d+):(?P<role>[A-Z]) (?P<ts>\d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3}) . (?P<msg>.*)$")
+_LOG_LINE = re.compile(
+    r"^(?P<pid>\d+):(?P<role>[A-Z]) (?P<ts>\d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3}) . (?P<msg>.*)$"
+)
 _COW_7 = re.compile(r"Fork CoW for RDB: current (\d+) MB, peak (\d+) MB, average (\d+) MB")
 _COW_6 = re.compile(r"RDB: (\d+) MB of memory used by copy-on-write")
 
@@ -227,8 +244,13 @@ def parse_save_log(text: str) -> dict[str, Any]:
     """
     lines = text.splitlines()
     start = max((i for i, ln in enumerate(lines) if "Background saving started by pid" in ln), default=None)
-    out: dict[str, Any] = {"save_duration_s": None, "save_status_log": None, "child_write_s": None,
-                           "cow_log_peak_bytes": None, "cow_log_current_bytes": None}
+    out: dict[str, Any] = {
+        "save_duration_s": None,
+        "save_status_log": None,
+        "child_write_s": None,
+        "cow_log_peak_bytes": None,
+        "cow_log_current_bytes": None,
+    }
     if start is None:
         return out
 
@@ -237,14 +259,14 @@ def parse_save_log(text: str) -> dict[str, Any]:
         return datetime.strptime(m["ts"], "%d %b %Y %H:%M:%S.%f") if m else None
 
     t0 = ts(lines[start])
-    for ln in lines[start + 1:]:
+    for ln in lines[start + 1 :]:
         t = ts(ln)
         secs = (t - t0).total_seconds() if t is not None and t0 is not None else None
         if "DB saved on disk" in ln:
             out["child_write_s"] = secs
-        elif (m := _COW_7.search(ln)):
+        elif m := _COW_7.search(ln):
             out["cow_log_current_bytes"], out["cow_log_peak_bytes"] = int(m[1]) * MiB, int(m[2]) * MiB
-        elif (m := _COW_6.search(ln)):
+        elif m := _COW_6.search(ln):
             out["cow_log_current_bytes"] = out["cow_log_peak_bytes"] = int(m[1]) * MiB
         elif "Background saving terminated" in ln or "Background saving error" in ln:
             out["save_duration_s"] = secs
@@ -329,20 +351,20 @@ def do_steady(plan: RunPlan, sampler: Sampler, state: RunState, steady_s: float)
     sampler.run_for(steady_s)
 
 
-def do_bgsave(server: RedisServer, sampler: Sampler, state: RunState) -> bool:
-    """Read memory, fork the save and read the fork time (phase ``fork``); False if the fork failed."""
+def do_bgsave(server: RedisServer, sampler: Sampler, state: RunState) -> tuple[float, bool]:
+    """Read memory, fork the save and read the fork time (phase ``fork``); (when it was asked, whether it forked)."""
     state.phase = "fork"
     state.mem_before_fork = dict(server.info("memory"))
     sampler.sample()  # last row before the fork
-    state.t_bgsave = time.monotonic()
+    state.t_bgsave = t_bgsave = time.monotonic()
     try:
         server.client().bgsave()
     except redis.ResponseError as exc:
         state.bgsave_error = str(exc)
-        return False
+        return t_bgsave, False
     stats = _alive_info(server, "stats")
     state.fork_usec = stats.get("latest_fork_usec")
-    return True
+    return t_bgsave, True
 
 
 def do_save(server: RedisServer, sampler: Sampler, state: RunState, deadline: float) -> None:
@@ -364,8 +386,14 @@ def _rebase(rows: list[dict[str, Any]], old_t0: float, new_t0: float) -> None:
         r["t"] = round(r["t"] + shift, 3)
 
 
-def execute(plan: RunPlan, *, binary: str = DEFAULT_BINARY, label: str = "", timeout: float = DEFAULT_TIMEOUT_S,
-            steady_s: float = STEADY_S) -> dict[str, Any]:
+def execute(
+    plan: RunPlan,
+    *,
+    binary: str = DEFAULT_BINARY,
+    label: str = "",
+    timeout: float = DEFAULT_TIMEOUT_S,
+    steady_s: float = STEADY_S,
+) -> dict[str, Any]:
     """Run one scenario on a real server and return its record (outcomes, not exceptions, for OOM/timeouts)."""
     problems = server_problems(plan, server_version(binary))
     if problems:
@@ -383,10 +411,16 @@ def execute(plan: RunPlan, *, binary: str = DEFAULT_BINARY, label: str = "", tim
         oom = stack.enter_context(OomWatcher(cg, server))
         sampler = Sampler(server, cg)
         stack.callback(sampler.close)
-        load = WriteLoad(server.port, plan.shape.keys, plan.shape.value_size, plan.writes_per_sec,
-                         distribution=plan.scenario.workload.key_distribution, pattern=plan.shape.pattern,
-                         new_keys_fraction=plan.scenario.workload.new_keys_fraction)
-        pinger = PingLoop(server.port)
+        load = WriteLoad(
+            server.listening_port,
+            plan.shape.keys,
+            plan.shape.value_size,
+            plan.writes_per_sec,
+            distribution=plan.scenario.workload.key_distribution,
+            pattern=plan.shape.pattern,
+            new_keys_fraction=plan.scenario.workload.new_keys_fraction,
+        )
+        pinger = PingLoop(server.listening_port)
         try:
             do_fill(plan, server, state, deadline)
             _check_deadline(deadline, "fill")
@@ -397,12 +431,11 @@ def execute(plan: RunPlan, *, binary: str = DEFAULT_BINARY, label: str = "", tim
             provisional = sampler.t0 = time.monotonic() + steady_s  # rebased to the BGSAVE time below
             do_steady(plan, sampler, state, steady_s)
             cg.reset_max_usage()
-            if do_bgsave(server, sampler, state):
-                _rebase(sampler.rows, provisional, state.t_bgsave)
-                sampler.t0 = state.t_bgsave
+            t_bgsave, forked = do_bgsave(server, sampler, state)
+            _rebase(sampler.rows, provisional, t_bgsave)
+            if forked:
+                sampler.t0 = t_bgsave
                 do_save(server, sampler, state, deadline)
-            else:
-                _rebase(sampler.rows, provisional, state.t_bgsave)
         except _Timeout as exc:
             state.timed_out_in = str(exc)
         except (redis.ConnectionError, ConnectionError, FillError, redis.TimeoutError) as exc:
@@ -414,8 +447,9 @@ def execute(plan: RunPlan, *, binary: str = DEFAULT_BINARY, label: str = "", tim
         state.pings = pinger.stop()
         if state.died_in or (state.persistence_after.get("rdb_last_bgsave_status") not in (None, "ok")):
             time.sleep(0.3)  # let the kernel log the OOM kill
-        record = build_record(plan, state, machine, server, cg, oom, sampler, label=label, created=created,
-                              binary=binary)
+        record = build_record(
+            plan, state, machine, server, cg, oom, sampler, label=label, created=created, binary=binary
+        )
     record["machine"]["loadavg_after"] = list(os.getloadavg())
     record["measured"]["wall_s"] = round(time.monotonic() - t_start, 2)
     return record
@@ -450,8 +484,19 @@ def outcome_of(victim: str | None, timed_out: bool, died: bool, backup_completed
     return "ok"
 
 
-def build_record(plan: RunPlan, state: RunState, machine: dict[str, Any], server: RedisServer, cg: MemoryCgroup,
-                 oom: OomWatcher, sampler: Sampler, *, label: str, created: str, binary: str) -> dict[str, Any]:
+def build_record(
+    plan: RunPlan,
+    state: RunState,
+    machine: dict[str, Any],
+    server: RedisServer,
+    cg: MemoryCgroup,
+    oom: OomWatcher,
+    sampler: Sampler,
+    *,
+    label: str,
+    created: str,
+    binary: str,
+) -> dict[str, Any]:
     """Assemble the record while the cgroup and server dir still exist."""
     scenario = plan.scenario
     rows = sampler.rows
@@ -472,7 +517,7 @@ def build_record(plan: RunPlan, state: RunState, machine: dict[str, Any], server
         bgsave_status = "fork-failed"
     else:
         bgsave_status = pers.get("rdb_last_bgsave_status")
-    completed = (state.save_end == "done" and bgsave_status == "ok" and log["save_status_log"] in ("ok", None))
+    completed = state.save_end == "done" and bgsave_status == "ok" and log["save_status_log"] in ("ok", None)
     save_rows = [r for r in rows if r["t"] >= 0]
     t_end = save_rows[-1]["t"] if save_rows else 0.0
     swap_peak = max([r.get("swap") or 0 for r in save_rows] + [final.swap_bytes if final else 0])
@@ -491,9 +536,18 @@ def build_record(plan: RunPlan, state: RunState, machine: dict[str, Any], server
             rdb_bytes = server.rdb_path.stat().st_size
     cow_sampled = max([r.get("current_cow_size") or 0 for r in save_rows], default=0)
     mem = state.mem_before_fork or {}
-    fill = state.fill.as_dict() if state.fill else {
-        "method": None, "seconds": None, "keys": None, "key_name_bytes_mean": plan.shape.key_name_bytes_mean,
-        "used_memory": None, "used_memory_rss": None}
+    fill = (
+        state.fill.as_dict()
+        if state.fill
+        else {
+            "method": None,
+            "seconds": None,
+            "keys": None,
+            "key_name_bytes_mean": plan.shape.key_name_bytes_mean,
+            "used_memory": None,
+            "used_memory_rss": None,
+        }
+    )
     ver = server.version
     record: dict[str, Any] = {
         "schema": SCHEMA,
@@ -504,17 +558,32 @@ def build_record(plan: RunPlan, state: RunState, machine: dict[str, Any], server
         "scenario_yaml": plan.scenario_yaml,
         "scenario": scenario.model_dump(mode="json"),
         "machine": {**machine, "loadavg_after": None},
-        "server": {"binary": str(binary), "flavor": ver.flavor, "version": ver.string,
-                   "allocator": state.allocator or ver.malloc, "version_text": ver.text},
-        "config": {"limit_bytes": plan.limit_bytes, "swap_bytes": plan.swap_bytes, "maxmemory": plan.maxmemory,
-                   "reserved_bytes": plan.reserved_bytes, "maxmemory_policy": "noeviction",
-                   "rdb_key_save_delay": plan.rdb_key_save_delay, "oom_score_adj": plan.oom_score_adj,
-                   "compression": plan.compression, "swappiness": cg.swappiness, "cgroup_version": cg.version},
+        "server": {
+            "binary": str(binary),
+            "flavor": ver.flavor,
+            "version": ver.string,
+            "allocator": state.allocator or ver.malloc,
+            "version_text": ver.text,
+        },
+        "config": {
+            "limit_bytes": plan.limit_bytes,
+            "swap_bytes": plan.swap_bytes,
+            "maxmemory": plan.maxmemory,
+            "reserved_bytes": plan.reserved_bytes,
+            "maxmemory_policy": "noeviction",
+            "rdb_key_save_delay": plan.rdb_key_save_delay,
+            "oom_score_adj": plan.oom_score_adj,
+            "compression": plan.compression,
+            "swappiness": cg.swappiness,
+            "cgroup_version": cg.version,
+        },
         "fill": fill,
         "load": {
             "target_writes_per_sec": plan.writes_per_sec,
             "served_writes_per_sec_during_save": _rate_or_zero(plan, _served_rate(rows, 0.0, t_end)),
-            "served_writes_per_sec_before": _rate_or_zero(plan, _served_rate(rows, max(-1.5, rows[0]["t"] if rows else 0), -0.001)),
+            "served_writes_per_sec_before": _rate_or_zero(
+                plan, _served_rate(rows, max(-1.5, rows[0]["t"] if rows else 0), -0.001)
+            ),
             "distribution": scenario.workload.key_distribution.model_dump(mode="json"),
             "value_pattern": plan.shape.pattern,
             "new_keys_fraction": scenario.workload.new_keys_fraction,
@@ -522,11 +591,14 @@ def build_record(plan: RunPlan, state: RunState, machine: dict[str, Any], server
             "loadgen": state.load_result,
         },
         "measured": {
-            "outcome": outcome_of(victim, state.timed_out_in is not None, state.died_in is not None, completed,
-                                  swap_peak),
+            "outcome": outcome_of(
+                victim, state.timed_out_in is not None, state.died_in is not None, completed, swap_peak
+            ),
             "oom_victim": victim,
-            "oom_kills": [{"pid": k.pid, "role": k.role, "comm": k.comm, "anon_rss_bytes": k.anon_rss_bytes,
-                           "source": k.source} for k in kills],
+            "oom_kills": [
+                {"pid": k.pid, "role": k.role, "comm": k.comm, "anon_rss_bytes": k.anon_rss_bytes, "source": k.source}
+                for k in kills
+            ],
             "backup_completed": completed,
             "bgsave_status": bgsave_status,
             "bgsave_error": state.bgsave_error,
@@ -559,8 +631,24 @@ def build_record(plan: RunPlan, state: RunState, machine: dict[str, Any], server
             "phase_s": state.phase_s,
             "warnings": list(plan.warnings) + _engine_warnings(plan, ver),
         },
-        "timeline": [{k: r.get(k) for k in ("t", "in_progress", "current_cow_size", "keys_processed", "usage",
-                                             "anon", "cache", "swap", "pgmajfault", "set_calls")} for r in rows],
+        "timeline": [
+            {
+                k: r.get(k)
+                for k in (
+                    "t",
+                    "in_progress",
+                    "current_cow_size",
+                    "keys_processed",
+                    "usage",
+                    "anon",
+                    "cache",
+                    "swap",
+                    "pgmajfault",
+                    "set_calls",
+                )
+            }
+            for r in rows
+        ],
         "pings": thin_pings(pings),
         "log_tail": "\n".join(log_text.splitlines()[-40:]),
     }

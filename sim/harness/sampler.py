@@ -105,18 +105,28 @@ class Sampler:
             st = None
         row: dict[str, Any] = {"t": round(now - self.t0, 3)}
         if p is not None:
-            row.update(in_progress=int(p.get("rdb_bgsave_in_progress", 0)),
-                       current_cow_size=int(p.get("current_cow_size", 0) or 0),
-                       keys_processed=int(p.get("current_save_keys_processed", 0) or 0),
-                       set_calls=int(p.get("cmdstat_set", {}).get("calls", 0)))
+            row.update(
+                in_progress=int(p.get("rdb_bgsave_in_progress", 0)),
+                current_cow_size=int(p.get("current_cow_size", 0) or 0),
+                keys_processed=int(p.get("current_save_keys_processed", 0) or 0),
+                set_calls=int(p.get("cmdstat_set", {}).get("calls", 0)),
+            )
         else:
             row.update(in_progress=None, current_cow_size=None, keys_processed=None, set_calls=None)
-        row.update(server_cpu_s=process_cpu_seconds(self.server.pid),
-                   child_cpu_s=sum(process_cpu_seconds(pid) or 0.0 for pid in self.server.child_pids()) or None,
-                   loadavg=os.getloadavg()[0])
+        row.update(
+            server_cpu_s=process_cpu_seconds(self.server.pid),
+            child_cpu_s=sum(process_cpu_seconds(pid) or 0.0 for pid in self.server.child_pids()) or None,
+            loadavg=os.getloadavg()[0],
+        )
         if st is not None:
-            row.update(usage=st.usage_bytes, anon=st.anon_bytes, cache=st.page_cache_bytes, swap=st.swap_bytes,
-                       pgmajfault=st.major_faults, oom_kills=st.oom_kills)
+            row.update(
+                usage=st.usage_bytes,
+                anon=st.anon_bytes,
+                cache=st.page_cache_bytes,
+                swap=st.swap_bytes,
+                pgmajfault=st.major_faults,
+                oom_kills=st.oom_kills,
+            )
         self.rows.append(row)
         return row
 
@@ -193,8 +203,18 @@ class PingLoop:
     """Context manager: the ping loop as a child process; ``pings`` ([[monotonic t, ms], ...]) after stop."""
 
     def __init__(self, port: int, interval: float = PING_EVERY_S) -> None:
-        self.args = [sys.executable, "-m", "sim.harness.sampler", "ping", "--port", str(port),
-                     "--interval", str(interval), PARENT_FLAG, str(os.getpid())]
+        self.args = [
+            sys.executable,
+            "-m",
+            "sim.harness.sampler",
+            "ping",
+            "--port",
+            str(port),
+            "--interval",
+            str(interval),
+            PARENT_FLAG,
+            str(os.getpid()),
+        ]
         self.pings: list[list[float]] = []
         self._proc: subprocess.Popen | None = None
         self._token: int | None = None
@@ -215,8 +235,9 @@ class PingLoop:
             return self
         self._token = registry.register(self._kill, name="ping loop")
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self._proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT,
-                                      start_new_session=True)
+        self._proc = subprocess.Popen(
+            self.args, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT, start_new_session=True
+        )
         return self
 
     def stop(self) -> list[list[float]]:
@@ -253,8 +274,13 @@ def latency_stats(ms: list[float]) -> dict[str, float | None]:
     if not ms:
         return {"max": None, "p50": None, "p99": None, "p999": None, "n": 0}
     a = np.asarray(ms, float)
-    return {"max": float(a.max()), "p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)),
-            "p999": float(np.percentile(a, 99.9)), "n": int(a.size)}
+    return {
+        "max": float(a.max()),
+        "p50": float(np.percentile(a, 50)),
+        "p99": float(np.percentile(a, 99)),
+        "p999": float(np.percentile(a, 99.9)),
+        "n": int(a.size),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

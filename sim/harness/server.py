@@ -79,8 +79,9 @@ def server_version(binary: str | os.PathLike = DEFAULT_BINARY) -> ServerVersion:
     if not m:
         raise RedisServerError(f"unrecognised version output from {binary}: {out!r}")
     malloc = re.search(r"malloc=(\S+)", out)
-    return ServerVersion(m["flavor"].lower(), int(m["maj"]), int(m["min"]), int(m["pat"]),
-                         malloc.group(1) if malloc else None, out)
+    return ServerVersion(
+        m["flavor"].lower(), int(m["maj"]), int(m["min"]), int(m["pat"]), malloc.group(1) if malloc else None, out
+    )
 
 
 def free_port() -> int:
@@ -272,8 +273,13 @@ class RedisServer:
         self.log_path.unlink(missing_ok=True)
         self._proc = subprocess.Popen(
             [self.binary, str(self.conf_path)],
-            cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=_preexec, close_fds=True,
+            cwd=self.dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_preexec,
+            close_fds=True,
         )
         self.port = port
         deadline = time.monotonic() + self.start_timeout
@@ -294,8 +300,9 @@ class RedisServer:
                 except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                     pass
                 if time.monotonic() > deadline:
-                    raise RedisServerError(f"{self.binary} did not answer PING within {self.start_timeout}s:\n"
-                                           f"{self.log_tail(20)}")
+                    raise RedisServerError(
+                        f"{self.binary} did not answer PING within {self.start_timeout}s:\n{self.log_tail(20)}"
+                    )
                 time.sleep(0.02)
         finally:
             client.close()
@@ -402,6 +409,13 @@ class RedisServer:
             self._proc.wait()
 
     # -- talking to it -----------------------------------------------------------------------------
+
+    @property
+    def listening_port(self) -> int:
+        """The port a started server listens on (RedisServerError before it is started)."""
+        if self.port is None:
+            raise RedisServerError("server not started")
+        return self.port
 
     def client(self, **kwargs: Any) -> redis.Redis:
         """A redis-py client to the server (the shared one when called without arguments); no silent retries."""

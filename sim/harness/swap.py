@@ -67,7 +67,9 @@ def _zero_fill(path: Path, size: int) -> None:
 class SwapFile:
     """Context manager: an active swap file of ``size_bytes`` in ``directory``, swapped off and deleted on exit."""
 
-    def __init__(self, size_bytes: int, directory: str | os.PathLike | None = None, priority: int | None = None) -> None:
+    def __init__(
+        self, size_bytes: int, directory: str | os.PathLike | None = None, priority: int | None = None
+    ) -> None:
         if size_bytes < 0:
             raise ValueError(f"size_bytes must be >= 0, got {size_bytes}")
         pages = -(-int(size_bytes) // PAGE)

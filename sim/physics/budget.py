@@ -36,7 +36,12 @@ def memory_budget(node: Node) -> MemoryBudget:
     ElastiCache reserves ``reserved-memory-percent`` of the node type's ``maxmemory`` (docs/elasticache.md
     §1.1: cache.t3.micro 536870912 x 0.75 = the 402653184 INFO shows); a container is treated alike.
     """
-    memory = get_node_type(node.type).maxmemory_bytes if node.type else int(node.memory)
+    if node.type:
+        memory = get_node_type(node.type).maxmemory_bytes
+    elif node.memory is not None:
+        memory = int(node.memory)
+    else:  # the Node model requires one of them
+        raise ValueError("node: give node.type or node.memory")
     if node.reserved_memory is not None:
         reserved = min(int(node.reserved_memory), memory)
     else:

@@ -23,8 +23,8 @@ counting, so with save progress ``x`` their share of the copies falls by ``x``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from fractions import Fraction
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -52,7 +52,11 @@ class CowModel:
     popularity: Popularity
     base_bytes: int = 0
 
-    def __post_init__(self):
+    _pages: np.ndarray = field(init=False, repr=False, compare=False)
+    _slots: np.ndarray = field(init=False, repr=False, compare=False)
+    _dismissed: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
         # the page classes as arrays, so one evaluation covers every class at once
         object.__setattr__(self, "_pages", np.array([c.pages for c in self.classes], float))
         object.__setattr__(self, "_slots", np.array([c.slots_per_page for c in self.classes], float))
@@ -84,7 +88,7 @@ class CowModel:
         from one evaluation of the distinct-key fraction.
         """
         step = max(1.0, 0.01 * writes)
-        q = self.popularity.distinct_fraction(np.array([writes, writes + step]))
+        q = np.asarray(self.popularity.distinct_fraction(np.array([writes, writes + step])))
         now, later = self._dirty(q, np.array([progress, progress]))
         return float(now), float(later - now) / step
 

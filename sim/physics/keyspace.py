@@ -10,7 +10,7 @@ Zipf classes are exact for the first ranks and log-spaced buckets after, which k
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,7 +27,10 @@ class Popularity:
     counts: np.ndarray  # keys in each class
     probs: np.ndarray  # per-key probability that one write hits a key of the class
 
-    def __post_init__(self):
+    _keys: int = field(init=False, repr=False, compare=False)
+    _shares: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
         keys = int(self.counts.sum())
         object.__setattr__(self, "_keys", keys)
         object.__setattr__(self, "_shares", self.counts / keys)  # share of all keys in each class

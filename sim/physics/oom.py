@@ -35,8 +35,9 @@ def badness(rss_bytes: float, swap_bytes: float, page_table_bytes: float, adj: i
     return rss_bytes + swap_bytes + page_table_bytes + adj * total_bytes / 1000.0
 
 
-def choose(parent_rss: float, child_rss: float, swap: float, page_tables: float, total: float,
-           child_adjusted: bool) -> Choice:
+def choose(
+    parent_rss: float, child_rss: float, swap: float, page_tables: float, total: float, child_adjusted: bool
+) -> Choice:
     """The process the OOM killer takes when a forked save runs (ties go to the parent)."""
     parent = badness(parent_rss, swap, page_tables, 0, total)
     child = badness(child_rss, swap, page_tables, CHILD_ADJ if child_adjusted else 0, total)
@@ -50,8 +51,10 @@ def consequence(victim: str, source: str, managed: bool) -> str:
     if source == "replica":
         return "the replica's server: it restarts and resyncs from the primary; the primary keeps the data"
     if managed:
-        return ("the primary's server: every key in its memory is lost; ElastiCache promotes a replica if the "
-                "group has one, else the node restarts empty or from a backup")
+        return (
+            "the primary's server: every key in its memory is lost; ElastiCache promotes a replica if the "
+            "group has one, else the node restarts empty or from a backup"
+        )
     return "the server: every key in memory is lost unless it restarts from an RDB/AOF file on disk"
 
 
@@ -59,6 +62,8 @@ def assumption(choice: Choice, adjusted: bool, container: bool) -> str:
     """The rule behind the victim, with the figures, for the output."""
     scope = "the container's memory cgroup (only its processes are candidates)" if container else "the whole node"
     adj = "oom-score-adj yes: +800 on the child" if adjusted else "oom-score-adj no"
-    return (f"OOM in {scope}; the kernel kills the highest badness (RSS + swap + page tables, {adj}): "
-            f"parent {choice.parent_points / GIB:.2f} GiB vs child {choice.child_points / GIB:.2f} GiB; "
-            "a tie goes to the parent, as in the lab's OOM runs")
+    return (
+        f"OOM in {scope}; the kernel kills the highest badness (RSS + swap + page tables, {adj}): "
+        f"parent {choice.parent_points / GIB:.2f} GiB vs child {choice.child_points / GIB:.2f} GiB; "
+        "a tie goes to the parent, as in the lab's OOM runs"
+    )

@@ -3,7 +3,8 @@
 Pure functions of numbers. Loading is single-threaded in the server's main thread (rdbLoad): per key it
 parses the type and the key, allocates the objects and inserts them into the dict (pre-sized by the RDB's
 RESIZEDB opcode, so no rehash); per value byte it reads, checksums and copies it into new memory; per
-byte of an LZF-compressed value it also decompresses. Until it is done the server answers ``-LOADING`` (``loading:1`` in INFO), so the load time is
+byte of an LZF-compressed value it also decompresses. Until it is done the server answers ``-LOADING``
+(``loading:1`` in INFO), so the load time is
 time the new node does not serve. A replica then needs a full sync: its new primary forks and streams an
 RDB (copy-on-write grows under the writes that come back), the replica stores and loads it.
 """
@@ -14,9 +15,16 @@ SLOTS = 16384
 """Redis Cluster hash slots (cluster spec: CRC16(key) mod 16384)."""
 
 
-def load_seconds(keys: int, value_bytes: float, lzf_raw_bytes: float, us_per_key: float,
-                 value_bytes_per_sec: float, lzf_bytes_per_sec: float, pages: float = 0.0,
-                 first_touch_us_per_page: float = 0.0) -> float:
+def load_seconds(
+    keys: int,
+    value_bytes: float,
+    lzf_raw_bytes: float,
+    us_per_key: float,
+    value_bytes_per_sec: float,
+    lzf_bytes_per_sec: float,
+    pages: float = 0.0,
+    first_touch_us_per_page: float = 0.0,
+) -> float:
     """CPU seconds to load an RDB: ``keys x us_per_key + value_bytes / value rate + lzf_raw_bytes / LZF rate``.
 
     ``value_bytes`` are the bytes of all values as they land in memory (read from the file, checksummed,
@@ -40,7 +48,8 @@ def fits(used_memory: float, maxmemory: float) -> bool:
 
 
 def slots_per_shard(shards: int) -> list[int]:
-    """Hash slots each of ``shards`` shards owns when the 16384 slots are spread evenly (first ones get the remainder)."""
+    """Hash slots each of ``shards`` shards owns when the 16384 slots are spread evenly (first ones get the
+    remainder)."""
     if not 1 <= shards <= SLOTS:
         raise ValueError(f"shards must be between 1 and {SLOTS}")
     base, extra = divmod(SLOTS, shards)

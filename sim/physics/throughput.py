@@ -41,7 +41,9 @@ def io_thread_speedup(elasticache: bool, engine_name: str, version: tuple[int, i
         return IoThreads(1.0, f"one main thread ({why})")
     multiplexing = version >= ((7, 2, 6) if engine_name == "valkey" else (7, 0, 4))
     if multiplexing:
-        return IoThreads(ENHANCED_IO * MULTIPLEXING, f"enhanced I/O x{ENHANCED_IO} and multiplexing x{MULTIPLEXING} ({BLOG_URL})")
+        return IoThreads(
+            ENHANCED_IO * MULTIPLEXING, f"enhanced I/O x{ENHANCED_IO} and multiplexing x{MULTIPLEXING} ({BLOG_URL})"
+        )
     if engine_name == "valkey" or version >= (5, 0, 6):
         return IoThreads(ENHANCED_IO, f"enhanced I/O x{ENHANCED_IO} ({BLOG_URL})")
     return IoThreads(1.0, "one main thread (engine before enhanced I/O)")

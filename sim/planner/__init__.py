@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the planner's machinery loads on first use, so `rbsim --help` starts at once
@@ -73,9 +72,15 @@ class PlanResult:
             "candidates": [self._candidate(c) for c in self.ranked()],
             "skipped": [vars(s) for s in self.found.skipped],
             "windows": [
-                {"window": r.window.label, "writes_per_sec": r.window.writes, "reads_per_sec": r.window.reads,
-                 "meets_objectives": not r.violations, "peak_memory_bytes": r.summary.get("peak_memory_bytes"),
-                 "headroom_bytes": r.summary.get("headroom_bytes"), "violations": [v.message for v in r.violations]}
+                {
+                    "window": r.window.label,
+                    "writes_per_sec": r.window.writes,
+                    "reads_per_sec": r.window.reads,
+                    "meets_objectives": not r.violations,
+                    "peak_memory_bytes": r.summary.get("peak_memory_bytes"),
+                    "headroom_bytes": r.summary.get("headroom_bytes"),
+                    "violations": [v.message for v in r.violations],
+                }
                 for r in self.found.windows
             ],
         }
@@ -92,9 +97,21 @@ class PlanResult:
         if found is None:
             return {"smallest_node_type": None}
         name, f = found
-        return {"smallest_node_type": name, **{k: f[k] for k in (
-            "restore_load_s", "replica_sync_s", "restore_ready_s", "restore_peak_memory_bytes",
-            "restore_used_memory_bytes", "restore_maxmemory_bytes", "restore_costs_calibrated")}}
+        return {
+            "smallest_node_type": name,
+            **{
+                k: f[k]
+                for k in (
+                    "restore_load_s",
+                    "replica_sync_s",
+                    "restore_ready_s",
+                    "restore_peak_memory_bytes",
+                    "restore_used_memory_bytes",
+                    "restore_maxmemory_bytes",
+                    "restore_costs_calibrated",
+                )
+            },
+        }
 
     def _candidate(self, c: Candidate) -> dict:
         s = c.summary
@@ -115,10 +132,25 @@ class PlanResult:
             "monte_carlo_runs": c.mc.runs if c.mc else None,
             "verdict": self.verdict(c),
             "violations": [v.message for v in c.violations],
-            **{k: s.get(k) for k in ("outcome", "peak_memory_bytes", "memory_limit_bytes", "swap_peak_bytes",
-                                     "max_latency_ms", "p99_latency_ms", "backup_duration_s", "headroom_bytes",
-                                     "error", "restore_outcome", "restore_load_s", "replica_sync_s", "restore_ready_s")
-               if k in s},
+            **{
+                k: s.get(k)
+                for k in (
+                    "outcome",
+                    "peak_memory_bytes",
+                    "memory_limit_bytes",
+                    "swap_peak_bytes",
+                    "max_latency_ms",
+                    "p99_latency_ms",
+                    "backup_duration_s",
+                    "headroom_bytes",
+                    "error",
+                    "restore_outcome",
+                    "restore_load_s",
+                    "replica_sync_s",
+                    "restore_ready_s",
+                )
+                if k in s
+            },
         }
 
 

@@ -13,11 +13,14 @@ from ..outputs import check_out_dir
 def register(subparsers) -> None:
     """Add ``rbsim plan`` to the command's subparsers."""
     p = subparsers.add_parser(
-        "plan", help="find the cheapest node type, reserved memory, backup source and window that meet the objectives")
+        "plan", help="find the cheapest node type, reserved memory, backup source and window that meet the objectives"
+    )
     p.add_argument("file", metavar="FILE", help="scenario YAML file with a plan: block")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--report", metavar="DIR", help="also write a sizing report (HTML + Markdown with PNG plots) to DIR")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (default: CPU count)")
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local worker processes (default: CPU count)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run_plan_command)
 

@@ -9,8 +9,8 @@ step together so each round's simulations run in parallel.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Callable, Generator
 
 from ..fieldpaths import with_value
 from .objectives import Violation
@@ -83,8 +83,13 @@ def _skew_at(distribution, share: float):
     return {"hot_set": {"keys": hot["keys"], "writes": hot["keys"] + share * (hot["writes"] - hot["keys"])}}
 
 
-def headroom(base: dict, scenario, config: Config, window: Window,
-             check: Callable[[list[dict]], list[tuple[dict, list[Violation]]]]) -> list[Headroom]:
+def headroom(
+    base: dict,
+    scenario,
+    config: Config,
+    window: Window,
+    check: Callable[[list[dict]], list[tuple[dict, list[Violation]]]],
+) -> list[Headroom]:
     """Margins of ``config`` in ``window`` along writes, data and skew."""
     data_field = "keys" if scenario.dataset.keys is not None else "used_memory"  # with_value scales its partner
     nominal_data = getattr(scenario.dataset, data_field)
@@ -93,26 +98,32 @@ def headroom(base: dict, scenario, config: Config, window: Window,
 
     makers: dict[str, Callable[[float], dict]] = {
         "writes": lambda m: variant(base, config, Window(window.start_s, window.writes * m, window.reads)),
-        "data": lambda m: variant(with_value(base, ("dataset", data_field), _data_value(data_field, nominal_data * m)),
-                                  config, window),
+        "data": lambda m: variant(
+            with_value(base, ("dataset", data_field), _data_value(data_field, nominal_data * m)), config, window
+        ),
     }
     searches: dict[str, Search] = {"data": _grow()}
     if window.writes > 0:
         searches["writes"] = _grow()
     if skewed:
         makers["skew"] = lambda share: variant(
-            with_value(base, ("workload", "key_distribution"), _skew_at(distribution, share)), config, window)
+            with_value(base, ("workload", "key_distribution"), _skew_at(distribution, share)), config, window
+        )
         searches["skew"] = _weaken()
     bounds, limits = _drive(searches, makers, check)
 
-    out = [_writes_sentence(window, *bounds["writes"], limits.get("writes")) if "writes" in bounds
-           else Headroom("writes", None, "the window has no writes to grow"),
-           _data_sentence(data_field, nominal_data, *bounds["data"], limits.get("data"))]
+    out = [
+        _writes_sentence(window, *bounds["writes"], limits.get("writes"))
+        if "writes" in bounds
+        else Headroom("writes", None, "the window has no writes to grow"),
+        _data_sentence(data_field, nominal_data, *bounds["data"], limits.get("data")),
+    ]
     if skewed:
         out.append(_skew_sentence(distribution, *bounds["skew"], limits.get("skew")))
     else:
-        out.append(Headroom("skew", None, "writes are already uniform, the worst case for copy-on-write: "
-                                          "no skew left to lose"))
+        out.append(
+            Headroom("skew", None, "writes are already uniform, the worst case for copy-on-write: no skew left to lose")
+        )
     return out
 
 
@@ -127,7 +138,7 @@ def _drive(searches, makers, check):
     while pending:
         names = list(pending)
         results = check([makers[n](pending[n]) for n in names])
-        for name, (_, found) in zip(names, results):
+        for name, (_, found) in zip(names, results, strict=False):
             found = [v for v in found if v.objective != "min_data_growth"]  # the margin measures the growth itself
             if found:
                 limits[name] = found[0].limit
@@ -141,22 +152,30 @@ def _drive(searches, makers, check):
 
 def _writes_sentence(window: Window, lo: float, hi: float | None, limit: str | None) -> Headroom:
     if hi is None:
-        return Headroom("writes", None, f"writes can grow beyond ×{lo:g} (to {count(window.writes * lo)}/s) "
-                                        "without missing an objective")
+        return Headroom(
+            "writes",
+            None,
+            f"writes can grow beyond ×{lo:g} (to {count(window.writes * lo)}/s) without missing an objective",
+        )
     return Headroom("writes", lo, f"writes can grow ×{lo:.3g} (to {count(window.writes * lo)}/s) before {limit}", limit)
 
 
 def _data_sentence(field: str, nominal: float, lo: float, hi: float | None, limit: str | None) -> Headroom:
     unit = " keys" if field == "keys" else "B of used_memory"
     if hi is None:
-        return Headroom("data", None, f"the data can grow beyond ×{lo:g} (to {count(nominal * lo)}{unit}) "
-                                      "without missing an objective")
+        return Headroom(
+            "data",
+            None,
+            f"the data can grow beyond ×{lo:g} (to {count(nominal * lo)}{unit}) without missing an objective",
+        )
     return Headroom("data", lo, f"the data can grow ×{lo:.3g} (to {count(nominal * lo)}{unit}) before {limit}", limit)
 
 
 def _skew_sentence(distribution: dict, share: float, failing: float | None, limit: str | None) -> Headroom:
     if failing is None:
-        return Headroom("skew", 0.0, "even uniformly spread writes (the worst case for copy-on-write) meet the objectives")
+        return Headroom(
+            "skew", 0.0, "even uniformly spread writes (the worst case for copy-on-write) meet the objectives"
+        )
     if "zipf" in distribution:
         text = f"zipf {distribution['zipf']:g} down to zipf {distribution['zipf'] * share:.2g}"
     else:

@@ -55,8 +55,11 @@ class Uncertainty(_Model):
 
 def default_node_types() -> list[str]:
     """Priced current-generation types of :data:`DEFAULT_FAMILIES` that take backups, cheapest first."""
-    nodes = [n for n in load_catalog().values()
-             if n.family in DEFAULT_FAMILIES and n.price_usd_per_hour is not None and n.backup_supported]
+    nodes = [
+        n
+        for n in load_catalog().values()
+        if n.family in DEFAULT_FAMILIES and n.price_usd_per_hour is not None and n.backup_supported
+    ]
     return [n.node_type for n in sorted(nodes, key=lambda n: n.price_usd_per_hour)]
 
 
@@ -92,7 +95,7 @@ class PlanSpec(_Model):
         return seconds
 
     @model_validator(mode="after")
-    def _sources(self) -> "PlanSpec":
+    def _sources(self) -> PlanSpec:
         if self.sources is not None and "replica" in self.sources and self.replicas == 0:
             raise ValueError("sources lists replica but replicas is 0: a backup from a replica needs one")
         return self

@@ -8,8 +8,9 @@ allows over all runs, since it can no longer pass.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -75,17 +76,18 @@ def draws(uncertainty: Uncertainty, base: dict) -> list[Draw]:
         values = distributions.draw(dist, number_parser(base, parts), rng, n)
         encode = number_encoder(base, parts, values[0])
         columns.append([(parts, encode(v)) for v in values])
-    rows = list(zip(*columns)) if columns else [()] * n
-    return [Draw(tuple(row), factor) for row, factor in zip(rows, factors)]
+    rows = list(zip(*columns, strict=False)) if columns else [()] * n
+    return [Draw(tuple(row), factor) for row, factor in zip(rows, factors, strict=False)]
 
 
-def estimate(evaluate: Callable[[list[Draw]], list[list[Violation]]], runs: list[Draw],
-             max_probability: float, chunk: int) -> MonteCarlo:
+def estimate(
+    evaluate: Callable[[list[Draw]], list[list[Violation]]], runs: list[Draw], max_probability: float, chunk: int
+) -> MonteCarlo:
     """Evaluate ``runs`` chunk by chunk; stop once failures exceed ``max_probability`` of all runs."""
     allowed = max_probability * len(runs)
     result = MonteCarlo(runs=0, failures=0, planned_runs=len(runs))
     for start in range(0, len(runs), max(1, chunk)):
-        for found in evaluate(runs[start:start + chunk]):
+        for found in evaluate(runs[start : start + chunk]):
             result.runs += 1
             if found:
                 result.failures += 1

@@ -1,7 +1,8 @@
 """Check one simulated backup against the plan's objectives and say, in words, what it broke.
 
 Two checks always apply: the data must fit under maxmemory (else Redis evicts or refuses writes)
-and the backup must complete; ``min_data_growth`` (default ×1.25) asks for room for the data to grow. The p99 objective uses the summary's ``p99_latency_ms`` and falls back
+and the backup must complete; ``min_data_growth`` (default ×1.25) asks for room for the data to grow. The p99
+objective uses the summary's ``p99_latency_ms`` and falls back
 to the maximum latency (an upper bound) for simulators that do not report percentiles.
 """
 
@@ -43,43 +44,86 @@ def violations(objectives: Objectives, summary: dict, window_s: float) -> list[V
         return [Violation("simulator", f"the simulator failed: {summary['error']}", "the simulator fails")]
     s, o, out = summary, objectives, []
     if s["used_memory_bytes"] > s["maxmemory_bytes"]:
-        out.append(Violation("data_fits", f"used_memory {format_bytes(s['used_memory_bytes'])} exceeds maxmemory "
-                             f"{format_bytes(s['maxmemory_bytes'])}", "the data outgrows maxmemory"))
+        out.append(
+            Violation(
+                "data_fits",
+                f"used_memory {format_bytes(s['used_memory_bytes'])} exceeds maxmemory "
+                f"{format_bytes(s['maxmemory_bytes'])}",
+                "the data outgrows maxmemory",
+            )
+        )
     growth = s["maxmemory_bytes"] / s["used_memory_bytes"]
     if o.min_data_growth is not None and 1.0 <= growth < o.min_data_growth:
-        out.append(Violation("min_data_growth", f"the data can grow only ×{growth:.2f} before it outgrows maxmemory "
-                             f"{format_bytes(s['maxmemory_bytes'])} (at least ×{o.min_data_growth:g} wanted)",
-                             f"the data nearly fills maxmemory (less than ×{o.min_data_growth:g} growth left)"))
+        out.append(
+            Violation(
+                "min_data_growth",
+                f"the data can grow only ×{growth:.2f} before it outgrows maxmemory "
+                f"{format_bytes(s['maxmemory_bytes'])} (at least ×{o.min_data_growth:g} wanted)",
+                f"the data nearly fills maxmemory (less than ×{o.min_data_growth:g} growth left)",
+            )
+        )
     if s.get("overloaded"):
-        out.append(Violation("throughput", f"the offered {s['offered_load_per_sec']:,.0f} requests/s exceed the "
-                             f"~{s['throughput_ceiling_per_sec']:,.0f}/s one node serves", "the load exceeds what one node serves"))
+        out.append(
+            Violation(
+                "throughput",
+                f"the offered {s['offered_load_per_sec']:,.0f} requests/s exceed the "
+                f"~{s['throughput_ceiling_per_sec']:,.0f}/s one node serves",
+                "the load exceeds what one node serves",
+            )
+        )
     if o.no_oom and s["outcome"] == "oom":
-        out.append(Violation("no_oom", f"the OOM killer takes the {s.get('oom_victim') or 'process'}",
-                             "the OOM killer acts"))
+        out.append(
+            Violation("no_oom", f"the OOM killer takes the {s.get('oom_victim') or 'process'}", "the OOM killer acts")
+        )
     if not s["backup_completed"] and s["outcome"] != "oom":
         reason = s.get("failure") or s["outcome"]
         out.append(Violation("backup_completes", f"the backup fails ({reason})", "the backup fails"))
     if o.max_swap is not None and s["swap_peak_bytes"] > o.max_swap:
         allowed = "no swapping allowed" if o.max_swap == 0 else f"above {format_limit(o.max_swap)}"
-        out.append(Violation("max_swap", f"swaps {format_bytes(s['swap_peak_bytes'])} ({allowed})",
-                             "the node starts to swap" if o.max_swap == 0 else f"swap exceeds {format_limit(o.max_swap)}"))
+        out.append(
+            Violation(
+                "max_swap",
+                f"swaps {format_bytes(s['swap_peak_bytes'])} ({allowed})",
+                "the node starts to swap" if o.max_swap == 0 else f"swap exceeds {format_limit(o.max_swap)}",
+            )
+        )
     if o.max_latency_ms is not None and s["max_latency_ms"] > o.max_latency_ms:
-        out.append(Violation("max_latency_ms", f"max latency {_ms(s['max_latency_ms'])} exceeds {o.max_latency_ms:g} ms",
-                             f"max latency exceeds {o.max_latency_ms:g} ms"))
+        out.append(
+            Violation(
+                "max_latency_ms",
+                f"max latency {_ms(s['max_latency_ms'])} exceeds {o.max_latency_ms:g} ms",
+                f"max latency exceeds {o.max_latency_ms:g} ms",
+            )
+        )
     if o.max_p99_latency_ms is not None:
         p99, what = s.get("p99_latency_ms"), "p99 latency"
         if p99 is None or math.isnan(p99):
             p99, what = s["max_latency_ms"], "max latency (p99 not simulated)"
         if p99 > o.max_p99_latency_ms:
-            out.append(Violation("max_p99_latency_ms", f"{what} {_ms(p99)} exceeds {o.max_p99_latency_ms:g} ms",
-                                 f"p99 latency exceeds {o.max_p99_latency_ms:g} ms"))
+            out.append(
+                Violation(
+                    "max_p99_latency_ms",
+                    f"{what} {_ms(p99)} exceeds {o.max_p99_latency_ms:g} ms",
+                    f"p99 latency exceeds {o.max_p99_latency_ms:g} ms",
+                )
+            )
     duration = s.get("backup_duration_s")
     if o.backup_within_window and s["backup_completed"] and duration is not None and duration > window_s:
-        out.append(Violation("backup_within_window", f"the backup takes {format_duration(duration)}, longer than "
-                             f"its {format_duration(window_s)} window", "the backup outlasts its window"))
+        out.append(
+            Violation(
+                "backup_within_window",
+                f"the backup takes {format_duration(duration)}, longer than its {format_duration(window_s)} window",
+                "the backup outlasts its window",
+            )
+        )
     if o.min_headroom is not None and s["headroom_bytes"] < o.min_headroom:
-        out.append(Violation("min_headroom", f"memory headroom {format_bytes(s['headroom_bytes'])} is below "
-                             f"{format_limit(o.min_headroom)}", f"headroom falls below {format_limit(o.min_headroom)}"))
+        out.append(
+            Violation(
+                "min_headroom",
+                f"memory headroom {format_bytes(s['headroom_bytes'])} is below {format_limit(o.min_headroom)}",
+                f"headroom falls below {format_limit(o.min_headroom)}",
+            )
+        )
     if o.restore_within is not None:
         out += _restore_violations(o.restore_within, s)
     return out
@@ -88,14 +132,31 @@ def violations(objectives: Objectives, summary: dict, window_s: float) -> list[V
 def _restore_violations(limit_s: float, s: dict) -> list[Violation]:
     """The ``restore_within`` objective: the backup restores onto the candidate and is in sync within ``limit_s``."""
     if "restore_outcome" not in s:
-        return [Violation("restore_within", "the scenario has no restore: block to judge the restore by",
-                          "a restore cannot be judged")]
+        return [
+            Violation(
+                "restore_within",
+                "the scenario has no restore: block to judge the restore by",
+                "a restore cannot be judged",
+            )
+        ]
     if s["restore_outcome"] != "ok":
-        return [Violation("restore_within", f"the backup does not restore onto it ({s['restore_outcome']}: "
-                          f"{'; '.join(s['restore_messages'][-1:])})", "the backup no longer restores")]
+        return [
+            Violation(
+                "restore_within",
+                f"the backup does not restore onto it ({s['restore_outcome']}: "
+                f"{'; '.join(s['restore_messages'][-1:])})",
+                "the backup no longer restores",
+            )
+        ]
     if s["restore_ready_s"] > limit_s:
-        return [Violation("restore_within", f"a restore takes {format_duration(s['restore_ready_s'])} until every "
-                          f"node serves, more than {format_duration(limit_s)}", "a restore outlasts its RTO")]
+        return [
+            Violation(
+                "restore_within",
+                f"a restore takes {format_duration(s['restore_ready_s'])} until every "
+                f"node serves, more than {format_duration(limit_s)}",
+                "a restore outlasts its RTO",
+            )
+        ]
     return []
 
 

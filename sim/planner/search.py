@@ -76,8 +76,12 @@ class Candidate:
 
     def tie_break(self) -> tuple:
         """Between equal costs: a reserve that covers the backup, lower client latency, less reserved, a replica."""
-        return (not self.reserve_covers_backup, self.client_latency_ms, self.config.reserved_percent,
-                self.config.source != "replica")
+        return (
+            not self.reserve_covers_backup,
+            self.client_latency_ms,
+            self.config.reserved_percent,
+            self.config.source != "replica",
+        )
 
 
 @dataclass
@@ -124,9 +128,9 @@ class Planner:
     def evaluate(self, datas: list[dict]) -> list[dict]:
         """Summaries of scenario mappings, simulating each distinct one once."""
         keys = [json.dumps(d, sort_keys=True, default=str) for d in datas]
-        todo = {k: d for k, d in zip(keys, datas) if k not in self._cache}
+        todo = {k: d for k, d in zip(keys, datas, strict=False) if k not in self._cache}
         jobs = [Job(d, source=self.source, source_dir=self.source_dir) for d in todo.values()]
-        for key, summary in zip(todo, self.runner.map(jobs, desc="plan")):
+        for key, summary in zip(todo, self.runner.map(jobs, desc="plan"), strict=False):
             self._cache[key] = summary
         return [self._cache[k] for k in keys]
 
@@ -148,14 +152,21 @@ class Planner:
         for n, (node_type, reserved) in enumerate(types):
             price = get_node_type(node_type).price_usd_per_hour
             if len(good_types) >= ENOUGH_NODE_TYPES and price > good_types[-1]:
-                skipped.append(Skipped(node_type, f"not evaluated: dearer than {ENOUGH_NODE_TYPES} node types "
-                                                  "that already meet the objectives"))
+                skipped.append(
+                    Skipped(
+                        node_type,
+                        f"not evaluated: dearer than {ENOUGH_NODE_TYPES} node types that already meet the objectives",
+                    )
+                )
                 continue
             if not good_types:
                 self._prefetch(types[n:])
             configs = [Config(node_type, r, s) for r in reserved for s in self.spec.source_choices]
             checked = self.check([variant(self.base, c, self.quiet) for c in configs])
-            found = [Candidate(c, self.quiet, self.cost(node_type), s, v) for c, (s, v) in zip(configs, checked)]
+            found = [
+                Candidate(c, self.quiet, self.cost(node_type), s, v)
+                for c, (s, v) in zip(configs, checked, strict=False)
+            ]
             result.candidates += found
             best = self._accept([c for c in found if c.meets_nominal])
             if best is not None:
@@ -174,8 +185,11 @@ class Planner:
         """
         datas = []
         for node_type, reserved in types:
-            datas += [variant(self.base, Config(node_type, r, s), self.quiet)
-                      for r in reserved for s in self.spec.source_choices]
+            datas += [
+                variant(self.base, Config(node_type, r, s), self.quiet)
+                for r in reserved
+                for s in self.spec.source_choices
+            ]
             if len(datas) >= PREFETCH_RUNS:
                 break
         self.evaluate(datas)
@@ -190,9 +204,12 @@ class Planner:
         for candidate in sorted(passing, key=Candidate.tie_break):
             if not self.draws:
                 return candidate
-            candidate.mc = estimate(lambda runs, c=candidate: self._mc_runs(c, runs), self.draws,
-                                    self.spec.max_failure_probability,
-                                    chunk=max(10, 4 * self.runner.parallelism, len(self.draws) // MC_CHECKS))
+            candidate.mc = estimate(
+                lambda runs, c=candidate: self._mc_runs(c, runs),
+                self.draws,
+                self.spec.max_failure_probability,
+                chunk=max(10, 4 * self.runner.parallelism, len(self.draws) // MC_CHECKS),
+            )
             if not candidate.mc.stopped_early and candidate.mc.probability <= self.spec.max_failure_probability:
                 return candidate
         return None
@@ -215,7 +232,7 @@ class Planner:
     def window_risks(self, config: Config) -> list[WindowRisk]:
         """The configuration in every candidate window (the risk over the day)."""
         checked = self.check([variant(self.base, config, w) for w in self.windows])
-        return [WindowRisk(w, s, v) for w, (s, v) in zip(self.windows, checked)]
+        return [WindowRisk(w, s, v) for w, (s, v) in zip(self.windows, checked, strict=False)]
 
     def _prune_types(self) -> tuple[list[Skipped], list[tuple[str, list[float]]]]:
         """Skip what cannot be costed or cannot hold the data; the rest cheapest first, with their reserved %."""
@@ -228,21 +245,35 @@ class Planner:
             elif not node.backup_supported:
                 skipped.append(Skipped(name, "ElastiCache takes no backups on this node type"))
             elif node.valkey_only and self.scenario.engine.name != "valkey":
-                skipped.append(Skipped(name, f"Valkey-only node type; the scenario's engine is {self.scenario.engine.name}"))
+                skipped.append(
+                    Skipped(name, f"Valkey-only node type; the scenario's engine is {self.scenario.engine.name}")
+                )
             else:
-                fits = [r for r in self.spec.reserved_memory_percent
-                        if per_node <= node.maxmemory_bytes - round(node.maxmemory_bytes * r / 100)]
+                fits = [
+                    r
+                    for r in self.spec.reserved_memory_percent
+                    if per_node <= node.maxmemory_bytes - round(node.maxmemory_bytes * r / 100)
+                ]
                 if not fits:
                     low = min(self.spec.reserved_memory_percent)
                     limit = node.maxmemory_bytes - round(node.maxmemory_bytes * low / 100)
-                    skipped.append(Skipped(name, f"maxmemory {format_bytes(limit)} (at {low:g} % reserved) cannot hold "
-                                                 f"used_memory {format_bytes(per_node)}"))
+                    skipped.append(
+                        Skipped(
+                            name,
+                            f"maxmemory {format_bytes(limit)} (at {low:g} % reserved) cannot hold "
+                            f"used_memory {format_bytes(per_node)}",
+                        )
+                    )
                     continue
                 for r in self.spec.reserved_memory_percent:
                     if r not in fits:
-                        skipped.append(Skipped(f"{name} at {r:g} % reserved",
-                                               f"maxmemory {format_bytes(node.maxmemory_bytes * (1 - r / 100))} "
-                                               f"cannot hold used_memory {format_bytes(per_node)}"))
+                        skipped.append(
+                            Skipped(
+                                f"{name} at {r:g} % reserved",
+                                f"maxmemory {format_bytes(node.maxmemory_bytes * (1 - r / 100))} "
+                                f"cannot hold used_memory {format_bytes(per_node)}",
+                            )
+                        )
                 kept.append((name, fits))
         kept.sort(key=lambda item: get_node_type(item[0]).price_usd_per_hour)
         return skipped, kept

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import distributions
-from ..inputs import Node, load_yaml, read_text, shown
 from ..fieldpaths import FieldPathError, check_path, number_parser
+from ..inputs import Node, load_yaml, read_text, shown
 from ..scenario import Scenario, ScenarioError, _line, load_scenario
 from .model import Objectives, PlanSpec, Uncertainty
 
@@ -21,8 +21,14 @@ __all__ = ["Objectives", "PlanSpec", "Uncertainty", "LOAD_FACTOR", "CHOSEN_BY_PL
 
 LOAD_FACTOR = "load_factor"
 """Pseudo-input of the uncertainty block: multiplies every write and read rate (constant or daily)."""
-CHOSEN_BY_PLANNER = {"node.type", "node.memory", "node.reserved_memory_percent", "node.reserved_memory",
-                     "backup.source", "backup.start"}
+CHOSEN_BY_PLANNER = {
+    "node.type",
+    "node.memory",
+    "node.reserved_memory_percent",
+    "node.reserved_memory",
+    "backup.source",
+    "backup.start",
+}
 
 
 def load_plan(path: str | Path) -> tuple[Scenario, PlanSpec, dict]:
@@ -64,8 +70,10 @@ def _check_input(name: str, value: Any, base: dict) -> None:
         raise ValueError(f"the planner chooses {name}; it cannot be an uncertain input")
     profile = (base.get("workload") or {}).get("daily_profile")
     if profile is not None and name in ("workload.writes_per_sec", "workload.reads_per_sec"):
-        raise ValueError(f"{name} is ignored because workload.daily_profile sets the rates; "
-                         f"use {LOAD_FACTOR}: {{range: [0.8, 1.5]}} to scale the day")
+        raise ValueError(
+            f"{name} is ignored because workload.daily_profile sets the rates; "
+            f"use {LOAD_FACTOR}: {{range: [0.8, 1.5]}} to scale the day"
+        )
     if not isinstance(dist, distributions.Choice):
         distributions.check(dist, number_parser(base, parts))
 

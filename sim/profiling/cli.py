@@ -17,15 +17,24 @@ from .take import ELASTICACHE_SCHEME
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``profile`` to an argparse subparsers object; its handler returns the exit status."""
     profile = subparsers.add_parser(
-        "profile", help="write a scenario from a live Redis/Valkey server or an ElastiCache cluster",
+        "profile",
+        help="write a scenario from a live Redis/Valkey server or an ElastiCache cluster",
         description="Read a live server (INFO over a short window, a bounded SCAN sample; read-only) or an "
-                    "ElastiCache replication group or cluster (AWS APIs and a day of CloudWatch) and write a "
-                    "scenario YAML whose comments say where each figure came from.")
-    profile.add_argument("source", metavar="URL",
-                         help="redis://[user:pass@]host:port[/db], rediss://... for TLS (the password may also come "
-                              "from REDISCLI_AUTH), or elasticache://REPLICATION_GROUP_OR_CLUSTER_ID")
-    profile.add_argument("-o", "--out", metavar="FILE",
-                         help="write the scenario to FILE (default: print it; the report then goes to stderr)")
+        "ElastiCache replication group or cluster (AWS APIs and a day of CloudWatch) and write a "
+        "scenario YAML whose comments say where each figure came from.",
+    )
+    profile.add_argument(
+        "source",
+        metavar="URL",
+        help="redis://[user:pass@]host:port[/db], rediss://... for TLS (the password may also come "
+        "from REDISCLI_AUTH), or elasticache://REPLICATION_GROUP_OR_CLUSTER_ID",
+    )
+    profile.add_argument(
+        "-o",
+        "--out",
+        metavar="FILE",
+        help="write the scenario to FILE (default: print it; the report then goes to stderr)",
+    )
     profile.add_argument("--name", help="scenario name (default profile-HOST-PORT or profile-ID)")
     node = profile.add_mutually_exclusive_group()
     node.add_argument("--node-type", metavar="TYPE", help="the node's ElastiCache type, e.g. cache.r6g.large")
@@ -33,11 +42,19 @@ def register(subparsers) -> argparse.ArgumentParser:
     profile.add_argument("--platform", help="platform profile (default: from the node type's family, else nitro)")
     live = profile.add_argument_group("live server")
     live.add_argument("--window", default="10s", metavar="DURATION", help="sampling window for rates (default 10s)")
-    live.add_argument("--sample-keys", type=int, default=DEFAULT_SAMPLE_KEYS, metavar="N",
-                      help=f"keys to sample with SCAN (default {DEFAULT_SAMPLE_KEYS})")
-    live.add_argument("--sample-time", default="5s", metavar="DURATION", help="time limit of the key sample (default 5s)")
-    live.add_argument("--no-self-check", action="store_true",
-                      help="do not compare a simulation with the server's own last save")
+    live.add_argument(
+        "--sample-keys",
+        type=int,
+        default=DEFAULT_SAMPLE_KEYS,
+        metavar="N",
+        help=f"keys to sample with SCAN (default {DEFAULT_SAMPLE_KEYS})",
+    )
+    live.add_argument(
+        "--sample-time", default="5s", metavar="DURATION", help="time limit of the key sample (default 5s)"
+    )
+    live.add_argument(
+        "--no-self-check", action="store_true", help="do not compare a simulation with the server's own last save"
+    )
     aws = profile.add_argument_group("ElastiCache")
     aws.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
     profile.set_defaults(handler=run_profile)
@@ -80,9 +97,18 @@ def _profile(args) -> tuple[list[str], str]:
     except units.UnitError as exc:
         raise ProfileError(str(exc)) from None
     try:
-        taken = profile(args.source, name=args.name, node_type=args.node_type, memory=memory, platform=args.platform,
-                        window=window, sample_keys=args.sample_keys, sample_time=sample_time, region=args.region,
-                        self_check=not args.no_self_check)
+        taken = profile(
+            args.source,
+            name=args.name,
+            node_type=args.node_type,
+            memory=memory,
+            platform=args.platform,
+            window=window,
+            sample_keys=args.sample_keys,
+            sample_time=sample_time,
+            region=args.region,
+            self_check=not args.no_self_check,
+        )
     except (UnknownNodeTypeError, PlatformError) as exc:
         raise ProfileError(str(exc)) from None
     return taken.report, taken.text

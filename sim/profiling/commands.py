@@ -4,12 +4,14 @@ rates: the simulator needs writes/s (they copy pages during a save) and reads/s 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 Kind = Literal["write", "read", "ignored", "unknown"]
 
-WRITE_COMMANDS = frozenset("""
+WRITE_COMMANDS = frozenset(
+    """
     set setex psetex setnx setrange mset msetnx getset getdel getex append incr incrby incrbyfloat decr decrby
     del unlink expire expireat pexpire pexpireat persist rename renamenx move copy restore migrate
     hset hsetnx hmset hdel hincrby hincrbyfloat hexpire hpexpire hexpireat hpexpireat hpersist hgetdel hgetex hsetex
@@ -23,10 +25,12 @@ WRITE_COMMANDS = frozenset("""
     sort flushdb flushall swapdb
     json.set json.del json.forget json.arrappend json.arrinsert json.arrpop json.arrtrim json.clear
     json.merge json.mset json.numincrby json.nummultby json.strappend json.toggle
-""".split())
+""".split()
+)
 """Commands that modify keys (Redis, Valkey and RedisJSON); each call counts as one write."""
 
-READ_COMMANDS = frozenset("""
+READ_COMMANDS = frozenset(
+    """
     get mget getrange substr strlen exists ttl pttl expiretime pexpiretime type keys scan randomkey dump
     object touch lcs
     hget hmget hgetall hkeys hvals hlen hexists hstrlen hscan hrandfield httl hpttl hexpiretime hpexpiretime
@@ -38,17 +42,20 @@ READ_COMMANDS = frozenset("""
     pfcount getbit bitcount bitpos bitfield_ro geopos geodist geohash geosearch georadius_ro
     georadiusbymember_ro sort_ro
     json.get json.mget json.type json.strlen json.arrlen json.arrindex json.objkeys json.objlen json.resp
-""".split())
+""".split()
+)
 """Commands that only read keys."""
 
-IGNORED_COMMANDS = frozenset("""
+IGNORED_COMMANDS = frozenset(
+    """
     info ping echo config client slowlog latency memory command cluster readonly readwrite asking
     auth hello select quit reset dbsize time lastsave save bgsave bgrewriteaof shutdown debug monitor
     sync psync replconf replicaof slaveof role wait waitaof failover acl module lolwut
     multi exec discard watch unwatch
     subscribe unsubscribe psubscribe punsubscribe ssubscribe sunsubscribe publish spublish pubsub
     script function eval evalsha eval_ro evalsha_ro fcall fcall_ro
-""".split())
+""".split()
+)
 """Admin, connection, transaction and pub/sub commands: neither reads nor writes of the dataset.
 
 Scripts (``eval``, ``fcall``) are listed here because their calls cannot be told apart; the commands a

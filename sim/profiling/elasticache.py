@@ -4,7 +4,7 @@ topology, reserved memory, snapshot window and a day of hourly CloudWatch figure
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import ProfileError
@@ -22,10 +22,23 @@ METRICS = {
     "freeable_min": ("FreeableMemory", "Minimum", 1),
     "saving": ("SaveInProgress", "Maximum", 1),
 }
-DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
-          "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "AuthFailure", "SignatureDoesNotMatch"}
-NOT_FOUND = {"ReplicationGroupNotFoundFault", "ReplicationGroupNotFound", "CacheClusterNotFound",
-             "CacheClusterNotFoundFault"}
+DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "AuthFailure",
+    "SignatureDoesNotMatch",
+}
+NOT_FOUND = {
+    "ReplicationGroupNotFoundFault",
+    "ReplicationGroupNotFound",
+    "CacheClusterNotFound",
+    "CacheClusterNotFoundFault",
+}
 
 
 @dataclass
@@ -66,19 +79,22 @@ class ElastiCacheProfile:
     def by_hour_of_day(self, key: str) -> list[float | None]:
         """The hourly series of ``key`` indexed by UTC hour of day (0..23)."""
         out: list[float | None] = [None] * 24
-        for start, value in zip(self.hours, self.hourly.get(key, [])):
+        for start, value in zip(self.hours, self.hourly.get(key, []), strict=False):
             out[start.hour] = value
         return out
 
 
-def profile_elasticache(target: str, region: str | None = None, session: Any = None,
-                        now: datetime | None = None) -> ElastiCacheProfile:
+def profile_elasticache(
+    target: str, region: str | None = None, session: Any = None, now: datetime | None = None
+) -> ElastiCacheProfile:
     """Describe ``target`` (replication group or cache cluster id) and read its last 24 h of CloudWatch."""
     try:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
     except ImportError:
-        raise ProfileError("profile elasticache:// needs boto3: pip install 'rbsim[aws]' (make run installs it)") from None
+        raise ProfileError(
+            "profile elasticache:// needs boto3: pip install 'rbsim[aws]' (make run installs it)"
+        ) from None
 
     session = session or boto3.session.Session(region_name=region)
     try:
@@ -86,7 +102,7 @@ def profile_elasticache(target: str, region: str | None = None, session: Any = N
         cw = session.client("cloudwatch", region_name=region)
         region = ec.meta.region_name
         profile = _describe(ec, target, region)
-        profile.taken_at = now or datetime.now(timezone.utc)
+        profile.taken_at = now or datetime.now(UTC)
         _read_parameters(ec, profile)
         _read_metrics(cw, profile)
     except NoRegionError:
@@ -129,10 +145,11 @@ def _describe(ec, target: str, region: str) -> ElastiCacheProfile:
         group = None
     if group is None:
         cluster = ec.describe_cache_clusters(CacheClusterId=target, ShowCacheNodeInfo=True)["CacheClusters"][0]
-        profile = ElastiCacheProfile(target, "cache cluster", region, datetime.now(timezone.utc), target)
+        profile = ElastiCacheProfile(target, "cache cluster", region, datetime.now(UTC), target)
         if cluster.get("ReplicationGroupId"):
-            profile.notes.append(f"{target} belongs to replication group {cluster['ReplicationGroupId']}; "
-                                 "profiling this node only")
+            profile.notes.append(
+                f"{target} belongs to replication group {cluster['ReplicationGroupId']}; profiling this node only"
+            )
             _from_group_by_id(ec, cluster["ReplicationGroupId"], profile)
         _from_cluster(cluster, profile)
         return profile
@@ -140,12 +157,14 @@ def _describe(ec, target: str, region: str) -> ElastiCacheProfile:
     first = group.get("NodeGroups", [{}])[0].get("NodeGroupMembers", [])
     primary = next((m for m in first if m.get("CurrentRole") == "primary"), first[0] if first else None)
     node_id = primary["CacheClusterId"] if primary else (group.get("MemberClusters") or [target])[0]
-    profile = ElastiCacheProfile(target, "replication group", region, datetime.now(timezone.utc), node_id)
+    profile = ElastiCacheProfile(target, "replication group", region, datetime.now(UTC), node_id)
     _from_group(group, profile)
     if profile.shards > 1:
-        profile.notes.append(f"{profile.shards} shards: the figures are those of shard "
-                             f"{group['NodeGroups'][0].get('NodeGroupId', '1')}'s primary {node_id}; the scenario "
-                             "describes one shard")
+        profile.notes.append(
+            f"{profile.shards} shards: the figures are those of shard "
+            f"{group['NodeGroups'][0].get('NodeGroupId', '1')}'s primary {node_id}; the scenario "
+            "describes one shard"
+        )
     if not members:
         profile.notes.append("the replication group lists no node groups; shards and replicas unknown")
     try:
@@ -153,8 +172,9 @@ def _describe(ec, target: str, region: str) -> ElastiCacheProfile:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in NOT_FOUND:
             raise
-        profile.notes.append(f"member cluster {node_id} could not be described: engine version and parameter "
-                             "group unknown")
+        profile.notes.append(
+            f"member cluster {node_id} could not be described: engine version and parameter group unknown"
+        )
     else:
         _from_cluster(cluster, profile)
     return profile
@@ -213,8 +233,10 @@ def _read_parameters(ec, profile: ElastiCacheProfile) -> None:
                     values[parameter["ParameterName"]] = parameter.get("ParameterValue")
     except (ClientError, NotImplementedError) as exc:  # NotImplementedError: emulators (moto) lack this call
         reason = client_error_message(exc, profile.target, profile.region) if isinstance(exc, ClientError) else str(exc)
-        profile.notes.append(f"parameter group {profile.parameter_group} unreadable ({reason}): "
-                             "reserved memory left at ElastiCache's default 25%")
+        profile.notes.append(
+            f"parameter group {profile.parameter_group} unreadable ({reason}): "
+            "reserved memory left at ElastiCache's default 25%"
+        )
         return
     reserved = _number(values.get("reserved-memory"))
     percent = _number(values.get("reserved-memory-percent"))
@@ -233,14 +255,20 @@ def _number(text: Any) -> float | None:
 
 def _read_metrics(cw, profile: ElastiCacheProfile) -> None:
     """24 hourly values of each metric in :data:`METRICS` for the profiled node (None where CloudWatch has none)."""
-    end = profile.taken_at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    end = profile.taken_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=HOURS)
     profile.hours = [start + timedelta(hours=h) for h in range(HOURS)]
     dimensions = [{"Name": "CacheClusterId", "Value": profile.node_id}, {"Name": "CacheNodeId", "Value": "0001"}]
     queries = [
-        {"Id": f"m{i}", "ReturnData": True,
-         "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dimensions},
-                        "Period": PERIOD_S, "Stat": stat}}
+        {
+            "Id": f"m{i}",
+            "ReturnData": True,
+            "MetricStat": {
+                "Metric": {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dimensions},
+                "Period": PERIOD_S,
+                "Stat": stat,
+            },
+        }
         for i, (metric, stat, _) in enumerate(METRICS.values())
     ]
     found: dict[str, dict[datetime, float]] = {f"m{i}": {} for i in range(len(METRICS))}
@@ -251,14 +279,16 @@ def _read_metrics(cw, profile: ElastiCacheProfile) -> None:
             kwargs["NextToken"] = token
         reply = cw.get_metric_data(**kwargs)
         for result in reply.get("MetricDataResults", []):
-            for stamp, value in zip(result.get("Timestamps", []), result.get("Values", [])):
-                found[result["Id"]][stamp.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)] = value
+            for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+                found[result["Id"]][stamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0)] = value
         token = reply.get("NextToken")
         if not token:
             break
-    for i, (key, (metric, _, divide)) in enumerate(METRICS.items()):
+    for i, (key, (_metric, _, divide)) in enumerate(METRICS.items()):
         series = found[f"m{i}"]
         profile.hourly[key] = [series[h] / divide if h in series else None for h in profile.hours]
     missing = [METRICS[k][0] for k, v in profile.hourly.items() if all(x is None for x in v)]
     if missing:
-        profile.notes.append(f"CloudWatch has no data in the last {HOURS} h for {profile.node_id}: {', '.join(missing)}")
+        profile.notes.append(
+            f"CloudWatch has no data in the last {HOURS} h for {profile.node_id}: {', '.join(missing)}"
+        )

@@ -7,9 +7,10 @@ import os
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from . import ProfileError, commands
@@ -93,8 +94,9 @@ def connect(url: str, db: int | None = None, timeout: float = 10.0):
     from redis.connection import ConnectionPool, parse_url
 
     if urlsplit(redact_url(url)).scheme not in SCHEMES:
-        raise ProfileError(f"{redact_url(url)}: expected redis://[user:pass@]host:port[/db], rediss://... (TLS) "
-                           "or elasticache://ID")
+        raise ProfileError(
+            f"{redact_url(url)}: expected redis://[user:pass@]host:port[/db], rediss://... (TLS) or elasticache://ID"
+        )
     try:
         options = parse_url(parseable_url(url))
     except ValueError as exc:
@@ -214,7 +216,7 @@ def profile_server(
     notes: list[str] = []
     try:
         client = connect(url)
-        taken_at = datetime.now(timezone.utc)
+        taken_at = datetime.now(UTC)
         start = clock()
         before = client.info("all")
         start = (start + clock()) / 2
@@ -252,16 +254,25 @@ def _read_config(client, notes: list[str]) -> dict[str, str]:
         try:
             reply = client.config_get(key)
         except redis.ResponseError as exc:
-            notes.append(f"CONFIG GET is not available on this server ({_first_line(exc)}): "
-                         "backup settings left at rbsim's defaults")
+            notes.append(
+                f"CONFIG GET is not available on this server ({_first_line(exc)}): "
+                "backup settings left at rbsim's defaults"
+            )
             return {}
         for name, value in reply.items():
             config[_text(name)] = _text(value)
     return config
 
 
-def _sample(url: str, db: int, keyspace: dict[int, int], limit: int, seconds: float,
-            clock: Callable[[], float], notes: list[str]) -> KeySample:
+def _sample(
+    url: str,
+    db: int,
+    keyspace: dict[int, int],
+    limit: int,
+    seconds: float,
+    clock: Callable[[], float],
+    notes: list[str],
+) -> KeySample:
     """SCAN keys db by db (budget in proportion to each db's keys) until ``limit`` keys or ``seconds`` pass."""
     import redis
 
@@ -280,7 +291,9 @@ def _sample(url: str, db: int, keyspace: dict[int, int], limit: int, seconds: fl
         try:
             _scan_db(client, budget, deadline, clock, sample, state, notes)
         except redis.ResponseError as exc:
-            notes.append(f"SCAN is not available on this server ({_first_line(exc)}): value sizes come from used_memory")
+            notes.append(
+                f"SCAN is not available on this server ({_first_line(exc)}): value sizes come from used_memory"
+            )
             break
         finally:
             client.close()
@@ -318,7 +331,7 @@ def _measure(client, keys: list, sample: KeySample, state: dict, notes: list[str
     sample.own_calls["type"] += len(keys)
     pipe = client.pipeline(transaction=False)
     asked = []
-    for key, kind in zip(keys, types):
+    for key, kind in zip(keys, types, strict=False):
         if kind == "string":
             pipe.strlen(key)
             asked.append(("strlen", key))
@@ -327,17 +340,18 @@ def _measure(client, keys: list, sample: KeySample, state: dict, notes: list[str
             pipe.execute_command("MEMORY", "USAGE", key)
             asked.append(("memory", key))
     replies = pipe.execute(raise_on_error=False) if asked else []
-    for (what, key), reply in zip(asked, replies):
+    for (what, _key), reply in zip(asked, replies, strict=True):
         if isinstance(reply, redis.ResponseError):
             if what == "memory" and state["memory_usage"]:
                 state["memory_usage"] = False
-                notes.append(f"MEMORY USAGE is not available on this server ({_first_line(reply)}): "
-                             "per-key memory not sampled")
+                notes.append(
+                    f"MEMORY USAGE is not available on this server ({_first_line(reply)}): per-key memory not sampled"
+                )
             continue
         if reply is None:  # the key expired or was deleted between SCAN and now
             continue
         (sample.string_lengths if what == "strlen" else sample.memory_usage).append(int(reply))
-    for key, kind in zip(keys, types):
+    for key, kind in zip(keys, types, strict=False):
         if kind != "none":
             sample.keys += 1
             sample.types[kind] += 1
@@ -367,22 +381,28 @@ def self_check(profile: LiveProfile, summary: dict) -> list[str]:
     ]
     if save_s >= 0 and summary.get("save_duration_s") is not None:
         rows.append(("save duration", summary["save_duration_s"], float(save_s), units.format_duration))
-    lines = ["self-check: rbsim's prediction for this scenario beside the server's own last background save",
-             f"  {'':<14} {'predicted':>11} {'server':>11}  predicted/server"]
+    lines = [
+        "self-check: rbsim's prediction for this scenario beside the server's own last background save",
+        f"  {'':<14} {'predicted':>11} {'server':>11}  predicted/server",
+    ]
     for label, predicted, observed, fmt in rows:
         if label == "save duration" and observed < MIN_SAVE_S_FOR_RATIO:
             ratio = "n/a (the server counts whole seconds)"
         else:
             ratio = f"{predicted / observed:.2g}x" if observed > 0 else "n/a (server figure is 0)"
         lines.append(f"  {label:<14} {fmt(predicted):>11} {fmt(observed):>11}  {ratio}")
-    finished = datetime.fromtimestamp(int(info.get("rdb_last_save_time", 0) or 0), timezone.utc)
+    finished = datetime.fromtimestamp(int(info.get("rdb_last_save_time", 0) or 0), UTC)
     age = max(0.0, (profile.taken_at - finished).total_seconds())
-    lines.append(f"  the server's figures: INFO latest_fork_usec, rdb_last_cow_size, rdb_last_bgsave_time_sec (whole "
-                 f"seconds); its last save ended {finished:%Y-%m-%d %H:%M:%S} UTC ({units.format_duration(age)} ago), "
-                 f"status {info.get('rdb_last_bgsave_status', '?')}")
-    lines.append(f"  that save ran under the load of its own time, which may differ from the "
-                 f"{format_rate(profile.rates.writes_per_sec)} writes/s measured now; the ratio shows how far to trust "
-                 "predictions for this node, not a precise error")
+    lines.append(
+        f"  the server's figures: INFO latest_fork_usec, rdb_last_cow_size, rdb_last_bgsave_time_sec (whole "
+        f"seconds); its last save ended {finished:%Y-%m-%d %H:%M:%S} UTC ({units.format_duration(age)} ago), "
+        f"status {info.get('rdb_last_bgsave_status', '?')}"
+    )
+    lines.append(
+        f"  that save ran under the load of its own time, which may differ from the "
+        f"{format_rate(profile.rates.writes_per_sec)} writes/s measured now; the ratio shows how far to trust "
+        "predictions for this node, not a precise error"
+    )
     if str(info.get("aof_enabled", "0")) == "1" or int(info.get("connected_slaves", 0) or 0) > 0:
         lines.append("  latest_fork_usec may come from an AOF rewrite or a replica's full sync rather than a BGSAVE")
     return lines

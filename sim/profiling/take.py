@@ -27,9 +27,19 @@ class Profile:
     report: list[str]
 
 
-def profile(source: str, *, name: str | None = None, node_type: str | None = None, memory: int | None = None,
-            platform: str | None = None, window: float = 10.0, sample_keys: int = DEFAULT_SAMPLE_KEYS,
-            sample_time: float = 5.0, region: str | None = None, self_check: bool = True) -> Profile:
+def profile(
+    source: str,
+    *,
+    name: str | None = None,
+    node_type: str | None = None,
+    memory: int | None = None,
+    platform: str | None = None,
+    window: float = 10.0,
+    sample_keys: int = DEFAULT_SAMPLE_KEYS,
+    sample_time: float = 5.0,
+    region: str | None = None,
+    self_check: bool = True,
+) -> Profile:
     """Profile ``source`` (``redis://...``, ``rediss://...`` or ``elasticache://ID``) into a scenario.
 
     ``memory`` is in bytes, ``window`` and ``sample_time`` in seconds. A live server that has saved
@@ -39,8 +49,9 @@ def profile(source: str, *, name: str | None = None, node_type: str | None = Non
     """
     secrets = [] if source.startswith(ELASTICACHE_SCHEME) else secrets_in(source)
     try:
-        scenario, text, report = _take(source, name, node_type, memory, platform, window, sample_keys,
-                                       sample_time, region, self_check)
+        scenario, text, report = _take(
+            source, name, node_type, memory, platform, window, sample_keys, sample_time, region, self_check
+        )
     except ProfileError as exc:
         raise ProfileError(scrub(str(exc), secrets)) from None
     return Profile(scenario, scrub(text, secrets), [scrub(line, secrets) for line in report])
@@ -62,7 +73,7 @@ def _take(source, name, node_type, memory, platform, window, sample_keys, sample
     if source.startswith(ELASTICACHE_SCHEME):
         from .elasticache import profile_elasticache
 
-        target = source[len(ELASTICACHE_SCHEME):].strip("/")
+        target = source[len(ELASTICACHE_SCHEME) :].strip("/")
         if not target:
             raise ProfileError("elasticache:// needs a replication group or cluster id, e.g. elasticache://my-cache")
         document = writer.elasticache_document(profile_elasticache(target, region=region), **options)
@@ -79,8 +90,10 @@ def _take(source, name, node_type, memory, platform, window, sample_keys, sample
     report = [_summary(scenario, source)]
     report += [f"  {line}" for line in document.footer if line.startswith("note: ")]
     if dropped:
-        report.append(f"note: the installed scenario model does not know {', '.join(dropped)} yet: written, "
-                      "but checked without it")
+        report.append(
+            f"note: the installed scenario model does not know {', '.join(dropped)} yet: written, "
+            "but checked without it"
+        )
     if live is not None and live.has_saved and self_check:
         check = _self_check(live, scenario)
         document.footer += [""] + check
@@ -103,8 +116,13 @@ def _self_check(live, scenario) -> list[str]:
 def _summary(scenario, source: str) -> str:
     data = scenario.dataset
     keys = f"{data.keys:,}" if data.keys is not None else "?"
-    size = (f"value size {units.format_bytes(data.value_size)}" if data.value_size
-            else f"used_memory {units.format_bytes(data.used_memory)}")
+    size = (
+        f"value size {units.format_bytes(data.value_size)}"
+        if data.value_size
+        else f"used_memory {units.format_bytes(data.used_memory)}"
+    )
     where = source if source.startswith(ELASTICACHE_SCHEME) else redact_url(source)
-    return (f"profiled {where}: {keys} keys, {size}, "
-            f"{scenario.workload.writes_per_sec:,.0f} writes/s, {scenario.workload.reads_per_sec:,.0f} reads/s")
+    return (
+        f"profiled {where}: {keys} keys, {size}, "
+        f"{scenario.workload.writes_per_sec:,.0f} writes/s, {scenario.workload.reads_per_sec:,.0f} reads/s"
+    )

@@ -7,7 +7,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -78,9 +78,9 @@ class Item:
     value: Any = None
     comment: str = ""
     above: list[str] = field(default_factory=list)
-    children: list["Item"] | None = None
+    children: list[Item] | None = None
 
-    def child(self, key: str) -> "Item | None":
+    def child(self, key: str) -> Item | None:
         return next((c for c in self.children or [] if c.key == key), None)
 
 
@@ -166,7 +166,11 @@ def validate(document: Document, source: str = "<profile>"):
 
     data = document.data()
     dropped = []
-    optional = (("workload", "daily_profile", Workload), ("backup", "start", Backup), ("backup", "retention_days", Backup))
+    optional = (
+        ("workload", "daily_profile", Workload),
+        ("backup", "start", Backup),
+        ("backup", "retention_days", Backup),
+    )
     for section, key, model in optional:
         if key in data.get(section, {}) and key not in model.model_fields:
             data[section] = {k: v for k, v in data[section].items() if k != key}
@@ -206,8 +210,13 @@ def _percent(share: float) -> str:
     return f"{_significant(100 * share, 3)}%"
 
 
-def live_document(profile, name: str | None = None, node_type: str | None = None, memory: int | None = None,
-                  platform: str | None = None) -> Document:
+def live_document(
+    profile,
+    name: str | None = None,
+    node_type: str | None = None,
+    memory: int | None = None,
+    platform: str | None = None,
+) -> Document:
     """The scenario of a :class:`sim.profiling.live.LiveProfile`, every figure commented with its source."""
     from ..physics.layout import used_memory as model_used_memory
     from . import ProfileError
@@ -225,8 +234,14 @@ def live_document(profile, name: str | None = None, node_type: str | None = None
     if p.keys == 0:
         raise ProfileError(f"{p.url} holds no keys (INFO keyspace is empty): there is no data to back up")
 
-    engine = [Item("name", p.engine_name, f"INFO server: {'valkey_version' if p.engine_name == 'valkey' else 'redis_version'} "
-                                          f"{p.get('valkey_version') or p.get('redis_version')}")]
+    engine = [
+        Item(
+            "name",
+            p.engine_name,
+            f"INFO server: {'valkey_version' if p.engine_name == 'valkey' else 'redis_version'} "
+            f"{p.get('valkey_version') or p.get('redis_version')}",
+        )
+    ]
     if p.engine_version:
         engine.append(Item("version", p.engine_version, "INFO server"))
     allocator = p.allocator
@@ -244,18 +259,36 @@ def live_document(profile, name: str | None = None, node_type: str | None = None
         node.append(Item("memory", format_memory(memory), "from --memory"))
     elif maxmemory:
         matches = node_type_matching(maxmemory)
-        above = [f"maxmemory equals the ElastiCache node type {' / '.join(matches)}: consider `type: {matches[0]}`"] if matches else []
-        node.append(Item("memory", format_memory(maxmemory),
-                         "guess: the server's maxmemory (INFO memory); pass --node-type or --memory for the real node",
-                         above=above))
+        above = (
+            [f"maxmemory equals the ElastiCache node type {' / '.join(matches)}: consider `type: {matches[0]}`"]
+            if matches
+            else []
+        )
+        node.append(
+            Item(
+                "memory",
+                format_memory(maxmemory),
+                "guess: the server's maxmemory (INFO memory); pass --node-type or --memory for the real node",
+                above=above,
+            )
+        )
     elif system:
-        node.append(Item("memory", format_memory(system),
-                         "guess: INFO memory total_system_memory (maxmemory 0 = unlimited); pass --node-type or --memory"))
+        node.append(
+            Item(
+                "memory",
+                format_memory(system),
+                "guess: INFO memory total_system_memory (maxmemory 0 = unlimited); pass --node-type or --memory",
+            )
+        )
     else:
-        raise ProfileError(f"{p.url}: cannot tell the node's memory (maxmemory is 0 and INFO has no "
-                           "total_system_memory): pass --node-type or --memory")
-    node[0].above = node[0].above + ["swap, reserved memory and transparent huge pages are not visible from the server: "
-                                     "rbsim's defaults (no swap, 25% reserved, THP off)"]
+        raise ProfileError(
+            f"{p.url}: cannot tell the node's memory (maxmemory is 0 and INFO has no "
+            "total_system_memory): pass --node-type or --memory"
+        )
+    node[0].above = node[0].above + [
+        "swap, reserved memory and transparent huge pages are not visible from the server: "
+        "rbsim's defaults (no swap, 25% reserved, THP off)"
+    ]
     if "oom-score-adj" in p.config:
         value = p.config["oom-score-adj"]
         node.append(Item("oom_score_adj", value.lower() not in ("no", "0", ""), f"CONFIG GET oom-score-adj {value}"))
@@ -264,47 +297,81 @@ def live_document(profile, name: str | None = None, node_type: str | None = None
     dbs = ", ".join(f"db{n} {k}" for n, k in sorted(p.keys_per_db.items()))
     dataset = [Item("keys", p.keys, f"INFO keyspace, all dbs summed ({dbs})")]
     value_size, key_size = s.value_size, s.key_size
-    type_mix = ", ".join(f"{t} {_percent(c / s.keys)}" for t, c in s.types.most_common()) if s.keys else "no keys sampled"
+    type_mix = (
+        ", ".join(f"{t} {_percent(c / s.keys)}" for t, c in s.types.most_common()) if s.keys else "no keys sampled"
+    )
     above_data = [f"sampled key types: {type_mix}"]
     if s.memory_usage:
-        above_data.append(f"MEMORY USAGE of {len(s.memory_usage)} sampled keys: mean {format_size(statistics_mean(s.memory_usage))} "
-                          "per key (value, key name and overheads)")
+        above_data.append(
+            f"MEMORY USAGE of {len(s.memory_usage)} sampled keys: mean {format_size(statistics_mean(s.memory_usage))} "
+            "per key (value, key name and overheads)"
+        )
     if value_size:
         lengths = sorted(s.string_lengths)
-        spread = (f"median {format_size(lengths[len(lengths) // 2])}, p90 {format_size(lengths[int(0.9 * (len(lengths) - 1))])}, "
-                  f"max {format_size(lengths[-1])}")
-        dataset.append(Item("value_size", format_size(value_size),
-                            f"mean STRLEN of {len(lengths)} sampled string keys ({spread})"))
+        spread = (
+            f"median {format_size(lengths[len(lengths) // 2])}, "
+            f"p90 {format_size(lengths[int(0.9 * (len(lengths) - 1))])}, "
+            f"max {format_size(lengths[-1])}"
+        )
+        dataset.append(
+            Item("value_size", format_size(value_size), f"mean STRLEN of {len(lengths)} sampled string keys ({spread})")
+        )
         if key_size:
             dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
         modelled = model_used_memory(p.keys, key_size or 16, value_size, allocator or "jemalloc")
-        above_data.append(f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))}); "
-                          f"rbsim's layout model gives {format_size(modelled)} for these keys and sizes")
+        above_data.append(
+            f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))}); "
+            f"rbsim's layout model gives {format_size(modelled)} for these keys and sizes"
+        )
         if s.string_share() < 0.9:
-            notes.append(f"only {_percent(s.string_share())} of the sampled keys are strings; rbsim models string "
-                           "keys, so the other types are simulated as strings of the mean string size")
+            notes.append(
+                f"only {_percent(s.string_share())} of the sampled keys are strings; rbsim models string "
+                "keys, so the other types are simulated as strings of the mean string size"
+            )
     else:
-        dataset.append(Item("used_memory", format_memory(used),
-                            "INFO memory used_memory; value size derived from it (no string keys sampled)"))
+        dataset.append(
+            Item(
+                "used_memory",
+                format_memory(used),
+                "INFO memory used_memory; value size derived from it (no string keys sampled)",
+            )
+        )
         if key_size:
             dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
     dataset[0].above = above_data
 
     writes, reads = r.writes_per_sec, r.reads_per_sec
     workload = [
-        Item("writes_per_sec", format_rate(writes), f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('write', 3))}"),
-        Item("reads_per_sec", format_rate(reads), f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('read', 3))}"),
-        Item("key_distribution", "uniform", "guess: INFO cannot tell which keys are hot; uniform copies the most pages"),
+        Item(
+            "writes_per_sec",
+            format_rate(writes),
+            f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('write', 3))}",
+        ),
+        Item(
+            "reads_per_sec", format_rate(reads), f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('read', 3))}"
+        ),
+        Item(
+            "key_distribution", "uniform", "guess: INFO cannot tell which keys are hot; uniform copies the most pages"
+        ),
     ]
     if writes > 0:
         fraction = min(1.0, max(0, p.key_growth) / (writes * r.seconds))
-        workload.append(Item("new_keys_fraction", _percent(fraction),
-                             f"net key growth over the window ({p.key_growth:+d} keys) / writes"))
+        workload.append(
+            Item(
+                "new_keys_fraction",
+                _percent(fraction),
+                f"net key growth over the window ({p.key_growth:+d} keys) / writes",
+            )
+        )
     expired = _delta(p, "expired_keys") / r.seconds
     evicted = _delta(p, "evicted_keys") / r.seconds
-    workload[0].above = [f"not counted as writes: {format_rate(expired)} keys/s expired, {format_rate(evicted)} keys/s evicted"]
+    workload[0].above = [
+        f"not counted as writes: {format_rate(expired)} keys/s expired, {format_rate(evicted)} keys/s evicted"
+    ]
     if r.unknown:
-        workload[0].above.append("unclassified commands (not counted): " + _top(sorted(r.unknown.items(), key=lambda x: -x[1])[:5]))
+        workload[0].above.append(
+            "unclassified commands (not counted): " + _top(sorted(r.unknown.items(), key=lambda x: -x[1])[:5])
+        )
 
     role = str(p.get("role", "master"))
     backup = [
@@ -312,10 +379,17 @@ def live_document(profile, name: str | None = None, node_type: str | None = None
         Item("method", "fork", "a self-hosted server always forks (forkless backups are ElastiCache's)"),
     ]
     if "rdbcompression" in p.config:
-        backup.append(Item("compression", p.config["rdbcompression"].lower() == "yes",
-                           f"CONFIG GET rdbcompression {p.config['rdbcompression']}"))
+        backup.append(
+            Item(
+                "compression",
+                p.config["rdbcompression"].lower() == "yes",
+                f"CONFIG GET rdbcompression {p.config['rdbcompression']}",
+            )
+        )
     if "rdb-key-save-delay" in p.config:
-        backup.append(Item("rdb_key_save_delay_us", int(p.config["rdb-key-save-delay"]), "CONFIG GET rdb-key-save-delay"))
+        backup.append(
+            Item("rdb_key_save_delay_us", int(p.config["rdb-key-save-delay"]), "CONFIG GET rdb-key-save-delay")
+        )
 
     items = [
         Item("name", name or f"profile-{host}".replace(":", "-")),
@@ -334,10 +408,12 @@ def live_footer(p, notes: list[str]) -> list[str]:
     """Comment lines on the server's own last save, its save settings and the profiler's notes."""
     lines = []
     if p.has_saved:
-        finished = datetime.fromtimestamp(int(p.get("rdb_last_save_time", 0)), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        lines.append(f"the server's last fork and save (INFO stats, persistence): latest_fork_usec {p.get('latest_fork_usec')}, "
-                     f"rdb_last_cow_size {p.get('rdb_last_cow_size')} B, rdb_last_bgsave_time_sec "
-                     f"{p.get('rdb_last_bgsave_time_sec')}, status {p.get('rdb_last_bgsave_status')}, last save {finished}")
+        finished = datetime.fromtimestamp(int(p.get("rdb_last_save_time", 0)), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        lines.append(
+            f"the server's last fork and save (INFO stats, persistence): latest_fork_usec {p.get('latest_fork_usec')}, "
+            f"rdb_last_cow_size {p.get('rdb_last_cow_size')} B, rdb_last_bgsave_time_sec "
+            f"{p.get('rdb_last_bgsave_time_sec')}, status {p.get('rdb_last_bgsave_status')}, last save {finished}"
+        )
     else:
         lines.append("the server has not forked for a save since it started: no figures of its own to compare with")
     for key in ("save", "appendonly"):
@@ -373,8 +449,13 @@ def _filled(values: list[float | None]) -> tuple[list[float], int]:
     return [mean if v is None else v for v in values], sum(v is None for v in values)
 
 
-def elasticache_document(profile, name: str | None = None, node_type: str | None = None, memory: int | None = None,
-                         platform: str | None = None) -> Document:
+def elasticache_document(
+    profile,
+    name: str | None = None,
+    node_type: str | None = None,
+    memory: int | None = None,
+    platform: str | None = None,
+) -> Document:
     """The scenario of a :class:`sim.profiling.elasticache.ElastiCacheProfile` with a 24 h load profile."""
     from ..catalog import UnknownNodeTypeError, get_node_type
     from . import ProfileError
@@ -382,8 +463,11 @@ def elasticache_document(profile, name: str | None = None, node_type: str | None
     p = profile
     notes = list(p.notes)
     when = p.taken_at.strftime("%Y-%m-%d %H:%M UTC")
-    span = (f"{p.hours[0]:%Y-%m-%d %H:%M} to {p.hours[-1] + (p.hours[1] - p.hours[0]):%Y-%m-%d %H:%M} UTC"
-            if len(p.hours) > 1 else "the last day")
+    span = (
+        f"{p.hours[0]:%Y-%m-%d %H:%M} to {p.hours[-1] + (p.hours[1] - p.hours[0]):%Y-%m-%d %H:%M} UTC"
+        if len(p.hours) > 1
+        else "the last day"
+    )
     header = [
         f"rbsim scenario profiled from ElastiCache {p.kind} {p.target} ({p.region})",
         f"taken {when} by `rbsim profile`: describe_replication_groups / describe_cache_clusters / "
@@ -416,17 +500,29 @@ def elasticache_document(profile, name: str | None = None, node_type: str | None
     else:
         raise ProfileError(f"{p.target}: the node type is unknown; pass --node-type or --memory")
     if p.reserved_memory is not None:
-        node.append(Item("reserved_memory", format_memory(p.reserved_memory),
-                         f"parameter group {p.parameter_group}: reserved-memory"))
+        node.append(
+            Item(
+                "reserved_memory",
+                format_memory(p.reserved_memory),
+                f"parameter group {p.parameter_group}: reserved-memory",
+            )
+        )
     elif p.reserved_memory_percent is not None:
-        node.append(Item("reserved_memory_percent", p.reserved_memory_percent,
-                         f"parameter group {p.parameter_group}: reserved-memory-percent"))
+        node.append(
+            Item(
+                "reserved_memory_percent",
+                p.reserved_memory_percent,
+                f"parameter group {p.parameter_group}: reserved-memory-percent",
+            )
+        )
     else:
         node.append(Item("reserved_memory_percent", 25, "guess: ElastiCache's default (parameter group unread)"))
     swap = [v for v in p.hourly.get("swap_max", []) if v is not None]
     if swap:
-        node[0].above = [f"CloudWatch SwapUsage: at most {format_size(max(swap))} over the day (rbsim's node.swap "
-                         "is the swap the node may use: left at 0)"]
+        node[0].above = [
+            f"CloudWatch SwapUsage: at most {format_size(max(swap))} over the day (rbsim's node.swap "
+            "is the swap the node may use: left at 0)"
+        ]
 
     writes_by_hour, filled_w = _filled(p.by_hour_of_day("writes_per_sec"))
     reads_by_hour, filled_r = _filled(p.by_hour_of_day("reads_per_sec"))
@@ -441,37 +537,75 @@ def elasticache_document(profile, name: str | None = None, node_type: str | None
     keys = _at_hour(p.by_hour_of_day("items"), hour)
     used = _at_hour(p.by_hour_of_day("bytes_used"), hour)
     if not keys or not used:
-        raise ProfileError(f"{p.target}: CloudWatch has no CurrItems / BytesUsedForCache for {p.node_id} in the "
-                           "last 24 h, so the dataset cannot be sized")
+        raise ProfileError(
+            f"{p.target}: CloudWatch has no CurrItems / BytesUsedForCache for {p.node_id} in the "
+            "last 24 h, so the dataset cannot be sized"
+        )
     dataset = [
         Item("keys", format_count(keys, 4), f"CloudWatch CurrItems, hourly average at {hour:02d}:00 UTC"),
-        Item("used_memory", format_memory(int(used)), f"CloudWatch BytesUsedForCache, hourly average at {hour:02d}:00 UTC"),
+        Item(
+            "used_memory",
+            format_memory(int(used)),
+            f"CloudWatch BytesUsedForCache, hourly average at {hour:02d}:00 UTC",
+        ),
     ]
     dataset[0].above = [f"dataset and rates at {why}"]
     workload = [
-        Item("writes_per_sec", format_rate(writes_by_hour[hour]), f"CloudWatch SetTypeCmds / 3600 s at {hour:02d}:00 UTC",
-             above=["with daily_profile below, rbsim takes the rates at backup.start from the profile"]),
-        Item("reads_per_sec", format_rate(reads_by_hour[hour]), f"CloudWatch GetTypeCmds / 3600 s at {hour:02d}:00 UTC"),
-        Item("key_distribution", "uniform", "guess: CloudWatch cannot tell which keys are hot; uniform copies the most pages"),
-        Item("daily_profile", comment="per UTC hour 00..23: CloudWatch SetTypeCmds / GetTypeCmds sums / 3600 s", children=[
-            Item("writes_per_sec", [format_rate(v) for v in writes_by_hour]),
-            Item("reads_per_sec", [format_rate(v) for v in reads_by_hour]),
-        ]),
+        Item(
+            "writes_per_sec",
+            format_rate(writes_by_hour[hour]),
+            f"CloudWatch SetTypeCmds / 3600 s at {hour:02d}:00 UTC",
+            above=["with daily_profile below, rbsim takes the rates at backup.start from the profile"],
+        ),
+        Item(
+            "reads_per_sec", format_rate(reads_by_hour[hour]), f"CloudWatch GetTypeCmds / 3600 s at {hour:02d}:00 UTC"
+        ),
+        Item(
+            "key_distribution",
+            "uniform",
+            "guess: CloudWatch cannot tell which keys are hot; uniform copies the most pages",
+        ),
+        Item(
+            "daily_profile",
+            comment="per UTC hour 00..23: CloudWatch SetTypeCmds / GetTypeCmds sums / 3600 s",
+            children=[
+                Item("writes_per_sec", [format_rate(v) for v in writes_by_hour]),
+                Item("reads_per_sec", [format_rate(v) for v in reads_by_hour]),
+            ],
+        ),
     ]
     replicas = p.replicas_per_shard
     source = "replica" if replicas > 0 else "primary"
-    backup = [Item("source", source, (f"ElastiCache backs up from a replica when there is one"
-                                      f" (SnapshottingClusterId {p.snapshotting_cluster})" if replicas > 0
-                                      else "no replica: the primary takes the backup"))]
+    backup = [
+        Item(
+            "source",
+            source,
+            (
+                f"ElastiCache backs up from a replica when there is one"
+                f" (SnapshottingClusterId {p.snapshotting_cluster})"
+                if replicas > 0
+                else "no replica: the primary takes the backup"
+            ),
+        )
+    ]
     backup.append(Item("method", "auto", "ElastiCache forks, or goes forkless when memory is short"))
     if backup_hour is not None:
         start = p.snapshot_window.split("-")[0].strip()
-        start = f"{int(start.split(':')[0]):02d}:{int(start.split(':')[1]):02d}" if ":" in start else f"{backup_hour:02d}:00"
+        start = (
+            f"{int(start.split(':')[0]):02d}:{int(start.split(':')[1]):02d}"
+            if ":" in start
+            else f"{backup_hour:02d}:00"
+        )
         backup.append(Item("start", start, f"SnapshotWindow {p.snapshot_window} (UTC)"))
     if p.snapshot_retention_limit is not None:
         retention = int(p.snapshot_retention_limit)
-        backup.append(Item("retention_days", retention, "SnapshotRetentionLimit"
-                           + (" (0: automatic backups are off)" if retention == 0 else "")))
+        backup.append(
+            Item(
+                "retention_days",
+                retention,
+                "SnapshotRetentionLimit" + (" (0: automatic backups are off)" if retention == 0 else ""),
+            )
+        )
     items = [
         Item("name", name or f"profile-{p.target}"),
         Item("description", f"Profiled from ElastiCache {p.kind} {p.target} ({p.region}) at {when}"),
@@ -496,9 +630,12 @@ def _at_hour(values: list[float | None], hour: int) -> float | None:
 
 def elasticache_footer(p, notes: list[str]) -> list[str]:
     """Comment lines on topology, backups seen and memory pressure during the day."""
-    lines = [f"topology: {p.shards} shard(s) x (1 primary + {p.replicas_per_shard} replica(s))"
-             + (", cluster mode enabled" if p.cluster_mode else "") + f"; metrics from {p.node_id}"]
-    saving = [h.strftime("%H:%M") for h, v in zip(p.hours, p.hourly.get("saving", [])) if v]
+    lines = [
+        f"topology: {p.shards} shard(s) x (1 primary + {p.replicas_per_shard} replica(s))"
+        + (", cluster mode enabled" if p.cluster_mode else "")
+        + f"; metrics from {p.node_id}"
+    ]
+    saving = [h.strftime("%H:%M") for h, v in zip(p.hours, p.hourly.get("saving", []), strict=False) if v]
     lines.append("CloudWatch SaveInProgress during the day: " + (", ".join(saving) + " UTC" if saving else "none seen"))
     freeable = [v for v in p.hourly.get("freeable_min", []) if v is not None]
     if freeable:

@@ -33,16 +33,18 @@ class Block:
 def to_html(blocks: list[Block], images: dict[str, bytes], title: str) -> str:
     """One HTML file with the PNGs embedded as base64: no external assets."""
     e = html.escape
-    out = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>",
-           f"<style>{STYLE}</style></head><body>"]
+    out = [
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>',
+        f"<style>{STYLE}</style></head><body>",
+    ]
     for b in blocks:
         if b.kind in ("h1", "h2", "p"):
             out.append(f"<{b.kind}>{e(b.text)}</{b.kind}>")
         elif b.kind == "muted":
-            out.append(f"<p class=\"muted\">{e(b.text)}</p>")
+            out.append(f'<p class="muted">{e(b.text)}</p>')
         elif b.kind.startswith("callout"):
             extra = " none" if b.kind == "callout-none" else ""
-            out.append(f"<div class=\"callout{extra}\">{e(b.text)}</div>")
+            out.append(f'<div class="callout{extra}">{e(b.text)}</div>')
         elif b.kind == "ul":
             out.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in b.items) + "</ul>")
         elif b.kind == "table":
@@ -51,8 +53,10 @@ def to_html(blocks: list[Block], images: dict[str, bytes], title: str) -> str:
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif b.kind == "figure":
             data = base64.b64encode(images[b.items[0]]).decode("ascii")
-            out.append(f"<figure><img alt=\"{e(b.text)}\" src=\"data:image/png;base64,{data}\">"
-                       f"<figcaption>{e(b.text)}</figcaption></figure>")
+            out.append(
+                f'<figure><img alt="{e(b.text)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{e(b.text)}</figcaption></figure>"
+            )
     out.append("</body></html>\n")
     return "\n".join(out)
 

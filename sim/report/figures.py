@@ -13,7 +13,14 @@ from ..humanize import per_second
 from ..result import Result
 from ..units import GIB
 
-VERDICTS = ("meets objectives", "misses an objective", "pages (swap)", "OOM kill", "data does not fit", "simulator error")
+VERDICTS = (
+    "meets objectives",
+    "misses an objective",
+    "pages (swap)",
+    "OOM kill",
+    "data does not fit",
+    "simulator error",
+)
 VERDICT_COLORS = ("#59a14f", "#edc948", "#f28e2b", "#e15759", "#bab0ac", "#4e4e4e")
 VERDICT_MARKS = ("ok", "miss", "swap", "OOM", "no fit", "err")
 RISK_CLASSES = ("meets objectives", "misses an objective", "pages (swap)", "OOM kill")
@@ -31,9 +38,15 @@ def memory(result: Result, reserved_percent: float):
     t, tl = _since_backup(result)
     s = result.summary
     fig, ax = pyplot().subplots(figsize=(9, 4.6))
-    ax.stackplot(t, tl["parent_rss_bytes"] / GIB, tl["cow_bytes"] / GIB, tl["child_kernel_bytes"] / GIB,
-                 labels=("Redis (parent RSS)", "copy-on-write copies", "child page tables"),
-                 colors=("#4c72b0", "#dd8452", "#937860"), alpha=0.9)
+    ax.stackplot(
+        t,
+        tl["parent_rss_bytes"] / GIB,
+        tl["cow_bytes"] / GIB,
+        tl["child_kernel_bytes"] / GIB,
+        labels=("Redis (parent RSS)", "copy-on-write copies", "child page tables"),
+        colors=("#4c72b0", "#dd8452", "#937860"),
+        alpha=0.9,
+    )
     limit, data_limit = s["memory_limit_bytes"] / GIB, s["maxmemory_bytes"] / GIB
     ax.axhspan(data_limit, limit, color="#8c8c8c", alpha=0.15, label=f"reserved memory ({reserved_percent:g} %)")
     ax.axhline(limit, color="crimson", lw=1.6, label="node memory (limit)")
@@ -43,7 +56,9 @@ def memory(result: Result, reserved_percent: float):
     ax.set_xlabel("seconds since the backup began")
     ax.set_ylabel("GiB")
     ax.set_ylim(0, max(limit, float(tl["demand_bytes"].max()) / GIB) * 1.08)
-    ax.set_title(f"Memory during the backup: {s['outcome']}, peak {s['peak_memory_bytes'] / GIB:.2f} of {limit:.2f} GiB")
+    ax.set_title(
+        f"Memory during the backup: {s['outcome']}, peak {s['peak_memory_bytes'] / GIB:.2f} of {limit:.2f} GiB"
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
@@ -101,8 +116,15 @@ def heat_map(node_types: list[str], rates: list[float], codes: np.ndarray, chose
     ax.imshow(codes, cmap=ListedColormap(VERDICT_COLORS), vmin=-0.5, vmax=len(VERDICTS) - 0.5, aspect="auto")
     for i in range(len(node_types)):
         for j in range(len(rates)):
-            ax.text(j, i, VERDICT_MARKS[codes[i, j]], ha="center", va="center", fontsize=8,
-                    color="white" if codes[i, j] in (3, 5) else "black")
+            ax.text(
+                j,
+                i,
+                VERDICT_MARKS[codes[i, j]],
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if codes[i, j] in (3, 5) else "black",
+            )
     ax.set_xticks(range(len(rates)), [per_second(r) for r in rates])
     ax.set_yticks(range(len(node_types)), node_types)
     if chosen is not None and chosen[0] in node_types:
@@ -111,8 +133,14 @@ def heat_map(node_types: list[str], rates: list[float], codes: np.ndarray, chose
         ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, lw=2.5, ec="black"))
     ax.set_xlabel("writes per second during the backup")
     ax.set_title("Outcome by node type and write rate (black box: the recommendation)")
-    ax.legend(handles=[Patch(color=c, label=v) for c, v in zip(VERDICT_COLORS, VERDICTS)],
-              loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, fontsize=8, frameon=False)
+    ax.legend(
+        handles=[Patch(color=c, label=v) for c, v in zip(VERDICT_COLORS, VERDICTS, strict=False)],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
     fig.tight_layout()
     return fig
 

@@ -14,7 +14,7 @@ Each parameter is fitted on the records that isolate it, in this order:
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from scipy.optimize import minimize_scalar, nnls
@@ -50,19 +50,24 @@ def calibrate(records: list[dict], base: Platform, name: str = "lab") -> Platfor
     platform, fits["save"] = _fit_save(platform, usable)
     platform, fits["cow"] = _fit_cow_base(platform, usable)
     platform, fits["paging"] = _fit_paging(platform, usable)
-    return platform.model_copy(update={
-        "name": name,
-        "calibration": {
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "records": sorted(r["id"] for r in usable),
-            "fits": fits,
-        },
-    })
+    return platform.model_copy(
+        update={
+            "name": name,
+            "calibration": {
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "records": sorted(r["id"] for r in usable),
+                "fits": fits,
+            },
+        }
+    )
 
 
 def _fit_fork(platform: Platform, records: list[dict]) -> tuple[Platform, dict]:
-    rows = [(r["fill"]["used_memory_rss"] / GIB, r["measured"]["fork_usec"] / 1000) for r in records
-            if r["measured"].get("fork_usec")]
+    rows = [
+        (r["fill"]["used_memory_rss"] / GIB, r["measured"]["fork_usec"] / 1000)
+        for r in records
+        if r["measured"].get("fork_usec")
+    ]
     if len(rows) < 3:
         return platform, {"skipped": "fewer than 3 forks"}
     x, y = np.array(rows).T
@@ -93,13 +98,15 @@ def _save_features(record: dict, platform: Platform) -> tuple[np.ndarray, float]
     delay = backup.rdb_key_save_delay_us
     sleeps = p.keys if delay > 0 else (p.keys / -delay if delay < 0 else 0.0)
     slept = p.keys * delay / 1e6 if delay > 0 else (sleeps / 1e6 if delay < 0 else 0.0)
-    features = np.array([
-        p.keys / 1e6,
-        p.rdb_bytes,
-        lzf if data.value_pattern == "random" else 0.0,
-        lzf if data.value_pattern == "repetitive" else 0.0,
-        sleeps / 1e6,
-    ])
+    features = np.array(
+        [
+            p.keys / 1e6,
+            p.rdb_bytes,
+            lzf if data.value_pattern == "random" else 0.0,
+            lzf if data.value_pattern == "repetitive" else 0.0,
+            sleeps / 1e6,
+        ]
+    )
     return features, slept
 
 
@@ -109,19 +116,21 @@ def _fit_save(platform: Platform, records: list[dict]) -> tuple[Platform, dict]:
         return platform, {"skipped": "fewer than 5 completed saves without paging"}
     rows = [_save_features(r, platform) for r in quiet]
     X = np.array([f for f, _ in rows])
-    y = np.array([r["measured"]["save_duration_s"] - slept for r, (_, slept) in zip(quiet, rows)])
+    y = np.array([r["measured"]["save_duration_s"] - slept for r, (_, slept) in zip(quiet, rows, strict=False)])
     scale = X.max(axis=0)
     scale[scale == 0] = 1.0
     coef, _ = nnls(X / scale, y)
     coef = coef / scale
     us_per_key, s_per_byte, s_per_lzf_random, s_per_lzf_rep, overhead_us = coef
-    cost = platform.save.model_copy(update={
-        "us_per_key": float(us_per_key),
-        "write_bytes_per_sec": _rate(s_per_byte, platform.save.write_bytes_per_sec),
-        "lzf_random_bytes_per_sec": _rate(s_per_lzf_random, platform.save.lzf_random_bytes_per_sec),
-        "lzf_repetitive_bytes_per_sec": _rate(s_per_lzf_rep, platform.save.lzf_repetitive_bytes_per_sec),
-        "delay_overhead_us": float(overhead_us),
-    })
+    cost = platform.save.model_copy(
+        update={
+            "us_per_key": float(us_per_key),
+            "write_bytes_per_sec": _rate(s_per_byte, platform.save.write_bytes_per_sec),
+            "lzf_random_bytes_per_sec": _rate(s_per_lzf_random, platform.save.lzf_random_bytes_per_sec),
+            "lzf_repetitive_bytes_per_sec": _rate(s_per_lzf_rep, platform.save.lzf_repetitive_bytes_per_sec),
+            "delay_overhead_us": float(overhead_us),
+        }
+    )
     platform = platform.model_copy(update={"save": cost})
     fitted = X @ coef
     return platform, {"runs": len(quiet), **_residuals(y, fitted)}
@@ -133,8 +142,11 @@ def _rate(seconds_per_byte: float, fallback: int) -> int:
 
 
 def _fit_cow_base(platform: Platform, records: list[dict]) -> tuple[Platform, dict]:
-    idle = [r["measured"]["rdb_last_cow_size"] for r in records if _clean_save(r) and not _writes(r)
-            and r["measured"].get("rdb_last_cow_size") is not None]
+    idle = [
+        r["measured"]["rdb_last_cow_size"]
+        for r in records
+        if _clean_save(r) and not _writes(r) and r["measured"].get("rdb_last_cow_size") is not None
+    ]
     if not idle:
         return platform, {"skipped": "no saves without writes: the profile's base is kept"}
     base = float(np.median(idle))
@@ -148,14 +160,23 @@ def _fit_paging(platform: Platform, records: list[dict]) -> tuple[Platform, dict
         return platform, {"skipped": "no completed saves that paged"}
 
     def with_fault(us: float) -> Platform:
-        return platform.model_copy(update={"paging": platform.paging.model_copy(update={"fault_us": us, "page_out_us": us / 4})})
+        return platform.model_copy(
+            update={"paging": platform.paging.model_copy(update={"fault_us": us, "page_out_us": us / 4})}
+        )
 
     def loss(us: float) -> float:
-        errs = [np.log(predict(r, with_fault(us)).predicted["save_duration_s"] / r["measured"]["save_duration_s"]) for r in paged]
+        errs = [
+            np.log(predict(r, with_fault(us)).predicted["save_duration_s"] / r["measured"]["save_duration_s"])
+            for r in paged
+        ]
         return float(np.mean(np.square(errs)))
 
     best = minimize_scalar(loss, bounds=(1.0, 2000.0), method="bounded", options={"xatol": 1.0})
-    return with_fault(float(best.x)), {"runs": len(paged), "fault_us": float(best.x), "rms_log_error": float(np.sqrt(best.fun))}
+    return with_fault(float(best.x)), {
+        "runs": len(paged),
+        "fault_us": float(best.x),
+        "rms_log_error": float(np.sqrt(best.fun)),
+    }
 
 
 def _clean_save(record: dict) -> bool:
@@ -169,4 +190,7 @@ def _writes(record: dict) -> float:
 
 def _residuals(y: np.ndarray, fitted: np.ndarray) -> dict:
     rel = (fitted - y) / y
-    return {"median_abs_error_pct": float(100 * np.median(np.abs(rel))), "worst_abs_error_pct": float(100 * np.max(np.abs(rel)))}
+    return {
+        "median_abs_error_pct": float(100 * np.median(np.abs(rel))),
+        "worst_abs_error_pct": float(100 * np.max(np.abs(rel))),
+    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from ..errors import EXIT_BAD_INPUT
@@ -13,11 +12,20 @@ from ..outputs import check_out_dir, check_out_file, write_atomic
 if TYPE_CHECKING:
     from ..platform import Platform
 
-SIZE_FIELDS = {("save", "write_bytes_per_sec"), ("save", "lzf_random_bytes_per_sec"),
-               ("save", "lzf_repetitive_bytes_per_sec"), ("memory", "rss_base"), ("cow", "child_base"),
-               ("cow", "parent_base"), ("forkless", "clone_max_value"), ("forkless", "clone_pool"),
-               ("restore", "value_bytes_per_sec"), ("restore", "lzf_bytes_per_sec"), ("restore", "peak_extra"),
-               ("restore", "network_bytes_per_sec")}
+SIZE_FIELDS = {
+    ("save", "write_bytes_per_sec"),
+    ("save", "lzf_random_bytes_per_sec"),
+    ("save", "lzf_repetitive_bytes_per_sec"),
+    ("memory", "rss_base"),
+    ("cow", "child_base"),
+    ("cow", "parent_base"),
+    ("forkless", "clone_max_value"),
+    ("forkless", "clone_pool"),
+    ("restore", "value_bytes_per_sec"),
+    ("restore", "lzf_bytes_per_sec"),
+    ("restore", "peak_extra"),
+    ("restore", "network_bytes_per_sec"),
+}
 
 
 def register(subparsers) -> None:
@@ -26,8 +34,12 @@ def register(subparsers) -> None:
     cal.add_argument("records", nargs="+", metavar="RECORDS", help="record files or folders")
     cal.add_argument("--base", default="lab", help="profile to start from (default lab)")
     cal.add_argument("--name", default="lab", help="name of the fitted profile")
-    cal.add_argument("--train-fraction", type=float, default=0.6,
-                     help="share of records to fit on; the rest is held out for validate (default 0.6)")
+    cal.add_argument(
+        "--train-fraction",
+        type=float,
+        default=0.6,
+        help="share of records to fit on; the rest is held out for validate (default 0.6)",
+    )
     cal.add_argument("--out", required=True, metavar="FILE", help="profile YAML to write")
     cal.set_defaults(handler=_calibrate)
     val = subparsers.add_parser("validate", help="predict harness records and report the errors")
@@ -39,7 +51,9 @@ def register(subparsers) -> None:
     rest.add_argument("records", nargs="+", metavar="RECORDS", help="restore record files or folders")
     rest.add_argument("--base", default="lab", help="profile whose other costs the predictions use (default lab)")
     rest.add_argument("--train-fraction", type=float, default=0.6, help="share fitted on (default 0.6)")
-    rest.add_argument("--out", metavar="DIR", help="write README.md (per-run and per-metric errors) and fit.yaml to DIR")
+    rest.add_argument(
+        "--out", metavar="DIR", help="write README.md (per-run and per-metric errors) and fit.yaml to DIR"
+    )
     rest.set_defaults(handler=_validate_restore)
 
 
@@ -55,7 +69,7 @@ def _load(paths) -> list[dict]:
     try:
         records = load_records(paths)
     except RecordError as exc:
-        raise SystemExit(_fail(str(exc)))
+        raise SystemExit(_fail(str(exc))) from None
     if not records:
         raise SystemExit(_fail(f"no records found in {', '.join(map(str, paths))}"))
     return records
@@ -81,9 +95,11 @@ def _calibrate(args) -> int:
     train, held = split(records, args.train_fraction) if args.train_fraction < 1 else (records, [])
     fitted = calibrate(train, base, name=args.name)
     text = platform_yaml(
-        fitted, f"fitted on {len(train)} of {len(records)} records ({len(held)} held out for rbsim validate), "
-                f"starting from {base.name!r}; figures no record pins down (see the fits below) are {base.name!r}'s, "
-                f"whose file cites their sources")
+        fitted,
+        f"fitted on {len(train)} of {len(records)} records ({len(held)} held out for rbsim validate), "
+        f"starting from {base.name!r}; figures no record pins down (see the fits below) are {base.name!r}'s, "
+        f"whose file cites their sources",
+    )
     write_atomic(Path(args.out), lambda tmp: tmp.write_text(text))
     for step, fit in fitted.calibration["fits"].items():
         print(f"{step:<8} {fit}")
@@ -105,8 +121,10 @@ def _validate(args) -> int:
     except PlatformError as exc:
         return _fail(str(exc))
     trained = set((platform.calibration or {}).get("records", []))
-    groups = {"held-out": [r for r in records if r["id"] not in trained],
-              "training": [r for r in records if r["id"] in trained]}
+    groups = {
+        "held-out": [r for r in records if r["id"] not in trained],
+        "training": [r for r in records if r["id"] in trained],
+    }
     groups = {k: [predict(r, platform) for r in v] for k, v in groups.items() if v}
     errors = {k: error_table(v) for k, v in groups.items()}
     for name, comparisons in groups.items():
@@ -117,7 +135,9 @@ def _validate(args) -> int:
         print(confusion(comparisons).to_string())
         print()
     if args.out:
-        path = write_report(groups, errors, Path(args.out), f"Validation of platform {platform.name} on harness records")
+        path = write_report(
+            groups, errors, Path(args.out), f"Validation of platform {platform.name} on harness records"
+        )
         print(f"wrote {path}")
     return 0
 

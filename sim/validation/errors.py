@@ -36,10 +36,16 @@ def error_table(comparisons: list[Comparison]) -> pd.DataFrame:
                 continue
             if metric == "cow_bytes" and paging:
                 continue  # the child's Private_Dirty leaves out its copies that went to swap
-            rows.append({
-                "id": c.id, "metric": metric, "measured": float(m), "predicted": float(p),
-                "error_pct": 100.0 * (float(p) - float(m)) / float(m), "paging": paging,
-            })
+            rows.append(
+                {
+                    "id": c.id,
+                    "metric": metric,
+                    "measured": float(m),
+                    "predicted": float(p),
+                    "error_pct": 100.0 * (float(p) - float(m)) / float(m),
+                    "paging": paging,
+                }
+            )
     return pd.DataFrame(rows, columns=["id", "metric", "measured", "predicted", "error_pct", "paging"])
 
 
@@ -55,12 +61,17 @@ def summary_table(errors: pd.DataFrame) -> pd.DataFrame:
         if sub.empty:
             continue
         ape = sub["error_pct"].abs()
-        rows.append({
-            "metric": metric, "what": label, "runs": len(sub),
-            "median_abs_error_pct": float(ape.median()), "worst_abs_error_pct": float(ape.max()),
-            "median_signed_error_pct": float(sub["error_pct"].median()),
-            "target_pct": TARGETS.get(metric, PAGING_TARGET if metric == "served_writes_per_sec" else None),
-        })
+        rows.append(
+            {
+                "metric": metric,
+                "what": label,
+                "runs": len(sub),
+                "median_abs_error_pct": float(ape.median()),
+                "worst_abs_error_pct": float(ape.max()),
+                "median_signed_error_pct": float(sub["error_pct"].median()),
+                "target_pct": TARGETS.get(metric, PAGING_TARGET if metric == "served_writes_per_sec" else None),
+            }
+        )
     return pd.DataFrame(rows)
 
 

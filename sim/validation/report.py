@@ -21,7 +21,12 @@ def write_report(groups: dict[str, list[Comparison]], errors: dict[str, pd.DataF
     for name, comparisons in groups.items():
         err = errors[name]
         lines += [f"## {name} records ({len(comparisons)})", "", _markdown(summary_table(err)), ""]
-        lines += ["Outcome confusion (rows measured, columns predicted):", "", _markdown(confusion(comparisons).reset_index()), ""]
+        lines += [
+            "Outcome confusion (rows measured, columns predicted):",
+            "",
+            _markdown(confusion(comparisons).reset_index()),
+            "",
+        ]
         paging = paging_table(err)
         if len(paging):
             lines += ["Paging runs (target: within 30 %):", "", _markdown(paging), ""]
@@ -44,7 +49,7 @@ def plot_scatter(errors: pd.DataFrame, path: Path) -> None:
     cols = 3
     rows = (len(metrics) + cols - 1) // cols
     fig, axes = pyplot().subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False)
-    for ax, metric in zip(axes.flat, metrics):
+    for ax, metric in zip(axes.flat, metrics, strict=False):
         sub = errors[errors["metric"] == metric]
         ax.scatter(sub["measured"], sub["predicted"], s=18, c=np.where(sub["paging"], "crimson", "#4c72b0"))
         lo = min(sub["measured"].min(), sub["predicted"].min()) * 0.8
@@ -55,7 +60,7 @@ def plot_scatter(errors: pd.DataFrame, path: Path) -> None:
         ax.set_title(f"{metric}\nmedian |err| {sub['error_pct'].abs().median():.1f} %", fontsize=9)
         ax.set_xlabel("measured")
         ax.set_ylabel("predicted")
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -70,7 +75,7 @@ def plot_cow_curves(comparisons: list[Comparison], path: Path) -> None:
     cols = 4
     rows = (len(runs) + cols - 1) // cols
     fig, axes = pyplot().subplots(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
-    for ax, c in zip(axes.flat, runs):
+    for ax, c in zip(axes.flat, runs, strict=False):
         tl = pd.DataFrame(c.record["timeline"])
         if "current_cow_size" in tl:
             ax.plot(tl["t"], tl["current_cow_size"] / MIB, ".", ms=3, color="#dd8452", label="measured")
@@ -85,7 +90,7 @@ def plot_cow_curves(comparisons: list[Comparison], path: Path) -> None:
         ax.set_xlim(left=-0.5)
         ax.set_title(c.id[:40], fontsize=7)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(runs):]:
+    for ax in list(axes.flat)[len(runs) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.supxlabel("seconds since BGSAVE")

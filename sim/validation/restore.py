@@ -10,7 +10,8 @@ share the wall time stretches by their work. Even CPU time stretches somewhat wh
 machine's measured busy share; the costs are a dedicated node's (busy 0.5), and validation scores both the
 dedicated-node prediction and the one scaled by each run's measured contention.
 Of a scenario's repeats the fit takes the load with the least CPU time (best-of-N: the machine's other work
-only ever adds time). The loader's extra memory is the median of measured peak RSS minus the model's RSS. Then every record is
+only ever adds time). The loader's extra memory is the median of measured peak RSS minus the model's RSS. Then
+every record is
 predicted: load time (vs CPU and, for information, wall), peak RSS while loading, used_memory after it,
 the outcome (ok / over-maxmemory / oom: fit or no fit) and the replica's full sync time.
 """
@@ -41,12 +42,24 @@ ALONE_BUSY = 0.5
 QUIET_BUSY = 0.75
 """Held-out loads with the machine at most this busy are also scored apart, as runs on a quiet machine."""
 METRICS = {
-    "load_cpu": ("restore_load_s_shared", "load_cpu_s", "RDB load time x the run's contention factor vs the server's CPU seconds"),
+    "load_cpu": (
+        "restore_load_s_shared",
+        "load_cpu_s",
+        "RDB load time x the run's contention factor vs the server's CPU seconds",
+    ),
     "load_cpu_alone": ("restore_load_s", "load_cpu_s", "RDB load time of a dedicated node vs the server's CPU seconds"),
-    "load_wall": ("restore_load_s", "load_log_s", "RDB load time vs the wall time Redis logs (others' work inflates it)"),
+    "load_wall": (
+        "restore_load_s",
+        "load_log_s",
+        "RDB load time vs the wall time Redis logs (others' work inflates it)",
+    ),
     "peak_memory": ("restore_peak_memory_bytes", "peak_rss", "peak RSS while loading"),
     "used_memory": ("restore_used_memory_bytes", "used_memory", "used_memory after the load"),
-    "replica_sync": ("replica_sync_s", "sync_wall_s", "a replica's full sync (wall; x contention; not timed when it restarts)"),
+    "replica_sync": (
+        "replica_sync_s",
+        "sync_wall_s",
+        "a replica's full sync (wall; x contention; not timed when it restarts)",
+    ),
 }
 
 
@@ -60,7 +73,7 @@ def load_restore_records(paths: list[str]) -> list[dict]:
         try:
             r = json.loads(f.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise SystemExit(_fail(f"{f}: cannot read a restore record: {exc}"))
+            raise SystemExit(_fail(f"{f}: cannot read a restore record: {exc}")) from None
         if not isinstance(r, dict) or r.get("schema") != SCHEMA:
             raise SystemExit(_fail(f"{f}: not a {SCHEMA} record"))
         records.append(r)
@@ -109,8 +122,9 @@ def reporting(record: dict) -> bool:
 def prepared(record: dict, platform: Platform):
     """The simulator's view of a record's scenario on ``platform`` as the record's machine ran it."""
     if not reporting(record):
-        platform = platform.model_copy(update={"restore": platform.restore.model_copy(
-            update={"first_touch_us_per_page": 0.0})})
+        platform = platform.model_copy(
+            update={"restore": platform.restore.model_copy(update={"first_touch_us_per_page": 0.0})}
+        )
     scenario = parse_scenario(record["scenario_yaml"], source=record["scenario_file"])
     return prepare(scenario, platform=platform)
 
@@ -156,30 +170,47 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
     fit = least_squares(residuals, start, bounds=([0] * len(start), [np.inf] * len(start)))
     a, b, c = fit.x[:3]
     k = fit.x[3] if shared else 0.0
-    restore = cost.model_copy(update={
-        "us_per_key": float(a),
-        "value_bytes_per_sec": int(1e9 / b) if b > 0 else cost.value_bytes_per_sec,
-        "lzf_bytes_per_sec": int(1e9 / max(c, LZF_FLOOR_S_PER_GB)),
-    })
+    restore = cost.model_copy(
+        update={
+            "us_per_key": float(a),
+            "value_bytes_per_sec": int(1e9 / b) if b > 0 else cost.value_bytes_per_sec,
+            "lzf_bytes_per_sec": int(1e9 / max(c, LZF_FLOOR_S_PER_GB)),
+        }
+    )
     platform = base.model_copy(update={"restore": restore})
-    extra = [_peak_rss(r["measured"]) - restore_fields(p)["restore_peak_memory_bytes"] + cost.peak_extra
-             for r, p in zip(loads, preps)]
-    platform = platform.model_copy(update={"restore": restore.model_copy(
-        update={"peak_extra": int(max(0.0, float(np.median(extra))))})})
+    extra = [
+        _peak_rss(r["measured"]) - restore_fields(p)["restore_peak_memory_bytes"] + cost.peak_extra
+        for r, p in zip(loads, preps, strict=False)
+    ]
+    platform = platform.model_copy(
+        update={"restore": restore.model_copy(update={"peak_extra": int(max(0.0, float(np.median(extra))))})}
+    )
     touched = [r for r in every if reporting(r)] if loads is not every else []
     if touched:
-        plain = platform.model_copy(update={"restore": platform.restore.model_copy(update={"first_touch_us_per_page": 0.0})})
+        plain = platform.model_copy(
+            update={"restore": platform.restore.model_copy(update={"first_touch_us_per_page": 0.0})}
+        )
         per_page = []
         for r in touched:
             f = restore_fields(prepare(parse_scenario(r["scenario_yaml"], source=r["scenario_file"]), platform=plain))
             pages = (max(shard["rss_bytes"] for shard in f["restore_shards"]) - plain.memory.rss_base) / SMALL_PAGE
             per_page.append(1e6 * (r["measured"]["load_cpu_s"] - f["restore_load_s"]) / pages)
-        platform = platform.model_copy(update={"restore": platform.restore.model_copy(
-            update={"first_touch_us_per_page": max(0.0, float(np.median(per_page)))})})
+        platform = platform.model_copy(
+            update={
+                "restore": platform.restore.model_copy(
+                    update={"first_touch_us_per_page": max(0.0, float(np.median(per_page)))}
+                )
+            }
+        )
     err = np.abs(residuals(fit.x)) * 100
-    facts = {"runs": len(y), "contention_k": float(k), "median_abs_error_pct": float(np.median(err)),
-             "worst_abs_error_pct": float(err.max()), "first_touch_runs": len(touched),
-             "records": sorted(r["id"] for r in records)}
+    facts = {
+        "runs": len(y),
+        "contention_k": float(k),
+        "median_abs_error_pct": float(np.median(err)),
+        "worst_abs_error_pct": float(err.max()),
+        "first_touch_runs": len(touched),
+        "records": sorted(r["id"] for r in records),
+    }
     return platform, facts
 
 
@@ -188,14 +219,16 @@ def _conditions(rows, facts: dict) -> str:
     busy = rows["busy"].dropna()
     span = f"{busy.min():.2f}-{busy.max():.2f}" if len(busy) else "unknown"
     k = facts.get("contention_k", 0.0)
-    return (f"`busy` is the machine's busy share during each load (2 vCPUs: about 0.5 is the loading server "
-            f"alone, 1.0 both cores busy); here it was {span}. With every load on a quiet machine (at most "
-            f"{QUIET_BUSY}) the fit keeps no contention factor (k = 0), so `load_cpu` and `load_cpu_alone` agree; "
-            f"a busier set fits the CPU-time factor 1 + k x (busy - 0.5) (here k = {k:.3f}). "
-            "`load_cpu_alone` is the dedicated-node prediction that `rbsim run` reports; the fastest-of-repeats "
-            "rows take each held-out scenario's least-disturbed load. Records say whether the VM handed freed "
-            "pages back to its host (`machine.free_page_reporting`): with that on, every first touch of memory "
-            "costs a host fault and loads took 2-3x longer, so these records were taken with it off.")
+    return (
+        f"`busy` is the machine's busy share during each load (2 vCPUs: about 0.5 is the loading server "
+        f"alone, 1.0 both cores busy); here it was {span}. With every load on a quiet machine (at most "
+        f"{QUIET_BUSY}) the fit keeps no contention factor (k = 0), so `load_cpu` and `load_cpu_alone` agree; "
+        f"a busier set fits the CPU-time factor 1 + k x (busy - 0.5) (here k = {k:.3f}). "
+        "`load_cpu_alone` is the dedicated-node prediction that `rbsim run` reports; the fastest-of-repeats "
+        "rows take each held-out scenario's least-disturbed load. Records say whether the VM handed freed "
+        "pages back to its host (`machine.free_page_reporting`): with that on, every first touch of memory "
+        "costs a host fault and loads took 2-3x longer, so these records were taken with it off."
+    )
 
 
 def _peak_rss(m: dict) -> float:
@@ -206,15 +239,19 @@ def _peak_rss(m: dict) -> float:
 def measured(record: dict) -> dict:
     """The measured side of a record under the metric names of :data:`METRICS`."""
     m, s = record["measured"], record.get("replica_sync") or {}
-    return {"load_cpu_s": m.get("load_cpu_s") if m.get("loaded") else None,
-            "load_log_s": m.get("load_log_s"),
-            "peak_rss": _peak_rss(m) if m.get("loaded") else None,
-            "used_memory": m.get("used_memory"),
-            "sync_wall_s": s.get("sync_wall_s") if s.get("status") == "ok" else None,
-            "sync_busy_share": s.get("machine_busy_share"),
-            "sync_restarted": (s.get("primary_full_syncs") or 0) > 1 or (s.get("output_buffer_drops") or 0) > 0
-            if s else None,
-            "outcome": m["outcome"], "machine_busy_share": m.get("machine_busy_share")}
+    return {
+        "load_cpu_s": m.get("load_cpu_s") if m.get("loaded") else None,
+        "load_log_s": m.get("load_log_s"),
+        "peak_rss": _peak_rss(m) if m.get("loaded") else None,
+        "used_memory": m.get("used_memory"),
+        "sync_wall_s": s.get("sync_wall_s") if s.get("status") == "ok" else None,
+        "sync_busy_share": s.get("machine_busy_share"),
+        "sync_restarted": (s.get("primary_full_syncs") or 0) > 1 or (s.get("output_buffer_drops") or 0) > 0
+        if s
+        else None,
+        "outcome": m["outcome"],
+        "machine_busy_share": m.get("machine_busy_share"),
+    }
 
 
 def compare(record: dict, platform: Platform, group: str, k: float = 0.0) -> dict:
@@ -229,11 +266,17 @@ def compare(record: dict, platform: Platform, group: str, k: float = 0.0) -> dic
         pred["replica_sync_s"] *= sync_factor
     if meas["sync_restarted"] or sync_fails:  # the model does not time a sync that restarts
         pred["replica_sync_s"] = None
-    row = {"run": record["id"].rsplit("-", 2)[0], "group": group, "busy": meas["machine_busy_share"],
-           "page_reporting": reporting(record),
-           "outcome": meas["outcome"], "predicted_outcome": pred["restore_outcome"],
-           "fit_right": (meas["outcome"] == "ok") == pred["restore_fits"],
-           "sync_restarted": meas["sync_restarted"], "predicted_sync_fails": sync_fails}
+    row = {
+        "run": record["id"].rsplit("-", 2)[0],
+        "group": group,
+        "busy": meas["machine_busy_share"],
+        "page_reporting": reporting(record),
+        "outcome": meas["outcome"],
+        "predicted_outcome": pred["restore_outcome"],
+        "fit_right": (meas["outcome"] == "ok") == pred["restore_fits"],
+        "sync_restarted": meas["sync_restarted"],
+        "predicted_sync_fails": sync_fails,
+    }
     for name, (p_key, m_key, _) in METRICS.items():
         p, m = pred[p_key], meas[m_key]
         row[f"{name}_pred"], row[f"{name}_meas"] = p, m
@@ -253,15 +296,38 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     for group, g in pd.concat([rows, off, on, fastest, quiet]).groupby("group", sort=False):
         for name, (_, _, what) in METRICS.items():
             e = g[f"{name}_err_pct"].dropna().abs()
-            out.append({"group": group, "metric": name, "runs": len(e), "median_abs_err_pct": e.median() if len(e) else None,
-                        "worst_abs_err_pct": e.max() if len(e) else None, "what": what})
-        out.append({"group": group, "metric": "fit_or_not", "runs": len(g), "median_abs_err_pct": None,
-                    "worst_abs_err_pct": None, "what": f"{int(g['fit_right'].sum())} of {len(g)} right"})
+            out.append(
+                {
+                    "group": group,
+                    "metric": name,
+                    "runs": len(e),
+                    "median_abs_err_pct": e.median() if len(e) else None,
+                    "worst_abs_err_pct": e.max() if len(e) else None,
+                    "what": what,
+                }
+            )
+        out.append(
+            {
+                "group": group,
+                "metric": "fit_or_not",
+                "runs": len(g),
+                "median_abs_err_pct": None,
+                "worst_abs_err_pct": None,
+                "what": f"{int(g['fit_right'].sum())} of {len(g)} right",
+            }
+        )
         synced = g[g["sync_restarted"].notna()]
         right = int((synced["sync_restarted"].astype(bool) == synced["predicted_sync_fails"]).sum())
-        out.append({"group": group, "metric": "sync_restarts", "runs": len(synced), "median_abs_err_pct": None,
-                    "worst_abs_err_pct": None, "what": f"{right} of {len(synced)} right (sync dropped and restarted: "
-                                                       "the output buffer overflowed)"})
+        out.append(
+            {
+                "group": group,
+                "metric": "sync_restarts",
+                "runs": len(synced),
+                "median_abs_err_pct": None,
+                "worst_abs_err_pct": None,
+                "what": f"{right} of {len(synced)} right (sync dropped and restarted: the output buffer overflowed)",
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -275,8 +341,9 @@ def restore_command(args) -> int:
     train, held = split_by_scenario(records, args.train_fraction)
     platform, facts = fit_costs(fastest_per_scenario(train), base)
     k = facts.get("contention_k", 0.0)
-    rows = pd.DataFrame([compare(r, platform, "held-out", k) for r in held] +
-                        [compare(r, platform, "training", k) for r in train])
+    rows = pd.DataFrame(
+        [compare(r, platform, "held-out", k) for r in held] + [compare(r, platform, "training", k) for r in train]
+    )
     table = summary(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     block = {"restore": _restore_yaml(platform), "fit": {k: v for k, v in facts.items() if k != "records"}}
@@ -310,27 +377,50 @@ def _markdown(rows: pd.DataFrame, table: pd.DataFrame, facts: dict, n: int) -> s
         lines += ["| " + " | ".join(cell(v) for v in rec) + " |" for rec in df.itertuples(index=False)]
         return "\n".join(lines)
 
-    cols = ["run", "group", "busy", "outcome", "predicted_outcome", "sync_restarted", "predicted_sync_fails", "load_cpu_pred", "load_cpu_meas", "load_cpu_err_pct",
-            "load_wall_meas", "load_wall_err_pct", "peak_memory_pred", "peak_memory_meas", "peak_memory_err_pct",
-            "replica_sync_pred", "replica_sync_meas", "replica_sync_err_pct"]
+    cols = [
+        "run",
+        "group",
+        "busy",
+        "outcome",
+        "predicted_outcome",
+        "sync_restarted",
+        "predicted_sync_fails",
+        "load_cpu_pred",
+        "load_cpu_meas",
+        "load_cpu_err_pct",
+        "load_wall_meas",
+        "load_wall_err_pct",
+        "peak_memory_pred",
+        "peak_memory_meas",
+        "peak_memory_err_pct",
+        "replica_sync_pred",
+        "replica_sync_meas",
+        "replica_sync_err_pct",
+    ]
     per_run = rows[cols].copy()
     for c in ("peak_memory_pred", "peak_memory_meas"):
         per_run[c] = per_run[c].map(lambda v: None if v is None or v != v else v / 2**20)
     per_run = per_run.rename(columns={"peak_memory_pred": "peak_pred_MiB", "peak_memory_meas": "peak_meas_MiB"})
-    return "\n\n".join([
-        "# Restore validation",
-        f"Written by `rbsim validate-restore` from {n} real restores in `reports/validation/restore-records` "
-        "(re-run them all with `reports/validation/run_restores.sh`). The scenarios were split 60/40, "
-        "deterministically and stratified by outcome, repeats of a scenario on the same side; the restore costs "
-        f"were fitted on the fastest load of each training scenario ({facts.get('runs', 0)} loads) against the "
-        "loading server's CPU seconds. The held-out scenarios were not used for the fit.",
-        _conditions(rows, facts) + " "
-        "`peak_memory` compares the predicted peak RSS with the larger of the sampled RSS peak and the RSS at "
-        "the end of the load (the cgroup's max usage also holds the RDB's page cache, which the kernel drops "
-        "under pressure). `fit_or_not`: the target held the data within maxmemory (`ok`) or not "
-        "(`over-maxmemory`, or `oom`: killed while loading), predicted against measured.",
-        "## Errors per metric (absolute %, predicted vs measured)",
-        md(table),
-        "## Every run",
-        md(per_run),
-    ]) + "\n"
+    return (
+        "\n\n".join(
+            [
+                "# Restore validation",
+                f"Written by `rbsim validate-restore` from {n} real restores in `reports/validation/restore-records` "
+                "(re-run them all with `reports/validation/run_restores.sh`). The scenarios were split 60/40, "
+                "deterministically and stratified by outcome, repeats of a scenario on the same side; "
+                "the restore costs "
+                f"were fitted on the fastest load of each training scenario ({facts.get('runs', 0)} loads) against the "
+                "loading server's CPU seconds. The held-out scenarios were not used for the fit.",
+                _conditions(rows, facts) + " "
+                "`peak_memory` compares the predicted peak RSS with the larger of the sampled RSS peak and the RSS at "
+                "the end of the load (the cgroup's max usage also holds the RDB's page cache, which the kernel drops "
+                "under pressure). `fit_or_not`: the target held the data within maxmemory (`ok`) or not "
+                "(`over-maxmemory`, or `oom`: killed while loading), predicted against measured.",
+                "## Errors per metric (absolute %, predicted vs measured)",
+                md(table),
+                "## Every run",
+                md(per_run),
+            ]
+        )
+        + "\n"
+    )
