@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import fuzzing  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+import fuzzing
+from hypothesis import HealthCheck, Phase, given, settings
 
 KINDS = {
     "scenario": fuzzing.scenario_cases(),

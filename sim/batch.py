@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import multiprocessing
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .result import Result
 from .run import run as _run
@@ -60,7 +61,7 @@ def summaries(jobs: Sequence[Job]) -> list[dict]:
     from .prepare import prepare
     from .run import finish, managed_source
 
-    out: list[dict | None] = [None] * len(jobs)
+    out: dict[int, dict] = {}  # job index -> its summary
     together: dict[bool, list] = {False: [], True: []}  # by popularity width: uniform/hot set, Zipf
     for k, job in enumerate(jobs):
         try:
@@ -81,8 +82,9 @@ def summaries(jobs: Sequence[Job]) -> list[dict]:
             for k, *_ in group:
                 out[k] = run_job(jobs[k])
             continue
+        results: list[Result | None]
         try:
-            results = lockstep.simulate_many([prepared for *_, prepared in group])
+            results = list(lockstep.simulate_many([prepared for *_, prepared in group]))
         except Exception:  # noqa: BLE001 - one odd run must not sink the chunk: each alone, errors recorded
             results = [None] * len(group)
         for (k, scenario, notes, _), result in zip(group, results, strict=False):
@@ -91,7 +93,7 @@ def summaries(jobs: Sequence[Job]) -> list[dict]:
             else:
                 source_dir = Path(jobs[k].source_dir) if jobs[k].source_dir else None
                 out[k] = finish(scenario, result, notes, source_dir).summary
-    return out  # type: ignore[return-value]
+    return [out[k] for k in range(len(jobs))]
 
 
 _blas_limit = None
@@ -149,19 +151,23 @@ class Runner:
         size = self.chunk_size or max(1, min(CHUNK, math.ceil(len(jobs) / (self.parallelism * 8))))
         starts = list(range(0, len(jobs), size))
         chunks = [jobs[i : i + size] for i in starts]
-        results: list[dict | None] = [None] * len(jobs)
+        where: dict[Any, int]  # a Dask or a concurrent.futures future -> the first job of its chunk
+        done: Iterable[Any]
         if self._client is not None:
-            futures = self._client.map(run_chunk, chunks, pure=False)
-            from distributed import as_completed as done_in_order
+            from distributed import as_completed as dask_completed
+
+            where = dict(zip(self._client.map(run_chunk, chunks, pure=False), starts, strict=True))
+            done = dask_completed(list(where))
         else:
-            futures = [self._executor().submit(run_chunk, chunk) for chunk in chunks]
-            done_in_order = as_completed
-        where = {future: start for future, start in zip(futures, starts, strict=False)}
-        for future in done_in_order(futures):
+            pool = self._executor()
+            where = {pool.submit(run_chunk, chunk): start for chunk, start in zip(chunks, starts, strict=True)}
+            done = as_completed(where)
+        by_start: dict[int, list[dict]] = {}
+        for future in done:
             chunk = future.result()
-            results[where[future] : where[future] + len(chunk)] = chunk
+            by_start[where[future]] = chunk
             bar.update(len(chunk))
-        return results  # type: ignore[return-value]
+        return [row for start in starts for row in by_start[start]]
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -41,6 +41,13 @@ class NodeType:
     sources: str
 
     @property
+    def price(self) -> float:
+        """On-demand USD per node-hour, for types known to be priced (the planner skips unpriced ones first)."""
+        if self.price_usd_per_hour is None:
+            raise ValueError(f"{self.node_type}: no on-demand price in the catalog")
+        return self.price_usd_per_hour
+
+    @property
     def memory_gib(self) -> float:
         """The node type's ``maxmemory`` in GiB; for most current types this is the advertised node memory."""
         return self.maxmemory_bytes / GIB

@@ -141,7 +141,7 @@ def outcomes_of(result: Result) -> set[str]:
 
 def _need_parquet() -> None:
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow  # noqa: F401 - imported only to check it is installed
     except ImportError:
         from .inputs import InputError
 

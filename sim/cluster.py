@@ -10,12 +10,11 @@ import numpy as np
 
 from .outcomes import OUTCOMES
 from .result import Result
-from .scenario import Scenario, ShardWeights, Uniform, Zipf
+from .scenario import Cluster, Scenario, ShardWeights, Uniform, Zipf
 
 
-def shard_weights(scenario: Scenario) -> np.ndarray:
+def shard_weights(cluster: Cluster) -> np.ndarray:
     """Share of the data and of the writes on each shard."""
-    cluster = scenario.cluster
     skew = cluster.skew
     if isinstance(skew, Uniform):
         w = np.ones(cluster.shards)
@@ -30,8 +29,10 @@ def shard_weights(scenario: Scenario) -> np.ndarray:
 
 def shard_scenarios(scenario: Scenario) -> list[Scenario]:
     """One single-node scenario per shard, with that shard's share of data and load."""
+    if scenario.cluster is None:  # a single node is its own one shard
+        return [scenario]
     out = []
-    for i, share in enumerate(shard_weights(scenario)):
+    for i, share in enumerate(shard_weights(scenario.cluster)):
         data = scenario.dataset
         dataset = data.model_copy(
             update={

@@ -45,9 +45,9 @@ def play(p: Prepared, window_s: float, rng: np.random.Generator, warmup_s: float
     slot_of_key = rng.permutation(p.keys)  # keys sit on slots independently of their popularity
     first, last, dirty = [], [], []
     for alloc in layout.rewritten:
-        start = slot_of_key * alloc.size
-        first.append(start // p.page_size)
-        last.append((start + alloc.size - 1) // p.page_size)
+        offset = slot_of_key * alloc.size
+        first.append(offset // p.page_size)
+        last.append((offset + alloc.size - 1) // p.page_size)
         dirty.append(np.zeros(int(last[-1].max()) + 1, dtype=bool))
 
     stall_end = p.fork_stall_s
@@ -55,7 +55,7 @@ def play(p: Prepared, window_s: float, rng: np.random.Generator, warmup_s: float
     latencies = np.empty(count)
     writes = copied = 0
     for k in range(count):
-        start = max(arrivals[k], free_at)
+        start = max(float(arrivals[k]), free_at)
         if 0.0 <= start < stall_end:  # the fork freezes the main thread
             start = stall_end
         work = service[k]

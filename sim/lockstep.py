@@ -13,7 +13,7 @@ engines 2.8.22+ (forkless saves and the change log of older engines go to the en
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -185,6 +185,20 @@ def _advance(r: Runs, i: np.ndarray, s: dict, m: dict, dt: np.ndarray) -> dict:
         "service": service,
         "pace": pace,
     }
+
+
+@dataclass
+class _BatchRun:
+    """One run of a batch, as :func:`~sim.result.summarize` reads a finished run."""
+
+    p: Prepared
+    record: RunRecord
+    oom_victim: str | None
+    oom_choice: oom.Choice | None
+    failure: str | None
+    events: list[tuple[float, str]]
+    backup_started_at: float | None
+    save_ended_at: float | None
 
 
 class Lockstep:
@@ -422,7 +436,9 @@ class Lockstep:
             lo, hi = bounds[k], bounds[k + 1]
             rec = RunRecord(p.budget, timeline=False)
             zeros = np.zeros(hi - lo)
-            rec.steps = np.column_stack([cols[0][lo:hi], cols[1][lo:hi], cols[2][lo:hi], cols[3][lo:hi], zeros, zeros])
+            rec.step_table = np.column_stack(
+                [cols[0][lo:hi], cols[1][lo:hi], cols[2][lo:hi], cols[3][lo:hi], zeros, zeros]
+            )
             rec.phases = [PHASES[c] for c in cols[4][lo:hi]]
             rec.max_wait_s = float(self.peaks["wait"][k])
             rec.worst_request_s = float(self.peaks["worst"][k])
@@ -430,7 +446,7 @@ class Lockstep:
             rec.container_peak, rec.swap_peak = self.peaks["container"][k], self.peaks["swap"][k]
             rec.min_served_in_save = self.min_served[k]
             rec.deferred_requests = float(self.s["deferred"][k])
-            run = SimpleNamespace(
+            run = _BatchRun(
                 p=p,
                 record=rec,
                 oom_victim=self.victim[k],

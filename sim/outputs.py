@@ -83,7 +83,7 @@ def unique_stems(names: list[str]) -> list[str]:
     return out
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path`` (same extension), then rename it to ``path``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:MAX_STEM_CHARS]}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)

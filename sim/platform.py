@@ -118,6 +118,12 @@ class Platform(BaseModel):
     restore: RestoreCost | None = None
     calibration: dict | None = None
 
+    def restore_cost(self) -> RestoreCost:
+        """The restore costs of a platform that must have them (PlatformError naming it otherwise)."""
+        if self.restore is None:
+            raise PlatformError(f"platform {self.name} has no restore: costs")
+        return self.restore
+
 
 class PlatformError(InputError):
     """A platform name or profile file that cannot be used."""

@@ -145,7 +145,7 @@ def restore_fields(p: Prepared) -> dict:
         messages.append(f"platform {p.platform.name} has no restore costs: the lab's are used")
     rdb_version = rdb_version_written(s.engine.name, s.engine.version_tuple)
     blocked = _blocked(s, r, engine, rdb_version)
-    weights = shard_weights(s.model_copy(update={"cluster": Cluster(shards=r.shards, skew=r.skew)}))
+    weights = shard_weights(Cluster(shards=r.shards, skew=r.skew))
     writes = s.workload.writes_per_sec if r.writes_per_sec is None else r.writes_per_sec
     shards = [shard_restore(p, float(w), budget, cost, engine.allocator, r.replicas, writes) for w in weights]
     slots = phys.slots_per_shard(r.shards)

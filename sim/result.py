@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from .physics.forkless import SLICE_S
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .engine import BackupSimulation, Memory, NodeState
+    from .engine import Memory, NodeState
     from .physics.budget import MemoryBudget
     from .prepare import Prepared
 
@@ -109,11 +109,18 @@ class RunRecord:
         self.rows: list[tuple] = []
         self.phases: list[str] = []
         self.steps: list[tuple[float, float, float, float, float, float]] = []  # time, wait, service, arrivals, shares
+        self.step_table: np.ndarray | None = None  # the same steps as one array, when a batch engine hands them over
         self.max_wait_s = 0.0  # longest wait at the forking node's main thread
         self.worst_request_s = 0.0  # longest wait + service + the stalls a request of that step may meet
         self.cow_peak = self.demand_peak = self.container_peak = self.swap_peak = -math.inf
         self.min_served_in_save = math.nan
         self.delayed_writes = self.deferred_requests = 0.0
+
+    def step_array(self) -> np.ndarray:
+        """The steps as an (n, 6) float array: time, wait, service, arrivals and the two shares."""
+        if self.step_table is not None:
+            return self.step_table
+        return np.array(self.steps, dtype=float).reshape(-1, 6)
 
     def add(self, now: float, s: NodeState, m: Memory, arrivals: float) -> None:
         """Record the state ``s`` (memory ``m``) reached at time ``now``."""
@@ -206,13 +213,26 @@ def _jsonable(value):
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
-def summarize(run: BackupSimulation) -> Result:
-    """Turn a finished :class:`BackupSimulation` into a :class:`Result`."""
+class FinishedRun(Protocol):
+    """What :func:`summarize` reads of a finished run (the event engine's or one run of a lockstep batch)."""
+
+    p: Prepared
+    record: RunRecord
+    oom_victim: str | None
+    oom_choice: oom.Choice | None
+    failure: str | None
+    events: list[tuple[float, str]]
+    backup_started_at: float | None
+    save_ended_at: float | None
+
+
+def summarize(run: FinishedRun) -> Result:
+    """Turn a finished run (:class:`~sim.engine.BackupSimulation` or a lockstep batch's) into a :class:`Result`."""
     p, rec = run.p, run.record
     budget = p.budget
     peak_demand = float(rec.demand_peak)
     swap_peak = float(rec.swap_peak)
-    offered = _offered_per_sec(p, np.array([step[0] for step in rec.steps], dtype=float))
+    offered = _offered_per_sec(p, rec.step_array()[:, 0])
     overloaded = offered > p.throughput_ceiling
     if run.oom_victim:
         outcome = "oom"
@@ -224,9 +244,10 @@ def summarize(run: BackupSimulation) -> Result:
         outcome = "overloaded"
     else:
         outcome = "ok"
-    completed = run.save_ended_at is not None
+    ended, started = run.save_ended_at, run.backup_started_at
+    completed = ended is not None
     stall = p.fork_stall_s if p.method == "fork" else 0.0
-    save_duration = run.save_ended_at - run.backup_started_at - stall if completed else None
+    save_duration = ended - started - stall if ended is not None and started is not None else None
     before, during = client_latency(run)
     primary_rho = sum(p.load.at(p.fork_time_of_day)) * p.service_s
     clients = p.scenario.workload.clients  # a saturated server makes its clients wait, not queue forever
@@ -242,7 +263,7 @@ def summarize(run: BackupSimulation) -> Result:
         "oom_victim": run.oom_victim,
         "fork_stall_s": stall,
         "save_duration_s": save_duration,
-        "backup_duration_s": (stall + save_duration) if completed else None,
+        "backup_duration_s": (stall + save_duration) if save_duration is not None else None,
         "cow_peak_bytes": float(rec.cow_peak),
         "peak_memory_bytes": peak_demand,
         "peak_container_usage_bytes": float(rec.container_peak),
@@ -314,14 +335,14 @@ def _load_warnings(p: Prepared, offered: float, overloaded: bool) -> list[str]:
     return out
 
 
-def _oom_consequence(run: BackupSimulation) -> str | None:
+def _oom_consequence(run: FinishedRun) -> str | None:
     """What the OOM kill costs, in words (None without one)."""
     if run.oom_victim is None:
         return None
     return oom.consequence(run.oom_victim, run.p.scenario.backup.source, run.p.scenario.build == ELASTICACHE)
 
 
-def _oom_assumption(run: BackupSimulation) -> str | None:
+def _oom_assumption(run: FinishedRun) -> str | None:
     """The kernel rule and figures behind the victim (None without an OOM kill)."""
     if run.oom_victim is None:
         return None
@@ -331,7 +352,7 @@ def _oom_assumption(run: BackupSimulation) -> str | None:
     return oom.assumption(run.oom_choice, run.p.scenario.node.oom_score_adj, container)
 
 
-def client_latency(run: BackupSimulation) -> tuple[list[float], list[float]]:
+def client_latency(run: FinishedRun) -> tuple[list[float], list[float]]:
     """p50/p99/p99.9 latency (ms) of client requests before the backup and while it runs.
 
     Each step's requests meet the fluid wait of that moment (interpolated within the step) plus
@@ -344,7 +365,7 @@ def client_latency(run: BackupSimulation) -> tuple[list[float], list[float]]:
         cap = p.scenario.workload.clients * p.service_s
         base = [1000 * min(latency.mm1_sojourn_quantile(p.service_s, rho, q), cap) for q in QUANTILES]
         return base, base
-    steps = np.array(run.record.steps, dtype=float)
+    steps = run.record.step_array()
     t = steps[:, 0]
     phase = np.array(run.record.phases, dtype=object)
     start = run.backup_started_at if run.backup_started_at is not None else np.inf
@@ -376,7 +397,7 @@ def _quantiles(steps: np.ndarray, mask: np.ndarray, key_delay_s: float) -> list[
         arrivals = np.ones_like(arrivals)
         dt = dt if (dt * mask).sum() > 0 else np.ones_like(dt)
     rate = (1 - rho) / service
-    weights, shifts, rates = [], [], []
+    weight_parts, shift_parts, rate_parts = [], [], []
     for k in range(SUB_STEPS):
         frac = (k + 0.5) / SUB_STEPS
         w = wait[:-1] + frac * (wait[1:] - wait[:-1])
@@ -386,10 +407,10 @@ def _quantiles(steps: np.ndarray, mask: np.ndarray, key_delay_s: float) -> list[
             (base * share * (1 - delayed), SLICE_S / 2),
             (base * delayed, key_delay_s),
         ):
-            weights.append(weight)
-            shifts.append(w + extra)
-            rates.append(rate)
-    weights, shifts, rates = (np.concatenate(x) for x in (weights, shifts, rates))
+            weight_parts.append(weight)
+            shift_parts.append(w + extra)
+            rate_parts.append(rate)
+    weights, shifts, rates = (np.concatenate(x) for x in (weight_parts, shift_parts, rate_parts))
     if weights.sum() <= 0:
         return [float("nan")] * len(QUANTILES)
     return [1000 * x for x in latency.mixture_quantiles(weights, shifts, rates, QUANTILES)]

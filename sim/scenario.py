@@ -435,8 +435,8 @@ def _check_references(scenario: Scenario, source: str, tree: YamlNode | None) ->
         try:
             read_day_csv(resolve_path(profile.csv, folder))
         except DayLoadError as exc:
-            loc = ("workload", "daily_profile", "csv")
-            raise ScenarioError(source, [(".".join(loc), _line(tree, loc), str(exc))]) from None
+            csv_loc = ("workload", "daily_profile", "csv")
+            raise ScenarioError(source, [(".".join(csv_loc), _line(tree, csv_loc), str(exc))]) from None
 
 
 def resolve_path(name: str, folder: Path | None) -> Path:

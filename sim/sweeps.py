@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # numpy, pandas and pydantic load when a sweep runs, not for 
 
     from .batch import Runner
 
+NEEDS_RUNS = "--sample needs --runs N (how many random runs)"
 MAX_RUNS = 10_000_000
 """Most runs, workers or chunk size one sweep takes (a 10,000-run sweep takes minutes)."""
 
@@ -127,15 +129,18 @@ def sample_variants(
             if isinstance(exc, ScenarioError):
                 raise
             raise SweepSpecError(f"--sample {shown(spec)}: {exc}") from None
-        encode = number_encoder(base, parts, drawn[0]) if drawn else None
+        if not drawn:
+            columns.append([])
+            continue
+        encode = number_encoder(base, parts, drawn[0])
         columns.append([(parts, (encode(v), v)) for v in drawn])
     return [dict(row) for row in zip(*columns, strict=False)]
 
 
 def sweep(
     path: str | Path,
-    grids: list[str] = (),
-    samples: list[str] = (),
+    grids: Sequence[str] = (),
+    samples: Sequence[str] = (),
     runs: int | None = None,
     seed: int = 0,
     runner: Runner | None = None,
@@ -152,15 +157,18 @@ def sweep(
             "give --grid options (a grid) or --sample options with --runs (Monte-Carlo), not both or neither"
         )
     if samples and not runs:
-        raise SweepSpecError("--sample needs --runs N (how many random runs)")
+        raise SweepSpecError(NEEDS_RUNS)
     path = Path(path)
     load_scenario(path)  # validate the file itself first, with line numbers
     base = load_yaml_file(path)
     base.pop("plan", None)
     source = str(path)
-    variants = (
-        grid_variants(base, list(grids), source) if grids else sample_variants(base, list(samples), runs, seed, source)
-    )
+    if grids:
+        variants = grid_variants(base, list(grids), source)
+    elif runs:
+        variants = sample_variants(base, list(samples), runs, seed, source)
+    else:  # refused above, before the file was read
+        raise SweepSpecError(NEEDS_RUNS)
     jobs = []
     for variant in variants:
         data = base
@@ -202,7 +210,7 @@ def write_table(table: pd.DataFrame, out: str | Path) -> None:
 
 def _need_pyarrow() -> None:
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow  # noqa: F401 - imported only to check it is installed
     except ImportError:
         raise SweepSpecError(
             "writing Parquet needs pyarrow: pip install 'rbsim[parquet]' (make run installs it), or use --out FILE.csv"

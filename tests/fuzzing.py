@@ -537,7 +537,7 @@ class _Timeout(BaseException):
     """Raised by the alarm: a case ran past its time (a BaseException so ``except Exception`` cannot hide it)."""
 
 
-def _alarm(signum, frame):  # noqa: ANN001
+def _alarm(signum, frame):
     raise _Timeout
 
 

@@ -15,9 +15,9 @@ BASE = (
 
 def test_weights():
     s = parse_scenario(BASE + "cluster: {shards: 3, skew: [1, 1, 2]}\n")
-    assert shard_weights(s) == pytest.approx([0.25, 0.25, 0.5])
+    assert shard_weights(s.cluster) == pytest.approx([0.25, 0.25, 0.5])
     z = parse_scenario(BASE + "cluster: {shards: 4, skew: {zipf: 1}}\n")
-    w = shard_weights(z)
+    w = shard_weights(z.cluster)
     assert w.sum() == pytest.approx(1) and np.all(np.diff(w) < 0)
 
 

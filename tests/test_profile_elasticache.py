@@ -16,15 +16,15 @@ import yaml
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-from moto.core import set_initial_no_auth_action_count  # noqa: E402
+import boto3
+from moto import mock_aws
+from moto.core import set_initial_no_auth_action_count
 
-from sim import units  # noqa: E402
-from sim.profiling import writer  # noqa: E402
-from sim.profiling.cli import main  # noqa: E402
-from sim.profiling.elasticache import profile_elasticache  # noqa: E402
-from sim.scenario import Backup, Workload, parse_scenario  # noqa: E402
+from sim import units
+from sim.profiling import writer
+from sim.profiling.cli import main
+from sim.profiling.elasticache import profile_elasticache
+from sim.scenario import Backup, Workload, parse_scenario
 
 REGION = "us-east-1"
 GIB = 1024**3

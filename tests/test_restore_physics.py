@@ -246,7 +246,7 @@ def test_validation_split_keeps_repeats_together_and_fits_on_the_fastest():
 
     records = [rec(f"s{j}", i, 1.0 + i + j) for j in range(10) for i in range(2)] + [rec("bad", 0, None, "oom")]
     train, held = split_by_scenario(records)
-    names = lambda rs: {r["scenario"]["name"] for r in rs}  # noqa: E731
+    names = lambda rs: {r["scenario"]["name"] for r in rs}  # noqa: E731 - a one-line helper local to this test
     assert not names(train) & names(held) and len(train) + len(held) == len(records)
     assert len(names(held)) == 4 and names(train) >= {"bad"} and len(names(train)) == 7  # a lone outcome trains
     best = fastest_per_scenario(train)

@@ -27,7 +27,7 @@ U, H10, H20, H5 = (
     "{hot_set: {keys: 20%, writes: 80%}}",
     "{hot_set: {keys: 5%, writes: 95%}}",
 )
-Z = lambda s: f"{{zipf: {s}}}"  # noqa: E731
+Z = lambda s: f"{{zipf: {s}}}"  # noqa: E731 - a one-line YAML snippet maker
 ROWS = [
     (
         "v01-1k-rand-idle",

@@ -38,7 +38,7 @@ def row(r: dict) -> str:
     cow = m["rdb_last_cow_size"] if m["rdb_last_cow_size"] is not None else m.get("cow_peak_sampled_bytes")
     served = ld["served_writes_per_sec_during_save"]
 
-    def n(x, fmt):  # noqa: ANN001, ANN202
+    def n(x, fmt):
         return "–" if x is None else format(x, fmt)
 
     return (

@@ -339,8 +339,7 @@ class MemoryCgroup:
     @property
     def name(self) -> str:
         """The group's directory name (``rbsim-<pid>-<hex>``)."""
-        self._need()
-        return self.path.name  # type: ignore[union-attr]
+        return self._need().name
 
     @property
     def procs_file(self) -> Path:

@@ -164,7 +164,7 @@ class CleanupRegistry:
 
     # -- signals ---------------------------------------------------------------------------------
 
-    def _on_signal(self, signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
+    def _on_signal(self, signum: int, frame) -> None:
         if self._running:
             self._pending_signal = signum  # finish the teardown in progress first
             return
@@ -310,5 +310,5 @@ class StopFlag:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
 
-    def _stop(self, signum, frame) -> None:  # noqa: ANN001
+    def _stop(self, signum, frame) -> None:
         self.stopped = True

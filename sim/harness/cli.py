@@ -178,10 +178,10 @@ def summary_line(record: dict, path: Path, wall: float) -> str:
     """One line per run: file, outcome, fork, save, COW, peak, ping max, served rate, record path."""
     m, ld = record["measured"], record["load"]
 
-    def mib(x):  # noqa: ANN001, ANN202
+    def mib(x):
         return "-" if x is None else f"{x / 2**20:.0f}MiB"
 
-    def num(x, fmt):  # noqa: ANN001, ANN202
+    def num(x, fmt):
         return "-" if x is None else format(x, fmt)
 
     victim = f"({m['oom_victim']})" if m["oom_victim"] else ""

@@ -50,7 +50,7 @@ def reasons(found: SearchResult, planner) -> list[str]:
         f"cheapest configuration that meets every objective: ${cost.total_usd:,.2f}/month "
         f"({cost.nodes} × {c.node_type} ${cost.node_usd:,.2f} + backup storage ${cost.backup_storage_usd:,.2f})"
     ]
-    price = get_node_type(c.node_type).price_usd_per_hour
+    price = get_node_type(c.node_type).price
     for name in spec.node_types:
         node = get_node_type(name)
         if node.price_usd_per_hour is None or node.price_usd_per_hour >= price or name == c.node_type:

@@ -131,10 +131,15 @@ def _data_value(field: str, value: float):
     return round(value) if field == "keys" else f"{round(value)}B"
 
 
-def _drive(searches, makers, check):
-    """Step every search together: one batch of simulations per round."""
+def _drive(
+    searches: dict[str, Search],
+    makers: dict[str, Callable[[float], dict]],
+    check: Callable[[list[dict]], list[tuple[dict, list[Violation]]]],
+) -> tuple[dict[str, tuple[float, float | None]], dict[str, str]]:
+    """Step every search together: one batch of simulations per round; (bounds, first limit hit) per search."""
     pending = {name: next(gen) for name, gen in searches.items()}
-    bounds, limits = {}, {}
+    bounds: dict[str, tuple[float, float | None]] = {}
+    limits: dict[str, str] = {}
     while pending:
         names = list(pending)
         results = check([makers[n](pending[n]) for n in names])

@@ -60,7 +60,7 @@ def default_node_types() -> list[str]:
         for n in load_catalog().values()
         if n.family in DEFAULT_FAMILIES and n.price_usd_per_hour is not None and n.backup_supported
     ]
-    return [n.node_type for n in sorted(nodes, key=lambda n: n.price_usd_per_hour)]
+    return [n.node_type for n in sorted(nodes, key=lambda n: n.price)]
 
 
 class PlanSpec(_Model):

@@ -13,6 +13,7 @@ Pruning keeps it fast:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ class Planner:
 
     def cost(self, node_type: str) -> MonthlyCost:
         """Monthly cost of the replication group on ``node_type``."""
-        price = get_node_type(node_type).price_usd_per_hour
+        price = get_node_type(node_type).price
         return monthly_cost(price, self.nodes, self.rdb_bytes, self.retention_days)
 
     # -- search ----------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class Planner:
         result = SearchResult(candidates=[], accepted=[], skipped=skipped)
         good_types: list[float] = []
         for n, (node_type, reserved) in enumerate(types):
-            price = get_node_type(node_type).price_usd_per_hour
+            price = get_node_type(node_type).price
             if len(good_types) >= ENOUGH_NODE_TYPES and price > good_types[-1]:
                 skipped.append(
                     Skipped(
@@ -205,7 +206,7 @@ class Planner:
             if not self.draws:
                 return candidate
             candidate.mc = estimate(
-                lambda runs, c=candidate: self._mc_runs(c, runs),
+                functools.partial(self._mc_runs, candidate),
                 self.draws,
                 self.spec.max_failure_probability,
                 chunk=max(10, 4 * self.runner.parallelism, len(self.draws) // MC_CHECKS),
@@ -275,5 +276,5 @@ class Planner:
                             )
                         )
                 kept.append((name, fits))
-        kept.sort(key=lambda item: get_node_type(item[0]).price_usd_per_hour)
+        kept.sort(key=lambda item: get_node_type(item[0]).price)
         return skipped, kept

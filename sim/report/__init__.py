@@ -148,7 +148,7 @@ def _png(fig) -> bytes:
 
 def _figures(result: PlanResult, a: Analysis) -> dict:
     figs = {}
-    if a.chosen is not None:
+    if a.chosen is not None and a.subject is not None:  # a timeline is simulated only for a subject
         c = a.subject.config
         figs["memory.png"] = figures.memory(a.chosen, c.reserved_percent)
         runs = [(f"chosen window {a.subject.window.label}", a.chosen)]

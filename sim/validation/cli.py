@@ -101,7 +101,7 @@ def _calibrate(args) -> int:
         f"whose file cites their sources",
     )
     write_atomic(Path(args.out), lambda tmp: tmp.write_text(text))
-    for step, fit in fitted.calibration["fits"].items():
+    for step, fit in (fitted.calibration or {}).get("fits", {}).items():  # calibrate always records its fits
         print(f"{step:<8} {fit}")
     print(f"wrote {args.out} (fitted on {len(train)} records, {len(held)} held out)")
     return 0
@@ -121,11 +121,11 @@ def _validate(args) -> int:
     except PlatformError as exc:
         return _fail(str(exc))
     trained = set((platform.calibration or {}).get("records", []))
-    groups = {
+    split_records = {
         "held-out": [r for r in records if r["id"] not in trained],
         "training": [r for r in records if r["id"] in trained],
     }
-    groups = {k: [predict(r, platform) for r in v] for k, v in groups.items() if v}
+    groups = {k: [predict(r, platform) for r in v] for k, v in split_records.items() if v}
     errors = {k: error_table(v) for k, v in groups.items()}
     for name, comparisons in groups.items():
         print(f"== {name} records: {len(comparisons)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,8 @@ def error_table(comparisons: list[Comparison]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "metric", "measured", "predicted", "error_pct", "paging"])
 
 
-def _usable(value) -> bool:
+def _usable(value: float | None) -> TypeGuard[float]:
+    """A positive finite number (what a percentage error can divide by)."""
     return value is not None and np.isfinite(value) and value > 0
 
 

@@ -123,7 +123,7 @@ def prepared(record: dict, platform: Platform):
     """The simulator's view of a record's scenario on ``platform`` as the record's machine ran it."""
     if not reporting(record):
         platform = platform.model_copy(
-            update={"restore": platform.restore.model_copy(update={"first_touch_us_per_page": 0.0})}
+            update={"restore": platform.restore_cost().model_copy(update={"first_touch_us_per_page": 0.0})}
         )
     scenario = parse_scenario(record["scenario_yaml"], source=record["scenario_file"])
     return prepare(scenario, platform=platform)
@@ -150,7 +150,7 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
     loading thread's CPU time. Loads with reporting on then give the first-touch cost per page: the median
     of what they took beyond that prediction, per page of the loaded dataset.
     """
-    cost = base.restore
+    cost = base.restore_cost()
     every = [r for r in records if r["measured"].get("loaded") and r["measured"].get("load_cpu_s")]
     loads = [r for r in every if not reporting(r)] or every
     if len(loads) < 4:
@@ -182,14 +182,11 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
         _peak_rss(r["measured"]) - restore_fields(p)["restore_peak_memory_bytes"] + cost.peak_extra
         for r, p in zip(loads, preps, strict=False)
     ]
-    platform = platform.model_copy(
-        update={"restore": restore.model_copy(update={"peak_extra": int(max(0.0, float(np.median(extra))))})}
-    )
+    restore = restore.model_copy(update={"peak_extra": int(max(0.0, float(np.median(extra))))})
+    platform = platform.model_copy(update={"restore": restore})
     touched = [r for r in every if reporting(r)] if loads is not every else []
     if touched:
-        plain = platform.model_copy(
-            update={"restore": platform.restore.model_copy(update={"first_touch_us_per_page": 0.0})}
-        )
+        plain = platform.model_copy(update={"restore": restore.model_copy(update={"first_touch_us_per_page": 0.0})})
         per_page = []
         for r in touched:
             f = restore_fields(prepare(parse_scenario(r["scenario_yaml"], source=r["scenario_file"]), platform=plain))
@@ -197,9 +194,7 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
             per_page.append(1e6 * (r["measured"]["load_cpu_s"] - f["restore_load_s"]) / pages)
         platform = platform.model_copy(
             update={
-                "restore": platform.restore.model_copy(
-                    update={"first_touch_us_per_page": max(0.0, float(np.median(per_page)))}
-                )
+                "restore": restore.model_copy(update={"first_touch_us_per_page": max(0.0, float(np.median(per_page)))})
             }
         )
     err = np.abs(residuals(fit.x)) * 100
@@ -358,7 +353,7 @@ def restore_command(args) -> int:
 
 
 def _restore_yaml(platform: Platform) -> dict:
-    data = platform.restore.model_dump()
+    data = platform.restore_cost().model_dump()
     for key in ("value_bytes_per_sec", "lzf_bytes_per_sec", "peak_extra", "network_bytes_per_sec"):
         data[key] = f"{int(data[key])}B"
     return data
