@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE ?= scenarios/comfortable.yaml
 
-.PHONY: run test install install-test system-deps bench clean notebook
+.PHONY: run test check lint install install-test system-deps bench clean notebook
 
 ## make run: install rbsim and simulate the example scenario
 run: install
@@ -13,6 +13,16 @@ run: install
 ## make test: install everything the tests need (redis-server included) and run them
 test: install-test
 	$(BIN)/python -m pytest
+
+## make check: the gate CI runs: ruff (lint, format) and mypy, then the tests (installs as make test does)
+check: lint
+	$(BIN)/python -m pytest
+
+## make lint: only the static checks (configured in pyproject.toml)
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 install: $(VENV)/.rbsim-installed
 install-test: system-deps $(VENV)/.rbsim-test-installed
