@@ -87,7 +87,7 @@ def summaries(jobs: Sequence[Job]) -> list[dict]:
             results = list(lockstep.simulate_many([prepared for *_, prepared in group]))
         except Exception:  # noqa: BLE001 - one odd run must not sink the chunk: each alone, errors recorded
             results = [None] * len(group)
-        for (k, scenario, notes, _), result in zip(group, results, strict=False):
+        for (k, scenario, notes, _), result in zip(group, results, strict=True):
             if result is None:
                 out[k] = run_job(jobs[k])
             else:

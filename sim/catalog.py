@@ -153,4 +153,4 @@ def _close_names(name: object, names: list[str]) -> list[str]:
     key = name.strip().lower()
     matches = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
     scores = [difflib.SequenceMatcher(None, match, key).ratio() for match in matches]
-    return [match for match, score in zip(matches, scores, strict=False) if score >= scores[0] - 0.02]
+    return [match for match, score in zip(matches, scores, strict=True) if score >= scores[0] - 0.02]

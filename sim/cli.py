@@ -110,7 +110,7 @@ def _run(args) -> int:
         _need_parquet()
     stems = unique_stems([scenario.name for _, scenario in scenarios])
     results = []
-    for (path, scenario), stem in zip(scenarios, stems, strict=False):
+    for (path, scenario), stem in zip(scenarios, stems, strict=True):
         result = run_scenario(scenario, source_dir=Path(path).parent, timeline=out is not None)
         results.append(result)
         if out is not None:

@@ -373,7 +373,7 @@ class Lockstep:
                 child[j] = self.choice[k].victim == "child"
             else:
                 child[j] = not s["parent"][k]
-        for k, was_child in zip(i, child, strict=False):
+        for k, was_child in zip(i, child, strict=True):
             self.victim[k] = "child" if was_child else "parent"
             self.events[k].append((float(s["t"][k]), f"OOM kills the {self.victim[k]}"))
         s["phase"][i] = np.where(child, FAILED, LOST)

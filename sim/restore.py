@@ -149,7 +149,7 @@ def restore_fields(p: Prepared) -> dict:
     writes = s.workload.writes_per_sec if r.writes_per_sec is None else r.writes_per_sec
     shards = [shard_restore(p, float(w), budget, cost, engine.allocator, r.replicas, writes) for w in weights]
     slots = phys.slots_per_shard(r.shards)
-    for shard, n in zip(shards, slots, strict=False):
+    for shard, n in zip(shards, slots, strict=True):
         shard["slots"] = n
     worst = max(shards, key=lambda x: (x["used_memory_bytes"], x["load_s"]))
     syncs = [x["replica_sync_s"] for x in shards if x["replica_sync_s"] is not None]

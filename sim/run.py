@@ -84,7 +84,7 @@ def _shards(
         and all(lockstep.supported(p) is None for p in preps.values())
     )
     if together:
-        done = dict(zip(preps, lockstep.simulate_many(list(preps.values())), strict=False))
+        done = dict(zip(preps, lockstep.simulate_many(list(preps.values())), strict=True))
     else:
         done = {key: simulate(distinct[key], p, timeline) for key, p in preps.items()}
     out = []

@@ -178,7 +178,7 @@ def sweep(
     runner = runner or Runner()
     summaries = runner.map(jobs, desc="sweep")
     rows = []
-    for number, (variant, summary) in enumerate(zip(variants, summaries, strict=False)):
+    for number, (variant, summary) in enumerate(zip(variants, summaries, strict=True)):
         row: dict[str, Any] = {"run": number}
         row.update({".".join(parts): shown for parts, (_, shown) in variant.items()})
         row.update({key: _flat(value) for key, value in summary.items() if key != "error"})

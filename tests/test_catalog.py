@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import itertools
 import re
 from collections import Counter
 from importlib import resources
@@ -166,7 +167,7 @@ def test_sizes_grow_together_within_a_family():
         vcpus = [node.vcpu for node in nodes if node.vcpu is not None]
         assert vcpus == sorted(vcpus), family  # burstable sizes can share a vCPU count
         prices = [node.price_usd_per_hour for node in nodes if node.price_usd_per_hour is not None]
-        assert all(a < b for a, b in zip(prices, prices[1:], strict=False)), family
+        assert all(a < b for a, b in itertools.pairwise(prices)), family
 
 
 def test_every_source_tag_is_explained_in_the_header():

@@ -63,7 +63,7 @@ def test_page_overlaps_closed_form_matches_counting_every_page_of_the_period(siz
     period = size // math.gcd(size, page)
     j = np.arange(period, dtype=np.int64) * page
     counts, pages = np.unique((j + page - 1) // size - j // size + 1, return_counts=True)
-    counted = {int(c): n / period for c, n in zip(counts, pages, strict=False)}
+    counted = {int(c): n / period for c, n in zip(counts, pages, strict=True)}
     closed = {c: share for c, share in page_overlaps(size, page) if share > 0}
     assert closed.keys() == counted.keys()
     for c in closed:

@@ -61,7 +61,7 @@ def batched(datas: list[dict]) -> list[dict]:
     runs = [managed_source(validate_scenario(d)) for d in datas]
     preps = [prepare(s) for s, _ in runs]
     assert all(lockstep.supported(p) is None for p in preps)
-    return [finish(s, r, notes).summary for (s, notes), r in zip(runs, lockstep.simulate_many(preps), strict=False)]
+    return [finish(s, r, notes).summary for (s, notes), r in zip(runs, lockstep.simulate_many(preps), strict=True)]
 
 
 def assert_agree(batch: dict, engine: dict):
@@ -80,7 +80,7 @@ def assert_agree(batch: dict, engine: dict):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(fork_scenarios(), min_size=1, max_size=6))
 def test_batch_agrees_with_the_engine_within_one_percent(datas):
-    for data, batch in zip(datas, batched(datas), strict=False):
+    for data, batch in zip(datas, batched(datas), strict=True):
         assert_agree(batch, run_job(Job(data)))
 
 
@@ -98,10 +98,10 @@ def test_the_examples_cover_paging_and_both_oom_victims():
     ]
     datas = [merge(BASE, c) for c in cases]
     got = batched(datas)
-    for one_by_one, together in zip(summaries([Job(d) for d in datas]), got, strict=False):  # few runs: the engine
+    for one_by_one, together in zip(summaries([Job(d) for d in datas]), got, strict=True):  # few runs: the engine
         assert_agree(together, one_by_one)
     assert [(g["outcome"], g["oom_victim"]) for g in got] == [("oom", "parent"), ("oom", "child"), ("paging", None)]
-    for data, batch in zip(datas, got, strict=False):
+    for data, batch in zip(datas, got, strict=True):
         assert_agree(batch, run_job(Job(data)))
 
 

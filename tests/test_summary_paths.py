@@ -102,7 +102,7 @@ def test_a_skewed_cluster_without_timeline_advances_its_shards_together_like_the
     )
     lean, full = run(s, timeline=False), run(s, timeline=True)
     assert len({x["scenario"] for x in lean["shards"]}) == 16
-    for a, b in zip(lean["shards"], full["shards"], strict=False):
+    for a, b in zip(lean["shards"], full["shards"], strict=True):
         for key, value in b.items():
             if isinstance(value, float) and not np.isnan(value):
                 assert a[key] == pytest.approx(value, rel=0.01), key

@@ -143,7 +143,7 @@ def _drive(
     while pending:
         names = list(pending)
         results = check([makers[n](pending[n]) for n in names])
-        for name, (_, found) in zip(names, results, strict=False):
+        for name, (_, found) in zip(names, results, strict=True):
             found = [v for v in found if v.objective != "min_data_growth"]  # the margin measures the growth itself
             if found:
                 limits[name] = found[0].limit

@@ -129,9 +129,9 @@ class Planner:
     def evaluate(self, datas: list[dict]) -> list[dict]:
         """Summaries of scenario mappings, simulating each distinct one once."""
         keys = [json.dumps(d, sort_keys=True, default=str) for d in datas]
-        todo = {k: d for k, d in zip(keys, datas, strict=False) if k not in self._cache}
+        todo = {k: d for k, d in zip(keys, datas, strict=True) if k not in self._cache}
         jobs = [Job(d, source=self.source, source_dir=self.source_dir) for d in todo.values()]
-        for key, summary in zip(todo, self.runner.map(jobs, desc="plan"), strict=False):
+        for key, summary in zip(todo, self.runner.map(jobs, desc="plan"), strict=True):
             self._cache[key] = summary
         return [self._cache[k] for k in keys]
 
@@ -165,8 +165,7 @@ class Planner:
             configs = [Config(node_type, r, s) for r in reserved for s in self.spec.source_choices]
             checked = self.check([variant(self.base, c, self.quiet) for c in configs])
             found = [
-                Candidate(c, self.quiet, self.cost(node_type), s, v)
-                for c, (s, v) in zip(configs, checked, strict=False)
+                Candidate(c, self.quiet, self.cost(node_type), s, v) for c, (s, v) in zip(configs, checked, strict=True)
             ]
             result.candidates += found
             best = self._accept([c for c in found if c.meets_nominal])
@@ -233,7 +232,7 @@ class Planner:
     def window_risks(self, config: Config) -> list[WindowRisk]:
         """The configuration in every candidate window (the risk over the day)."""
         checked = self.check([variant(self.base, config, w) for w in self.windows])
-        return [WindowRisk(w, s, v) for w, (s, v) in zip(self.windows, checked, strict=False)]
+        return [WindowRisk(w, s, v) for w, (s, v) in zip(self.windows, checked, strict=True)]
 
     def _prune_types(self) -> tuple[list[Skipped], list[tuple[str, list[float]]]]:
         """Skip what cannot be costed or cannot hold the data; the rest cheapest first, with their reserved %."""

@@ -331,7 +331,7 @@ def _measure(client, keys: list, sample: KeySample, state: dict, notes: list[str
     sample.own_calls["type"] += len(keys)
     pipe = client.pipeline(transaction=False)
     asked = []
-    for key, kind in zip(keys, types, strict=False):
+    for key, kind in zip(keys, types, strict=True):
         if kind == "string":
             pipe.strlen(key)
             asked.append(("strlen", key))
@@ -351,7 +351,7 @@ def _measure(client, keys: list, sample: KeySample, state: dict, notes: list[str
         if reply is None:  # the key expired or was deleted between SCAN and now
             continue
         (sample.string_lengths if what == "strlen" else sample.memory_usage).append(int(reply))
-    for key, kind in zip(keys, types, strict=False):
+    for key, kind in zip(keys, types, strict=True):
         if kind != "none":
             sample.keys += 1
             sample.types[kind] += 1

@@ -122,7 +122,7 @@ def _heat_map(result: PlanResult, subject: Candidate | None) -> tuple[list[str],
         for j, rate in enumerate(rates):
             cells.append((i, j))
             datas.append(variant(p.base, Config(name, reserved, source), Window(start, rate, rate * read_share)))
-    for (i, j), summary in zip(cells, p.evaluate(datas), strict=False):
+    for (i, j), summary in zip(cells, p.evaluate(datas), strict=True):
         codes[i, j] = _code(summary, violations(spec.objectives, summary, spec.window_length))
     return types, rates, codes
 

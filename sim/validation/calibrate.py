@@ -116,7 +116,7 @@ def _fit_save(platform: Platform, records: list[dict]) -> tuple[Platform, dict]:
         return platform, {"skipped": "fewer than 5 completed saves without paging"}
     rows = [_save_features(r, platform) for r in quiet]
     X = np.array([f for f, _ in rows])
-    y = np.array([r["measured"]["save_duration_s"] - slept for r, (_, slept) in zip(quiet, rows, strict=False)])
+    y = np.array([r["measured"]["save_duration_s"] - slept for r, (_, slept) in zip(quiet, rows, strict=True)])
     scale = X.max(axis=0)
     scale[scale == 0] = 1.0
     coef, _ = nnls(X / scale, y)

@@ -180,7 +180,7 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
     platform = base.model_copy(update={"restore": restore})
     extra = [
         _peak_rss(r["measured"]) - restore_fields(p)["restore_peak_memory_bytes"] + cost.peak_extra
-        for r, p in zip(loads, preps, strict=False)
+        for r, p in zip(loads, preps, strict=True)
     ]
     restore = restore.model_copy(update={"peak_extra": int(max(0.0, float(np.median(extra))))})
     platform = platform.model_copy(update={"restore": restore})
