@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import shutil
 import sys
 import tempfile
 import time
@@ -64,6 +65,8 @@ def main() -> int:
                 f"  argv={[a[:80] for a in case.argv]} files={root / f'c{n}'}",
                 flush=True,
             )
+        else:  # only the cases worth reproducing keep their files
+            shutil.rmtree(root / f"c{n}", ignore_errors=True)
         if n and n % 500 == 0:
             print(f"... {n} cases, {dict(counts)}, {time.monotonic() - started:.0f} s", flush=True)
 
@@ -74,7 +77,10 @@ def main() -> int:
         random.seed(args.seed)
         one()
     total = sum(counts.values())
-    print(f"\n{total} cases in {time.monotonic() - started:.0f} s")
+    kept = "" if any(root.iterdir()) else " (no failing case: nothing kept)"
+    if kept:
+        root.rmdir()
+    print(f"\n{total} cases in {time.monotonic() - started:.0f} s{kept}")
     for verdict in fuzzing.CLASSES:
         print(
             f"  {verdict:<10} {counts[verdict]:>6}   "
