@@ -29,7 +29,7 @@ from sim.harness.cgroup import MemoryCgroup, memory_cgroup_available
 from sim.harness.fill import DatasetShape, FillError, FillResult, check_fits, dataset_shape, fill
 from sim.harness.loadgen import WriteLoad
 from sim.harness.oom import OomWatcher
-from sim.harness.record import SCHEMA, new_id, now_iso, thin_pings
+from sim.harness.record import SCHEMA, TIMELINE_FIELDS, new_id, now_iso, thin_pings
 from sim.harness.sampler import PingLoop, Sampler, latency_stats
 from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, server_version
 from sim.harness.swap import DEFAULT_SWAP_DIR, SwapFile
@@ -631,24 +631,7 @@ def build_record(
             "phase_s": state.phase_s,
             "warnings": list(plan.warnings) + _engine_warnings(plan, ver),
         },
-        "timeline": [
-            {
-                k: r.get(k)
-                for k in (
-                    "t",
-                    "in_progress",
-                    "current_cow_size",
-                    "keys_processed",
-                    "usage",
-                    "anon",
-                    "cache",
-                    "swap",
-                    "pgmajfault",
-                    "set_calls",
-                )
-            }
-            for r in rows
-        ],
+        "timeline": [{k: r.get(k) for k in TIMELINE_FIELDS} for r in rows],
         "pings": thin_pings(pings),
         "log_tail": "\n".join(log_text.splitlines()[-40:]),
     }
