@@ -189,7 +189,7 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
         plain = platform.model_copy(update={"restore": restore.model_copy(update={"first_touch_us_per_page": 0.0})})
         per_page = []
         for r in touched:
-            f = restore_fields(prepare(parse_scenario(r["scenario_yaml"], source=r["scenario_file"]), platform=plain))
+            f = restore_fields(prepared(r, plain))
             pages = (max(shard["rss_bytes"] for shard in f["restore_shards"]) - plain.memory.rss_base) / SMALL_PAGE
             per_page.append(1e6 * (r["measured"]["load_cpu_s"] - f["restore_load_s"]) / pages)
         platform = platform.model_copy(
