@@ -77,18 +77,15 @@ class Runs:
         self.swap_fault_stall, self.cow_fault_stall = stalls[:, 1], stalls[:, 2]
         self.cow_base = arr(lambda p: p.cow.base_bytes)
         self.page_size = arr(lambda p: p.page_size)
-        self.probs, self.shares = _padded(
-            [p.cow.popularity.probs for p in preps], [p.cow.popularity.counts / p.cow.popularity.keys for p in preps]
-        )
+        self.probs, self.shares = _padded3([p.cow.row_probs for p in preps], [p.cow.row_shares for p in preps])
         self.pages, self.slots = _padded(
-            [np.array([c.pages for c in p.cow.classes]) for p in preps],
-            [np.array([c.slots_per_page for c in p.cow.classes]) for p in preps],
-            1.0,
+            [np.array([c.pages for c in p.cow.classes]) for p in preps], [p.cow.exponents for p in preps], 1.0
         )
-        self.dismissed, _ = _padded(
+        self.dismissed, self.rows = _padded(
             [np.array([c.dismissed_share for c in p.cow.classes]) for p in preps],
-            [np.zeros(len(p.cow.classes)) for p in preps],
+            [p.cow.class_rows for p in preps],
         )
+        self.rows = self.rows.astype(int)
         self.t0 = arr(lambda p: p.fork_time_of_day - p.scenario.simulation.before)
         self.primary = np.array([p.scenario.backup.source == "primary" for p in preps])
         starts = [p.load.starts for p in preps]
@@ -106,14 +103,25 @@ class Runs:
         """Dirty pages after ``n`` overwrites at progress ``x``, and the pages one more overwrite copies."""
         step = np.maximum(1.0, 0.01 * n)
         both = np.stack([n, n + step], 1)  # (runs, 2)
-        missed = np.multiply(both[:, :, None], self.probs[i][:, None, :])  # one big temporary, reused in place
+        missed = np.multiply(both[:, :, None, None], self.probs[i][:, None])  # one big temporary, reused in place
         np.negative(missed, out=missed)
         np.expm1(missed, out=missed)  # -(chance a key of the class was written)
-        q = np.minimum(-np.einsum("skc,sc->sk", missed, self.shares[i]), 1.0)
-        clean = (1.0 - q[:, :, None]) ** self.slots[i][:, None, :]
+        q = np.minimum(-np.einsum("skrc,src->skr", missed, self.shares[i]), 1.0)  # (runs, 2, hit rows)
+        q = np.take_along_axis(q, self.rows[i][:, None, :], 2)  # (runs, 2, page classes)
+        clean = (1.0 - q) ** self.slots[i][:, None, :]
         kept = 1.0 - self.dismissed[i] * x[:, None]
         dirty = ((1.0 - clean) * (kept * self.pages[i])[:, None, :]).sum(-1)
         return dirty[:, 0], (dirty[:, 1] - dirty[:, 0]) / step
+
+
+def _padded3(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Two lists of (rows, columns) arrays as zero-padded (runs, rows, columns) arrays."""
+    rows, width = max(x.shape[0] for x in a), max(x.shape[1] for x in a)
+    out_a, out_b = np.zeros((len(a), rows, width)), np.zeros((len(a), rows, width))
+    for k, (x, y) in enumerate(zip(a, b, strict=True)):
+        out_a[k, : x.shape[0], : x.shape[1]] = x
+        out_b[k, : y.shape[0], : y.shape[1]] = y
+    return out_a, out_b
 
 
 def _padded(a: list[np.ndarray], b: list[np.ndarray], pad_b: float = 0.0, pad_a: float = 0.0):

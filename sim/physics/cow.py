@@ -15,6 +15,10 @@ in ``m``, the mean ``m`` would overstate the copies (by 3.5 % for 5 KiB values h
 each class is split into page groups by their exact overlap count (:func:`page_overlaps`). For
 uniform writes and one key per page this is the classic ``pages x (1 - exp(-n/pages))``.
 
+Typed key groups (:func:`cow_model_of`): each rewritten kind of allocation of each group is a
+:class:`Target` with its own popularity and its own share of the write commands, so each page class
+has its own written fraction; hot keys ``clustered`` in memory put adjacent popularity ranks on one page.
+
 Redis 7.0+ with jemalloc releases (``madvise(MADV_DONTNEED)``) whole pages inside values
 of at least one page once the child has saved them (``dismissObject``); those pages stop
 counting, so with save progress ``x`` their share of the copies falls by ``x``.
@@ -34,46 +38,126 @@ from .layout import KeyLayout
 
 
 @dataclass(frozen=True)
+class Target:
+    """One kind of allocation the writes rewrite, in one group of keys (a group's layout).
+
+    A write command rewrites ``per_write`` allocations of this kind (its mix share times the
+    command's allocation count, summed over the commands that rewrite it); each picks a key by
+    ``popularity`` (the group's key popularity, per write to the group) and one of the key's
+    ``per_key`` allocations of this kind uniformly. ``key_share`` is the share of the popularity's
+    keys that hold it (a size mix puts some keys in one encoding, some in another; which keys does
+    not depend on popularity). ``clustered``: the keys sit in memory in popularity order.
+    """
+
+    name: str
+    size: int  # allocator slot size (bytes)
+    popularity: Popularity
+    per_key: float = 1.0
+    per_write: float = 1.0
+    key_share: float = 1.0
+    clustered: bool = False
+
+    @property
+    def units(self) -> float:
+        """Allocations of this kind in memory."""
+        return self.popularity.keys * self.key_share * self.per_key
+
+
+@dataclass(frozen=True)
 class PageClass:
-    """Pages holding one kind of rewritten allocation."""
+    """Pages holding one kind of rewritten allocation, all overlapping the same number of slots."""
 
     name: str
     pages: float  # pages this class occupies
     slots_per_page: float  # allocations overlapping one page
     dismissed_share: float  # share of these pages the child releases after saving them
+    row: int = 0  # the hit row (:class:`HitRow`) whose written fraction decides these pages
+    clustered: bool = False  # a page is dirty with its row's hit fraction itself, not 1 - (1 - q)^m
+
+
+@dataclass(frozen=True)
+class HitRow:
+    """Units in popularity classes: ``shares[j]`` of them each hit with chance ``probs[j]`` per write command."""
+
+    shares: np.ndarray
+    probs: np.ndarray
 
 
 @dataclass(frozen=True)
 class CowModel:
-    """Expected copy-on-write bytes as a function of writes since fork and save progress."""
+    """Expected copy-on-write bytes as a function of write commands since fork and save progress.
+
+    ``popularity`` is over all keys, per write command (what the forkless save reads); ``rows`` are the
+    hit rows of the page classes (default: one row, ``popularity`` itself).
+    """
 
     page_size: int
     classes: tuple[PageClass, ...]
     popularity: Popularity
     base_bytes: int = 0
+    rows: tuple[HitRow, ...] = ()
 
     _pages: np.ndarray = field(init=False, repr=False, compare=False)
-    _slots: np.ndarray = field(init=False, repr=False, compare=False)
+    _exponents: np.ndarray = field(init=False, repr=False, compare=False)
     _dismissed: np.ndarray = field(init=False, repr=False, compare=False)
+    _rows: np.ndarray = field(init=False, repr=False, compare=False)
+    _probs: np.ndarray = field(init=False, repr=False, compare=False)
+    _shares: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # the page classes as arrays, so one evaluation covers every class at once
-        object.__setattr__(self, "_pages", np.array([c.pages for c in self.classes], float))
-        object.__setattr__(self, "_slots", np.array([c.slots_per_page for c in self.classes], float))
-        object.__setattr__(self, "_dismissed", np.array([c.dismissed_share for c in self.classes], float))
+        # the page classes and hit rows as arrays, so one evaluation covers every class at once
+        rows = self.rows or (HitRow(self.popularity.counts / self.popularity.keys, self.popularity.probs),)
+        width = max(len(r.probs) for r in rows)
+        probs, shares = np.zeros((len(rows), width)), np.zeros((len(rows), width))
+        for k, r in enumerate(rows):
+            probs[k, : len(r.probs)], shares[k, : len(r.shares)] = r.probs, r.shares
+        setattr_ = object.__setattr__
+        setattr_(self, "rows", rows)
+        setattr_(self, "_probs", probs)
+        setattr_(self, "_shares", shares)
+        setattr_(self, "_pages", np.array([c.pages for c in self.classes], float))
+        setattr_(self, "_exponents", np.array([1.0 if c.clustered else c.slots_per_page for c in self.classes]))
+        setattr_(self, "_dismissed", np.array([c.dismissed_share for c in self.classes], float))
+        setattr_(self, "_rows", np.array([c.row for c in self.classes], int))
 
     @property
     def max_pages(self) -> float:
         return float(sum(c.pages for c in self.classes))
 
+    @property
+    def row_probs(self) -> np.ndarray:
+        """(rows, classes) hit chance per write command of one unit, zero-padded."""
+        return self._probs
+
+    @property
+    def row_shares(self) -> np.ndarray:
+        """(rows, classes) share of each row's units in each popularity class, zero-padded."""
+        return self._shares
+
+    @property
+    def class_rows(self) -> np.ndarray:
+        return self._rows
+
+    @property
+    def exponents(self) -> np.ndarray:
+        """Per page class: ``m`` (scattered: clean with ``(1 - q)^m``) or 1 (clustered: ``q`` is per page)."""
+        return self._exponents
+
+    def hit_fractions(self, writes: float | np.ndarray) -> np.ndarray:
+        """Per hit row, the expected share of its units written at least once after ``writes`` commands."""
+        n = np.asarray(writes, dtype=float)
+        hit = -np.expm1(-np.multiply.outer(n, self._probs))
+        return np.minimum((hit * self._shares).sum(-1), 1.0)  # a plain sum (no BLAS threads) may pass 1 by an ulp
+
     def _dirty(self, q: np.ndarray, x: np.ndarray) -> np.ndarray:
-        clean = (1.0 - q[..., None]) ** self._slots
+        clean = (1.0 - q[..., self._rows]) ** self._exponents
         return ((1.0 - clean) * (1.0 - self._dismissed * x[..., None]) * self._pages).sum(-1)
 
     def dirty_pages(self, writes: float | np.ndarray, progress: float | np.ndarray = 0.0) -> np.ndarray | float:
-        """Expected private pages of the child after ``writes`` overwrites at save ``progress``."""
-        q = np.asarray(self.popularity.distinct_fraction(writes))
-        q, x = np.broadcast_arrays(q, np.asarray(progress, dtype=float))
+        """Expected private pages of the child after ``writes`` write commands at save ``progress``."""
+        q = self.hit_fractions(writes)
+        x = np.broadcast_to(np.asarray(progress, dtype=float), np.broadcast_shapes(q.shape[:-1], np.shape(progress)))
+        q = np.broadcast_to(q, x.shape + q.shape[-1:])
         total = self._dirty(q, x)
         return float(total) if total.ndim == 0 else total
 
@@ -82,13 +166,13 @@ class CowModel:
         return self.page_size * progress * sum(c.pages * c.dismissed_share for c in self.classes)
 
     def dirty_pages_and_slope(self, writes: float, progress: float) -> tuple[float, float]:
-        """Dirty pages after ``writes`` overwrites, and the pages one more overwrite copies.
+        """Dirty pages after ``writes`` write commands, and the pages one more command copies.
 
         The slope is the forward difference over ``max(1, 1 %)`` of the writes; both points come
-        from one evaluation of the distinct-key fraction.
+        from one evaluation of the hit fractions.
         """
         step = max(1.0, 0.01 * writes)
-        q = np.asarray(self.popularity.distinct_fraction(np.array([writes, writes + step])))
+        q = self.hit_fractions(np.array([writes, writes + step]))
         now, later = self._dirty(q, np.array([progress, progress]))
         return float(now), float(later - now) / step
 
@@ -105,15 +189,47 @@ def cow_model(
     dismiss_large_values: bool = False,
     base_bytes: int = 0,
 ) -> CowModel:
-    """Build the page classes of ``keys`` keys with ``layout`` for pages of ``page_size`` bytes."""
-    classes = []
-    for alloc in layout.rewritten:
-        span, inner = page_spans(alloc.size, page_size)
-        pages = keys * alloc.size / page_size
-        dismissed = inner / span if dismiss_large_values and alloc.size >= page_size else 0.0
-        for slots, share in page_overlaps(alloc.size, page_size):
-            classes.append(PageClass(alloc.name, pages * share, slots, dismissed))
-    return CowModel(page_size, tuple(classes), popularity, base_bytes)
+    """Build the page classes of ``keys`` string keys with ``layout``, every write an overwrite."""
+    targets = [Target(a.name, a.size, popularity, key_share=keys / popularity.keys) for a in layout.rewritten]
+    return cow_model_of(targets, popularity, page_size, dismiss_large_values, base_bytes)
+
+
+def cow_model_of(
+    targets: list[Target] | tuple[Target, ...],
+    popularity: Popularity,
+    page_size: int = 4096,
+    dismiss_large_values: bool = False,
+    base_bytes: int = 0,
+) -> CowModel:
+    """The page classes and hit rows of ``targets``; ``popularity`` is over all keys, per write command.
+
+    A unit of a target is hit per write command with chance ``p x per_write / per_key`` (``p`` its
+    key's popularity). Scattered: the ``m`` slots a page overlaps belong to keys placed regardless
+    of popularity, so the page is clean with ``(1 - q)^m``, ``q`` the mean hit fraction of the units.
+    Clustered: the slots of a page hold ``m`` units of adjacent popularity ranks (the page's ranks
+    fall in one popularity class but for a few pages at class edges), and one draw picks one unit,
+    so the page is hit per draw with chance ``m x p``: the pages themselves form a popularity with
+    probabilities ``m p`` and the page is dirty with ``1 - exp(-m p n)``. Targets sharing a popularity
+    and a per-unit rate share one hit row, so a one-group model costs one evaluation as before.
+    """
+    classes: list[PageClass] = []
+    rows: list[HitRow] = []
+    row_of: dict[tuple[int, float], int] = {}
+    for t in targets:
+        if t.units <= 0 or t.per_write <= 0:
+            continue
+        span, inner = page_spans(t.size, page_size)
+        pages = t.units * t.size / page_size
+        dismissed = inner / span if dismiss_large_values and t.size >= page_size else 0.0
+        scale = t.per_write / t.per_key
+        for slots, share in page_overlaps(t.size, page_size):
+            key = (id(t.popularity), scale * (slots if t.clustered else 1.0))
+            if key not in row_of:
+                row_of[key] = len(rows)
+                pop = t.popularity
+                rows.append(HitRow(pop.counts / pop.keys, pop.probs * key[1]))
+            classes.append(PageClass(t.name, pages * share, slots, dismissed, row_of[key], t.clustered))
+    return CowModel(page_size, tuple(classes), popularity, base_bytes, tuple(rows))
 
 
 @lru_cache(maxsize=256)
