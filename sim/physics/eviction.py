@@ -1,0 +1,118 @@
+"""Memory churn around a backup: keys expiring, ``maxmemory-policy`` eviction and refused writes.
+
+A fluid model, one step at a time (numpy arrays or floats, so the engine and the batch path share
+it). Per step, write commands grow ``used_memory`` by ``grow`` bytes each (NEW, LPUSH, SADD, APPEND)
+and free ``shrink`` bytes each (DEL, RPOP, SREM); keys with a TTL expire at the steady-state rate
+``share x keys / mean TTL`` (:func:`expiry_per_sec`). Growth that would pass ``maxmemory``:
+
+* ``noeviction`` refuses it (Redis answers ``-OOM``); the refused write commands are counted
+  (only the writes that need memory: rbsim keeps same-size overwrites, which Redis also refuses
+  while over the limit, so copy-on-write is an upper bound there);
+* ``allkeys-*`` evicts keys of the mean key size to stay at ``maxmemory``;
+* ``volatile-*`` evicts only keys with a TTL; once none is left it refuses like ``noeviction``.
+
+Freed memory (deleted, expired, evicted keys) leaves ``used_memory`` but not the RSS: the allocator
+keeps the slots and the next allocations reuse them before taking fresh pages. So new allocations
+first fill the pool of freed bytes (no RSS growth) and only the rest is new RSS. While a fork child
+lives, a reused slot sits on a page shared with the child: writing it copies the page
+(:func:`reuse_copy_bytes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+POLICIES = (
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+)
+"""Redis's ``maxmemory-policy`` values (redis.conf, "MAXMEMORY POLICY")."""
+
+
+def expiry_per_sec(keys: float, ttl_share: float, mean_ttl_s: float) -> float:
+    """Keys expiring per second in steady state: each of ``share x keys`` keys lives ``mean_ttl_s`` on average."""
+    return ttl_share * keys / mean_ttl_s if mean_ttl_s > 0 else 0.0
+
+
+def evictable_keys(policy: str, keys: float, ttl_keys: float) -> float:
+    """Keys ``policy`` may evict: every key (allkeys-*), the keys with a TTL (volatile-*), none (noeviction)."""
+    if policy == "noeviction":
+        return 0.0
+    if policy.startswith("volatile-"):
+        return ttl_keys
+    return keys
+
+
+@dataclass(frozen=True)
+class Churn:
+    """Per-run constants of the churn (floats, or arrays with one value per run)."""
+
+    grow: float | np.ndarray  # used_memory bytes one write command allocates (mix-weighted)
+    shrink: float | np.ndarray  # used_memory bytes one write command frees (mix-weighted)
+    expired_keys_per_s: float | np.ndarray
+    expired_bytes_per_s: float | np.ndarray
+    maxmemory: float | np.ndarray
+    key_bytes: float | np.ndarray  # used_memory of the mean evicted key
+    growing_write_bytes: float | np.ndarray  # mean growth of one write command that allocates
+
+
+@dataclass(frozen=True)
+class ChurnStep:
+    """What one step did (bytes and counts), and the state after it."""
+
+    used: np.ndarray  # used_memory after the step
+    pool: np.ndarray  # freed bytes the allocator holds for reuse
+    evictable: np.ndarray  # keys eviction may still take
+    fresh: np.ndarray  # allocated bytes that needed new RSS
+    reused: np.ndarray  # allocated bytes that went into freed slots
+    evicted_keys: np.ndarray
+    expired_keys: np.ndarray
+    rejected_writes: np.ndarray
+
+
+def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
+    """Advance ``dt`` seconds with ``writes`` write commands served (see the module docstring)."""
+    expired_keys = np.asarray(c.expired_keys_per_s * dt, float)
+    expired = np.asarray(c.expired_bytes_per_s * dt, float)
+    freed = np.asarray(writes * c.shrink, float)
+    want = np.asarray(writes * c.grow, float)
+    room = c.maxmemory - (used - expired - freed)
+    over = np.clip(want - room, 0.0, want)
+    key_bytes = np.asarray(c.key_bytes, float)
+    evicted_bytes = np.minimum(over, evictable * key_bytes)
+    evicted_keys = np.divide(evicted_bytes, key_bytes, out=np.zeros_like(evicted_bytes), where=key_bytes > 0)
+    refused = over - evicted_bytes
+    growing = np.asarray(c.growing_write_bytes, float)
+    rejected = np.divide(refused, growing, out=np.zeros_like(refused), where=growing > 0)
+    accepted = want - refused
+    available = pool + expired + freed + evicted_bytes
+    reused = np.minimum(accepted, available)
+    return ChurnStep(
+        used=used - expired - freed - evicted_bytes + accepted,
+        pool=available - reused,
+        evictable=np.maximum(0.0, evictable - evicted_keys),
+        fresh=accepted - reused,
+        reused=reused,
+        evicted_keys=evicted_keys,
+        expired_keys=expired_keys,
+        rejected_writes=rejected,
+    )
+
+
+def reuse_copy_bytes(reused_bytes, allocation_bytes, page_size):
+    """Copy-on-write bytes of writing ``reused_bytes`` into freed slots while a fork child lives.
+
+    Deleted, expired and evicted keys are picked regardless of where they sit, so a freed slot is
+    nearly always alone on a page still shared with the child: each reused allocation (of the mean
+    ``allocation_bytes``) copies one page. An upper bound: pages already copied by writes are not netted.
+    """
+    reused, size = np.asarray(reused_bytes, float), np.asarray(allocation_bytes, float)
+    return np.divide(reused, size, out=np.zeros(np.broadcast(reused, size).shape), where=size > 0) * page_size

@@ -1,0 +1,88 @@
+"""Expiry, eviction and refused writes: conservation of bytes and keys, the maxmemory cap, and each policy."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.physics.eviction import Churn, churn_step, evictable_keys, expiry_per_sec, reuse_copy_bytes
+
+MAX = 1_000_000.0
+
+
+def churn(grow=100.0, shrink=0.0, expire_keys=0.0, key_bytes=100.0) -> Churn:
+    return Churn(grow, shrink, expire_keys, expire_keys * key_bytes, MAX, key_bytes, grow or 1.0)
+
+
+def test_expiry_rate_is_ttl_keys_over_their_mean_life():
+    assert expiry_per_sec(1_000_000, 0.3, 3600) == pytest.approx(300_000 / 3600)
+    assert expiry_per_sec(1_000, 0.0, 60) == 0.0
+
+
+@pytest.mark.parametrize(
+    "policy, evictable", [("noeviction", 0), ("allkeys-lru", 500), ("volatile-ttl", 40), ("allkeys-random", 500)]
+)
+def test_policies_choose_which_keys_may_go(policy, evictable):
+    assert evictable_keys(policy, 500, 40) == evictable
+
+
+def test_noeviction_refuses_the_writes_that_do_not_fit():
+    step = churn_step(churn(), used=MAX - 1_000, pool=0.0, evictable=0.0, writes=50.0, dt=1.0)
+    assert float(step.used) == pytest.approx(MAX)
+    assert float(step.rejected_writes) == pytest.approx(40.0)  # 10 writes of 100 B fit in the last 1,000 B
+    assert float(step.evicted_keys) == 0.0
+
+
+def test_allkeys_evicts_keys_to_stay_at_maxmemory_and_reuses_their_slots():
+    step = churn_step(churn(), used=MAX - 1_000, pool=0.0, evictable=np.inf, writes=50.0, dt=1.0)
+    assert float(step.used) == pytest.approx(MAX)
+    assert float(step.evicted_keys) == pytest.approx(40.0) and float(step.rejected_writes) == 0.0
+    assert float(step.reused) == pytest.approx(4_000.0) and float(step.fresh) == pytest.approx(1_000.0)
+
+
+def test_volatile_runs_out_of_ttl_keys_then_refuses():
+    step = churn_step(churn(), used=MAX, pool=0.0, evictable=15.0, writes=50.0, dt=1.0)
+    assert float(step.evicted_keys) == pytest.approx(15.0)
+    assert float(step.rejected_writes) == pytest.approx(35.0)
+    assert float(step.evictable) == 0.0
+
+
+def test_expired_keys_free_room_for_new_ones_without_new_rss():
+    step = churn_step(churn(expire_keys=30.0), used=MAX, pool=0.0, evictable=0.0, writes=50.0, dt=1.0)
+    assert float(step.expired_keys) == pytest.approx(30.0)
+    assert float(step.rejected_writes) == pytest.approx(20.0)
+    assert float(step.fresh) == 0.0 and float(step.reused) == pytest.approx(3_000.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    used=st.floats(0, 2 * MAX),
+    pool=st.floats(0, MAX),
+    evictable=st.one_of(st.just(np.inf), st.floats(0, 1e5)),
+    writes=st.floats(0, 1e5),
+    dt=st.floats(0, 100),
+    grow=st.floats(0, 1e4),
+    shrink=st.floats(0, 1e4),
+    expire=st.floats(0, 1e3),
+    key_bytes=st.floats(1, 1e4),
+)
+def test_bytes_and_keys_are_conserved(used, pool, evictable, writes, dt, grow, shrink, expire, key_bytes):
+    c = Churn(grow, shrink, expire, expire * key_bytes, MAX, key_bytes, max(grow, 1.0))
+    s = churn_step(c, used, pool, evictable, writes, dt)
+    accepted = float(s.fresh + s.reused)
+    released = expire * key_bytes * dt + writes * shrink + float(s.evicted_keys) * key_bytes
+    scale = 1.0 + used + pool + writes * (grow + shrink) + released
+    assert float(s.used) - used == pytest.approx(accepted - released, abs=1e-9 * scale)  # used_memory balance
+    assert float(s.pool) + float(s.reused) == pytest.approx(pool + released, abs=1e-9 * scale)  # freed slots
+    assert accepted + float(s.rejected_writes) * max(grow, 1.0) == pytest.approx(writes * grow, abs=1e-9 * scale)
+    assert min(s.fresh, s.reused, s.pool, s.evicted_keys, s.rejected_writes) >= 0
+    assert float(s.evicted_keys) <= evictable + 1e-9
+    # growth never takes used_memory past maxmemory (data already over it is only kept, not grown)
+    assert float(s.used) <= max(MAX, used - expire * key_bytes * dt - writes * shrink) * (1 + 1e-12) + 1e-6
+    if np.isinf(evictable):
+        assert float(s.rejected_writes) == 0.0
+
+
+def test_a_reused_slot_copies_its_page():
+    assert float(reuse_copy_bytes(4_800.0, 48.0, 4096)) == pytest.approx(100 * 4096)
+    assert float(reuse_copy_bytes(0.0, 0.0, 4096)) == 0.0
