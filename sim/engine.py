@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import simpy
 
-from .physics import forkless, latency, oom, paging
+from .physics import eviction, forkless, latency, oom, paging
 from .physics.changelog import command_bytes
 from .prepare import Prepared, prepare
 from .result import Result, RunRecord, request_stalls, summarize
@@ -34,6 +34,16 @@ SAVE_STEP_LIMIT = 4 * MAX_STEPS_PER_SAVE
 NO_PROGRESS = "the save makes no progress: its child gets no CPU at this load"
 STEPS_PER_STEADY = 20
 MIN_STEP_S = 1e-3
+CHURN_FIELDS = (
+    "used_memory",
+    "free_pool",
+    "evictable",
+    "fresh_bytes",
+    "reused_in_fork",
+    "evicted_keys",
+    "expired_keys",
+    "rejected_writes",
+)
 
 
 @dataclass(slots=True)
@@ -47,8 +57,16 @@ class NodeState:
     parent_alive: bool = True
     backlog: float = 0.0  # requests waiting at the main thread
     served_writes_per_sec: float = 0.0
-    overwrites_since_fork: float = 0.0
-    new_keys: float = 0.0
+    writes_since_fork: float = 0.0  # write commands served while the child lives (they drive copy-on-write)
+    used_memory: float = 0.0  # the data's used_memory now (grows, expires, is evicted: physics.eviction)
+    free_pool: float = 0.0  # freed bytes the allocator holds for reuse
+    evictable: float = 0.0  # keys the maxmemory-policy may still evict
+    fresh_bytes: float = 0.0  # RSS the parent allocated beyond its RSS at the start
+    reused_in_fork: float = 0.0  # bytes written into freed slots while a fork child lived
+    reuse_per_write: float = 0.0  # of those, per write command in the last step
+    evicted_keys: float = 0.0
+    expired_keys: float = 0.0
+    rejected_writes: float = 0.0
     progress: float = 0.0  # share of keys saved
     stall_left: float = 0.0  # seconds of fork stall still to come
     change_log: float = 0.0  # bytes of writes buffered for the backup (engines before 2.8.22)
@@ -80,7 +98,7 @@ class BackupSimulation:
     def __init__(self, prepared: Prepared, timeline: bool = True):
         p = self.p = prepared
         self.env = simpy.Environment()
-        self.state = NodeState(service_s=p.service_s)
+        self.state = NodeState(service_s=p.service_s, used_memory=p.used_memory, evictable=p.evictable_keys)
         self.record = RunRecord(p.budget, timeline, request_stalls(p))
         # constants of the hot loop, read once
         prof = p.platform
@@ -88,7 +106,6 @@ class BackupSimulation:
         self._fault_s, self._page_out_s = prof.paging.fault_us / 1e6, prof.paging.page_out_us / 1e6
         self._client_s = prof.cpu.client_us_per_request / 1e6
         self._clients = p.scenario.workload.clients
-        self._overwrite_share = p.overwrite_share
         self._node_memory, self._hard_limit = p.budget.node_memory, p.budget.hard_limit
         self._command_bytes = command_bytes(p.key_size, p.value_size) if p.old_engine else 0.0
         self._big_values = p.value_size > prof.forkless.clone_max_value
@@ -229,7 +246,7 @@ class BackupSimulation:
         deferred = max(0.0, backlog - self._clients)  # clients wait for replies: no more are sent
         backlog -= deferred
         writes = served * write_share
-        overwrite = self._overwrite_share
+        churn = self._churn(s, writes, dt, forking)
         return NodeState(
             s.time,
             s.phase,
@@ -237,8 +254,8 @@ class BackupSimulation:
             s.parent_alive,
             backlog=backlog,
             served_writes_per_sec=writes / dt if dt > 0 else 0.0,
-            overwrites_since_fork=s.overwrites_since_fork + (writes * overwrite if s.child_alive else 0.0),
-            new_keys=s.new_keys + writes * (1.0 - overwrite),
+            writes_since_fork=s.writes_since_fork + (writes if s.child_alive else 0.0),
+            **churn,
             progress=_clip_progress(s.progress + dt * progress_per_s),
             stall_left=max(0.0, s.stall_left - dt),
             change_log=s.change_log + (writes * self._command_bytes if forking else 0.0),
@@ -255,12 +272,14 @@ class BackupSimulation:
         if s.memory is not None:
             return s.memory
         p = self.p
-        parent = (p.rss + s.new_keys * p.bytes_per_key + s.change_log) if s.parent_alive else 0.0
+        parent = (p.rss + s.fresh_bytes + s.change_log) if s.parent_alive else 0.0
         forking = s.child_alive and self._forks
         copies = 0.0
         if forking:
-            dirty, copies = p.cow.dirty_pages_and_slope(s.overwrites_since_fork, s.progress)
-            cow = min(p.cow.base_bytes + p.page_size * dirty, p.rss)
+            dirty, copies = p.cow.dirty_pages_and_slope(s.writes_since_fork, s.progress)
+            reuse = s.reused_in_fork / p.reuse_allocation_bytes if s.reused_in_fork else 0.0  # pages (eviction.py)
+            copies += s.reuse_per_write / p.reuse_allocation_bytes if s.reuse_per_write else 0.0
+            cow = min(p.cow.base_bytes + p.page_size * (dirty + reuse), p.rss)
         elif s.child_alive:
             cow = float(p.forkless_buffer_bytes)
         else:
@@ -277,7 +296,25 @@ class BackupSimulation:
         """Share of writes a forkless save delays: big values of keys not yet saved."""
         if not self._big_values:
             return 0.0
-        return forkless.unsaved_write_fraction(self.p.cow.popularity, s.overwrites_since_fork, s.progress)
+        return forkless.unsaved_write_fraction(self.p.cow.popularity, s.writes_since_fork, s.progress)
+
+    def _churn(self, s: NodeState, writes: float, dt: float, forking: bool) -> dict:
+        """The memory fields after ``dt`` with ``writes`` write commands: growth, expiry, eviction (eviction.py)."""
+        if not (s.parent_alive and self.p.churn.active):
+            return {f: getattr(s, f) for f in CHURN_FIELDS} | {"reuse_per_write": 0.0}
+        step = eviction.churn_step(self.p.churn, s.used_memory, s.free_pool, s.evictable, writes, dt)
+        reused = float(step.reused) if forking else 0.0
+        return {
+            "used_memory": float(step.used),
+            "free_pool": float(step.pool),
+            "evictable": float(step.evictable),
+            "fresh_bytes": s.fresh_bytes + float(step.fresh),
+            "reused_in_fork": s.reused_in_fork + reused,
+            "reuse_per_write": reused / writes if writes > 0 else 0.0,
+            "evicted_keys": s.evicted_keys + float(step.evicted_keys),
+            "expired_keys": s.expired_keys + float(step.expired_keys),
+            "rejected_writes": s.rejected_writes + float(step.rejected_writes),
+        }
 
     def _check_change_log(self) -> None:
         """Before 2.8.22 the backup fails once its change log overflows the output buffer."""

@@ -13,13 +13,14 @@ engines 2.8.22+ (forkless saves and the change log of older engines go to the en
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from .dayload import DAY
 from .engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, NO_PROGRESS, SAVE_STEP_LIMIT, STEPS_PER_SAVE, STEPS_PER_STEADY
 from .physics import oom
+from .physics.eviction import Churn, churn_step
 from .prepare import Prepared
 from .result import Result, RunRecord, request_stalls, summarize
 
@@ -60,9 +61,12 @@ class Runs:
         self.cores = arr(lambda p: p.cores)
         self.client_s = arr(lambda p: p.platform.cpu.client_us_per_request / 1e6)
         self.clients = arr(lambda p: p.scenario.workload.clients)
-        self.overwrite = arr(lambda p: p.overwrite_share)
         self.rss = arr(lambda p: p.rss)
-        self.bytes_per_key = arr(lambda p: p.bytes_per_key)
+        self.churn = Churn(*(arr(lambda p, f=f: getattr(p.churn, f)) for f in CHURN_CONSTANTS))
+        self.churns = self.churn.active
+        self.used0 = arr(lambda p: p.used_memory)
+        self.evictable0 = arr(lambda p: p.evictable_keys)
+        self.reuse_alloc = arr(lambda p: p.reuse_allocation_bytes)
         self.page_tables = arr(lambda p: p.page_tables)
         self.rdb = arr(lambda p: p.rdb_bytes)
         self.node = arr(lambda p: p.budget.node_memory)
@@ -134,15 +138,20 @@ def _padded(a: list[np.ndarray], b: list[np.ndarray], pad_b: float = 0.0, pad_a:
     return out_a, out_b
 
 
-STATE = ("t", "backlog", "served", "n", "newk", "prog", "stall", "deferred", "service", "pace")
+CHURN_CONSTANTS = tuple(f.name for f in fields(Churn))
+CHURN = ("used", "pool", "evictable", "fresh", "reused", "reuse_per_write", "evicted", "expired", "rejected")
+"""The engine's memory churn fields (``NodeState.used_memory`` ... ``rejected_writes``)."""
+STATE = ("t", "backlog", "served", "n", "prog", "stall", "deferred", "service", "pace") + CHURN
 
 
 def _memory(r: Runs, i: np.ndarray, s: dict) -> dict:
     """Memory of runs ``i`` in state ``s`` (the engine's ``_memory`` for fork backups)."""
     forking = s["child"]
-    parent = np.where(s["parent"], r.rss[i] + s["newk"] * r.bytes_per_key[i], 0.0)
+    parent = np.where(s["parent"], r.rss[i] + s["fresh"], 0.0)
     dirty, slope = r.cow(i, s["n"], s["prog"])
-    cow = np.where(forking, np.minimum(r.cow_base[i] + r.page_size[i] * dirty, r.rss[i]), 0.0)
+    reuse = _per(s["reused"], r.reuse_alloc[i])  # pages: one per allocation written into a freed slot (eviction.py)
+    slope = slope + _per(s["reuse_per_write"], r.reuse_alloc[i])
+    cow = np.where(forking, np.minimum(r.cow_base[i] + r.page_size[i] * (dirty + reuse), r.rss[i]), 0.0)
     kernel = np.where(forking, r.page_tables[i], 0.0)
     demand = parent + cow + kernel
     swap = np.maximum(0.0, np.minimum(demand, r.hard[i]) - r.node[i])
@@ -178,20 +187,44 @@ def _advance(r: Runs, i: np.ndarray, s: dict, m: dict, dt: np.ndarray) -> dict:
     backlog = backlog - deferred
     writes = served * write_share
     progress = s["prog"] + dt * pace
-    return {
+    return _churn(r, i, s, writes, dt, forking) | {
         "t": s["t"],
         "phase": s["phase"],
         "child": s["child"],
         "parent": s["parent"],
         "backlog": backlog,
         "served": np.divide(writes, dt, out=np.zeros_like(w), where=dt > 0),
-        "n": s["n"] + np.where(s["child"], writes * r.overwrite[i], 0.0),
-        "newk": s["newk"] + writes * (1.0 - r.overwrite[i]),
+        "n": s["n"] + np.where(s["child"], writes, 0.0),
         "prog": np.where(progress > 1.0 - 1e-9, 1.0, progress),
         "stall": np.maximum(0.0, s["stall"] - dt),
         "deferred": s["deferred"] + deferred,
         "service": service,
         "pace": pace,
+    }
+
+
+def _per(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+def _churn(r: Runs, i: np.ndarray, s: dict, writes: np.ndarray, dt: np.ndarray, forking: np.ndarray) -> dict:
+    """The memory churn fields after ``dt`` (the engine's ``_churn``)."""
+    if not r.churns:
+        return {k: s[k] for k in CHURN} | {"reuse_per_write": np.zeros_like(writes)}
+    c = Churn(*(getattr(r.churn, f)[i] for f in CHURN_CONSTANTS))
+    step = churn_step(c, s["used"], s["pool"], s["evictable"], writes, dt)
+    alive = s["parent"]
+    reused = np.where(forking & alive, step.reused, 0.0)
+    return {
+        "used": np.where(alive, step.used, s["used"]),
+        "pool": np.where(alive, step.pool, s["pool"]),
+        "evictable": np.where(alive, step.evictable, s["evictable"]),
+        "fresh": s["fresh"] + np.where(alive, step.fresh, 0.0),
+        "reused": s["reused"] + reused,
+        "reuse_per_write": _per(reused, writes),
+        "evicted": s["evicted"] + np.where(alive, step.evicted_keys, 0.0),
+        "expired": s["expired"] + np.where(alive, step.expired_keys, 0.0),
+        "rejected": s["rejected"] + np.where(alive, step.rejected_writes, 0.0),
     }
 
 
@@ -217,6 +250,7 @@ class Lockstep:
         size = len(preps)
         self.s = {k: np.zeros(size) for k in STATE}
         self.s["service"] = r.service0.copy()
+        self.s["used"], self.s["evictable"] = r.used0.copy(), r.evictable0.copy()
         self.s.update(phase=np.full(size, STEADY), child=np.zeros(size, bool), parent=np.ones(size, bool))
         self.end = r.before.copy()
         self.dt_phase = r.before / STEPS_PER_STEADY
@@ -365,7 +399,7 @@ class Lockstep:
         s, r = self.s, self.r
         self.triggered[i] = True
         m = self.memory(i)
-        parent_rss = np.where(s["parent"][i], r.rss[i] + s["newk"][i] * r.bytes_per_key[i], 0.0)
+        parent_rss = np.where(s["parent"][i], r.rss[i] + s["fresh"][i], 0.0)
         child_rss = r.rss[i] - r.page_size[i] * (r.pages[i] * r.dismissed[i]).sum(1) * s["prog"][i]
         child = np.zeros(len(i), bool)
         for j, k in enumerate(i):
@@ -454,6 +488,8 @@ class Lockstep:
             rec.container_peak, rec.swap_peak = self.peaks["container"][k], self.peaks["swap"][k]
             rec.min_served_in_save = self.min_served[k]
             rec.deferred_requests = float(self.s["deferred"][k])
+            rec.evicted_keys, rec.expired_keys = float(self.s["evicted"][k]), float(self.s["expired"][k])
+            rec.rejected_writes = float(self.s["rejected"][k])
             run = _BatchRun(
                 p=p,
                 record=rec,

@@ -7,20 +7,25 @@ from pathlib import Path
 
 from .catalog import get_node_type
 from .dayload import DayLoad, read_day_csv
-from .flavor import ELASTICACHE
+from .flavor import ELASTICACHE, OPEN_SOURCE
 from .generations import platform_warning
 from .physics import layout as layout_mod
 from .physics.budget import MemoryBudget, memory_budget
 from .physics.changelog import output_buffer_limit
-from .physics.cow import CowModel, cow_model, page_spans
+from .physics.cow import CowModel, Target, cow_model_of, page_spans
+from .physics.eviction import Churn, evictable_keys
 from .physics.fork import fork_stall_seconds, page_table_bytes
-from .physics.keyspace import popularity
+from .physics.keyspace import Popularity, popularity
 from .physics.save import effective_key_delay_us, lzf_scanned_bytes, rdb_bytes, save_seconds
 from .physics.throughput import ceiling_per_sec, io_thread_speedup
 from .platform import Platform, load_platform
 from .scenario import Scenario, resolve_path
 
 HUGE_PAGE = 2 * 1024 * 1024
+DEFAULT_POLICY = {ELASTICACHE: "volatile-lru", OPEN_SOURCE: "noeviction"}
+"""maxmemory-policy defaults: volatile-lru in ElastiCache's default parameter groups
+(https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ParameterGroups.Engine.html), noeviction in
+redis.conf."""
 SMALL_PAGE = 4096
 
 
@@ -38,7 +43,12 @@ class Prepared:
     rss: int
     page_size: int
     cow: CowModel
-    bytes_per_key: float
+    bytes_per_key: float  # mean used_memory of a key
+    churn: Churn  # growth, frees, expiry and the maxmemory limit per write command / second
+    evictable_keys: float  # keys the maxmemory-policy may evict (0 for noeviction)
+    maxmemory_policy: str
+    reuse_allocation_bytes: float  # mean allocation a write into a freed slot fills (one page copy each)
+    used_memory_by_group: tuple[tuple[str, int], ...]
     fork_stall_s: float
     page_tables: float
     save_s: float
@@ -59,10 +69,6 @@ class Prepared:
     throughput_ceiling: float = float("inf")  # requests/s one node serves (main thread with I/O threads)
     ceiling_source: str = ""
     unvalidated: tuple[str, ...] = field(default=())  # figures of this run no real run has checked
-
-    @property
-    def overwrite_share(self) -> float:
-        return 1.0 - self.scenario.workload.new_keys_fraction
 
     def rates(self, sim_time: float) -> tuple[float, float]:
         """(writes/s, reads/s) arriving at the forking node at simulation time ``sim_time``."""
@@ -93,14 +99,17 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         warnings.append(f"ElastiCache does not support backups on {node.type} (docs/elasticache.md §3.4)")
 
     pop = popularity(scenario.workload.key_distribution, keys)
-    cow = cow_model(
-        layout,
-        keys,
-        pop,
+    overwrites = 1.0 - scenario.workload.new_keys_fraction  # SET on an existing key; the rest are new keys
+    cow = cow_model_of(
+        [Target(a.name, a.size, pop, per_write=overwrites) for a in layout.rewritten],
+        Popularity(pop.counts, pop.probs * overwrites),
         page_size=page_size,
         dismiss_large_values=engine.dismisses_child_memory and page_size == SMALL_PAGE,
         base_bytes=int(platform.cow.child_base + platform.cow.parent_base),
     )
+    policy = DEFAULT_POLICY[scenario.build]
+    growth = (1.0 - overwrites) * layout.bytes_per_key
+    churn = Churn(growth, 0.0, 0.0, 0.0, budget.maxmemory, layout.bytes_per_key, layout.bytes_per_key)
     cost = platform.save
     delay = effective_key_delay_us(scenario.backup.rdb_key_save_delay_us, cost.delay_overhead_us)
     rdb = rdb_bytes(keys, data.key_size, value_size, data.value_pattern, scenario.backup.compression)
@@ -128,6 +137,11 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         page_size=page_size,
         cow=cow,
         bytes_per_key=layout.bytes_per_key,
+        churn=churn,
+        evictable_keys=evictable_keys(policy, 0.0),
+        maxmemory_policy=policy,
+        reuse_allocation_bytes=layout.bytes_per_key / len(layout.allocations),
+        used_memory_by_group=(("strings", used),),
         fork_stall_s=fork_stall_seconds(
             rss, platform.fork.base_ms, platform.fork.ms_per_gib, node.transparent_huge_pages
         ),

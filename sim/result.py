@@ -115,6 +115,7 @@ class RunRecord:
         self.cow_peak = self.demand_peak = self.container_peak = self.swap_peak = -math.inf
         self.min_served_in_save = math.nan
         self.delayed_writes = self.deferred_requests = 0.0
+        self.evicted_keys = self.expired_keys = self.rejected_writes = 0.0
 
     def step_array(self) -> np.ndarray:
         """The steps as an (n, 6) float array: time, wait, service, arrivals and the two shares."""
@@ -144,6 +145,7 @@ class RunRecord:
         if s.phase == "save" and not s.served_writes_per_sec >= self.min_served_in_save:
             self.min_served_in_save = s.served_writes_per_sec
         self.delayed_writes, self.deferred_requests = s.delayed_writes, s.deferred_requests
+        self.evicted_keys, self.expired_keys, self.rejected_writes = s.evicted_keys, s.expired_keys, s.rejected_writes
         self.phases.append(s.phase)
         self.steps.append((now, wait, s.service_s, arrivals, s.snapshot_share, s.delayed_share))
         if self.keep_rows:
@@ -152,7 +154,7 @@ class RunRecord:
                     now,
                     arrivals,
                     s.served_writes_per_sec,
-                    s.overwrites_since_fork if s.child_alive else 0.0,
+                    s.writes_since_fork if s.child_alive else 0.0,
                     s.progress,
                     m.parent_rss,
                     m.cow,
@@ -305,7 +307,8 @@ def summarize(run: FinishedRun) -> Result:
         "oom_assumption": _oom_assumption(run),
         "engine_build": p.scenario.build,
         "unvalidated": list(p.unvalidated),
-        "warnings": list(p.warnings) + _load_warnings(p, offered, overloaded),
+        **_churn_fields(p, rec),
+        "warnings": list(p.warnings) + _load_warnings(p, offered, overloaded) + _churn_warnings(p, rec),
     }
     return Result(summary=summary, events=run.events, columns=rec.columns())
 
@@ -331,6 +334,34 @@ def _load_warnings(p: Prepared, offered: float, overloaded: bool) -> list[str]:
         out.append(
             f"used_memory is {1 / growth:.0%} of maxmemory: the data can grow only x{growth:.2f} before Redis "
             f"evicts or refuses writes (rbsim's minimum is x{MIN_DATA_GROWTH:g})"
+        )
+    return out
+
+
+def _churn_fields(p: Prepared, rec: RunRecord) -> dict:
+    """Keys that expired or were evicted, and writes refused at maxmemory, over the run; the data per group."""
+    return {
+        "evicted_keys": float(rec.evicted_keys),
+        "expired_keys": float(rec.expired_keys),
+        "rejected_writes": float(rec.rejected_writes),
+        "maxmemory_policy": p.maxmemory_policy,
+        "used_memory_by_group": dict(p.used_memory_by_group),
+    }
+
+
+def _churn_warnings(p: Prepared, rec: RunRecord) -> list[str]:
+    """Say when the data reached maxmemory during the run: what the policy evicted or refused."""
+    out = []
+    if rec.evicted_keys > 0:
+        out.append(
+            f"used_memory reached maxmemory ({p.budget.maxmemory:,} B): maxmemory-policy {p.maxmemory_policy} "
+            f"evicted {rec.evicted_keys:,.0f} keys during the run"
+        )
+    if rec.rejected_writes > 0:
+        out.append(
+            f"used_memory reached maxmemory ({p.budget.maxmemory:,} B): maxmemory-policy {p.maxmemory_policy} "
+            f"refused {rec.rejected_writes:,.0f} writes (-OOM) during the run"
+            + ("; no key with a TTL was left to evict" if p.maxmemory_policy.startswith("volatile-") else "")
         )
     return out
 

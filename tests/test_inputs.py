@@ -145,7 +145,7 @@ def test_records_with_wrong_types_name_the_file_and_field(tmp_path):
 def test_oom_after_the_save_is_an_outcome_not_an_escaped_interrupt(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(
-        "node: {type: cache.t4g.micro}\ndataset: {keys: 100k, value_size: 1KB}\n"
+        "node: {type: cache.t4g.micro, reserved_memory_percent: 0}\ndataset: {keys: 100k, value_size: 1KB}\n"
         "workload: {writes_per_sec: 50k, new_keys_fraction: 100%}\nsimulation: {after: 1h}\n"
     )
     code, out, _ = _cli("run", "--json", path)
@@ -158,7 +158,7 @@ def test_oom_after_the_save_is_an_outcome_not_an_escaped_interrupt(tmp_path):
 def test_fail_on_gates_ci_on_outcomes(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(
-        "node: {type: cache.t4g.micro}\ndataset: {keys: 100k, value_size: 1KB}\n"
+        "node: {type: cache.t4g.micro, reserved_memory_percent: 0}\ndataset: {keys: 100k, value_size: 1KB}\n"
         "workload: {writes_per_sec: 50k, new_keys_fraction: 100%}\nsimulation: {after: 1h}\n"
     )
     assert _cli("run", path)[0] == 0

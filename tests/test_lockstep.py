@@ -1,6 +1,7 @@
 """The batch path (:mod:`sim.lockstep`, used by sweeps and the planner) agrees with the SimPy engine."""
 
 import math
+from dataclasses import replace
 
 import pytest
 from helpers import BASE, scenario
@@ -9,6 +10,8 @@ from hypothesis import strategies as st
 
 from sim import lockstep
 from sim.batch import Job, run_job, summaries
+from sim.engine import simulate
+from sim.physics.eviction import Churn
 from sim.prepare import prepare
 from sim.run import finish, managed_source
 from sim.scenario import merge, validate_scenario
@@ -111,3 +114,29 @@ def test_the_engine_keeps_what_the_batch_path_does_not_do():
     old = prepare(scenario(engine={"version": "2.8.0"}))
     assert "forkless" in lockstep.supported(forkless)
     assert "2.8.22" in lockstep.supported(old)
+
+
+@st.composite
+def churning(draw):
+    """Prepared fork backups whose data grows, shrinks, expires and hits maxmemory under each kind of policy."""
+    p = prepare(validate_scenario(draw(fork_scenarios())))
+    per_key = p.bytes_per_key
+    policy = draw(st.sampled_from(["noeviction", "allkeys-lru", "volatile-ttl"]))
+    churn = Churn(
+        grow=draw(st.floats(0, 2)) * per_key,
+        shrink=draw(st.floats(0, 0.5)) * per_key,
+        expired_keys_per_s=(expired := draw(st.floats(0, 20_000))),
+        expired_bytes_per_s=expired * per_key,
+        maxmemory=p.used_memory * draw(st.floats(0.9, 1.3)),
+        key_bytes=per_key,
+        growing_write_bytes=per_key,
+    )
+    evictable = {"noeviction": 0.0, "allkeys-lru": math.inf, "volatile-ttl": draw(st.floats(0, 1e4))}[policy]
+    return replace(p, churn=churn, evictable_keys=evictable, maxmemory_policy=policy)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(churning(), min_size=1, max_size=5))
+def test_batch_agrees_with_the_engine_on_expiry_eviction_and_refused_writes(preps):
+    for p, batch in zip(preps, lockstep.simulate_many(preps), strict=True):
+        assert_agree(batch.summary, simulate(p.scenario, p, timeline=False).summary)

@@ -86,9 +86,23 @@ def test_an_even_500_shard_cluster_simulates_one_shard():
     assert len({x["cow_peak_bytes"] for x in r["shards"]}) == 1
 
 
-def test_new_keys_outgrowing_memory_after_the_backup_kill_the_parent():
-    # the backup completes, then new keys alone pass memory + swap during the steady state after it
+def test_new_keys_past_maxmemory_are_refused_under_noeviction():
+    # the keys stop at maxmemory (25 % below the container's memory): Redis answers -OOM, nothing is killed
     r = run(scenario(workload={"writes_per_sec": "20k", "new_keys_fraction": 1.0}, simulation={"after": "1h"}))
+    assert r["backup_completed"] and r["outcome"] == "ok" and r["maxmemory_policy"] == "noeviction"
+    assert r["rejected_writes"] > 0.9 * 20_000 * 3600 * 0.5  # most of the hour's writes find no room
+    assert r["evicted_keys"] == 0 and any("noeviction refused" in w for w in r["warnings"])
+
+
+def test_new_keys_outgrowing_memory_after_the_backup_kill_the_parent():
+    # without reserved memory, maxmemory is the whole container: RSS (fragmentation, buffers) passes it first
+    r = run(
+        scenario(
+            workload={"writes_per_sec": "20k", "new_keys_fraction": 1.0},
+            simulation={"after": "1h"},
+            node={"reserved_memory_percent": 0},
+        )
+    )
     assert r["backup_completed"] and r["outcome"] == "oom" and r["oom_victim"] == "parent"
     assert r["peak_memory_bytes"] <= r["memory_limit_bytes"] + 1
 

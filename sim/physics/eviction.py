@@ -20,6 +20,7 @@ lives, a reused slot sits on a page shared with the child: writing it copies the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,13 +43,14 @@ def expiry_per_sec(keys: float, ttl_share: float, mean_ttl_s: float) -> float:
     return ttl_share * keys / mean_ttl_s if mean_ttl_s > 0 else 0.0
 
 
-def evictable_keys(policy: str, keys: float, ttl_keys: float) -> float:
-    """Keys ``policy`` may evict: every key (allkeys-*), the keys with a TTL (volatile-*), none (noeviction)."""
+def evictable_keys(policy: str, ttl_keys: float) -> float:
+    """Keys ``policy`` may evict: none (noeviction), the keys with a TTL (volatile-*), any key, new ones
+    included, so never running out (allkeys-*)."""
     if policy == "noeviction":
         return 0.0
     if policy.startswith("volatile-"):
         return ttl_keys
-    return keys
+    return math.inf
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ class Churn:
     maxmemory: float | np.ndarray
     key_bytes: float | np.ndarray  # used_memory of the mean evicted key
     growing_write_bytes: float | np.ndarray  # mean growth of one write command that allocates
+
+    @property
+    def active(self) -> bool:
+        """Whether memory moves at all (a pure-overwrite workload without TTLs leaves it alone)."""
+        return bool(np.any(self.grow) or np.any(self.shrink) or np.any(self.expired_bytes_per_s))
 
 
 @dataclass(frozen=True)
