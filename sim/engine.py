@@ -109,6 +109,7 @@ class BackupSimulation:
         self._node_memory, self._hard_limit = p.budget.node_memory, p.budget.hard_limit
         self._command_bytes = command_bytes(p.key_size, p.value_size) if p.old_engine else 0.0
         self._big_values = p.value_size > prof.forkless.clone_max_value
+        self._churns = p.churn.active
         self.events: list[tuple[float, str]] = []
         self.over_limit = self.env.event()
         self.oom_victim: str | None = None
@@ -300,7 +301,7 @@ class BackupSimulation:
 
     def _churn(self, s: NodeState, writes: float, dt: float, forking: bool) -> dict:
         """The memory fields after ``dt`` with ``writes`` write commands: growth, expiry, eviction (eviction.py)."""
-        if not (s.parent_alive and self.p.churn.active):
+        if not (s.parent_alive and self._churns):
             return {f: getattr(s, f) for f in CHURN_FIELDS} | {"reuse_per_write": 0.0}
         step = eviction.churn_step(self.p.churn, s.used_memory, s.free_pool, s.evictable, writes, dt)
         reused = float(step.reused) if forking else 0.0

@@ -90,6 +90,7 @@ class Runs:
             [p.cow.class_rows for p in preps],
         )
         self.rows = self.rows.astype(int)
+        self.one_row = self.probs.shape[1] == 1
         self.t0 = arr(lambda p: p.fork_time_of_day - p.scenario.simulation.before)
         self.primary = np.array([p.scenario.backup.source == "primary" for p in preps])
         starts = [p.load.starts for p in preps]
@@ -111,8 +112,10 @@ class Runs:
         np.negative(missed, out=missed)
         np.expm1(missed, out=missed)  # -(chance a key of the class was written)
         q = np.minimum(-np.einsum("skrc,src->skr", missed, self.shares[i]), 1.0)  # (runs, 2, hit rows)
-        q = np.take_along_axis(q, self.rows[i][:, None, :], 2)  # (runs, 2, page classes)
-        clean = (1.0 - q) ** self.slots[i][:, None, :]
+        if self.one_row:  # every page class reads row 0 (one string group): broadcast it
+            clean = (1.0 - q) ** self.slots[i][:, None, :]
+        else:
+            clean = (1.0 - np.take_along_axis(q, self.rows[i][:, None, :], 2)) ** self.slots[i][:, None, :]
         kept = 1.0 - self.dismissed[i] * x[:, None]
         dirty = ((1.0 - clean) * (kept * self.pages[i])[:, None, :]).sum(-1)
         return dirty[:, 0], (dirty[:, 1] - dirty[:, 0]) / step
@@ -141,17 +144,21 @@ def _padded(a: list[np.ndarray], b: list[np.ndarray], pad_b: float = 0.0, pad_a:
 CHURN_CONSTANTS = tuple(f.name for f in fields(Churn))
 CHURN = ("used", "pool", "evictable", "fresh", "reused", "reuse_per_write", "evicted", "expired", "rejected")
 """The engine's memory churn fields (``NodeState.used_memory`` ... ``rejected_writes``)."""
-STATE = ("t", "backlog", "served", "n", "prog", "stall", "deferred", "service", "pace") + CHURN
+STATE = ("t", "backlog", "served", "n", "prog", "stall", "deferred", "service", "pace")
+"""State fields of every run; a batch whose memory churns also carries ``CHURN``."""
 
 
 def _memory(r: Runs, i: np.ndarray, s: dict) -> dict:
     """Memory of runs ``i`` in state ``s`` (the engine's ``_memory`` for fork backups)."""
     forking = s["child"]
-    parent = np.where(s["parent"], r.rss[i] + s["fresh"], 0.0)
     dirty, slope = r.cow(i, s["n"], s["prog"])
-    reuse = _per(s["reused"], r.reuse_alloc[i])  # pages: one per allocation written into a freed slot (eviction.py)
-    slope = slope + _per(s["reuse_per_write"], r.reuse_alloc[i])
-    cow = np.where(forking, np.minimum(r.cow_base[i] + r.page_size[i] * (dirty + reuse), r.rss[i]), 0.0)
+    parent = r.rss[i]
+    if r.churns:
+        parent = parent + s["fresh"]
+        dirty = dirty + _per(s["reused"], r.reuse_alloc[i])  # one page per allocation written into a freed slot
+        slope = slope + _per(s["reuse_per_write"], r.reuse_alloc[i])
+    parent = np.where(s["parent"], parent, 0.0)
+    cow = np.where(forking, np.minimum(r.cow_base[i] + r.page_size[i] * dirty, r.rss[i]), 0.0)
     kernel = np.where(forking, r.page_tables[i], 0.0)
     demand = parent + cow + kernel
     swap = np.maximum(0.0, np.minimum(demand, r.hard[i]) - r.node[i])
@@ -210,7 +217,7 @@ def _per(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _churn(r: Runs, i: np.ndarray, s: dict, writes: np.ndarray, dt: np.ndarray, forking: np.ndarray) -> dict:
     """The memory churn fields after ``dt`` (the engine's ``_churn``)."""
     if not r.churns:
-        return {k: s[k] for k in CHURN} | {"reuse_per_write": np.zeros_like(writes)}
+        return {}
     c = Churn(*(getattr(r.churn, f)[i] for f in CHURN_CONSTANTS))
     step = churn_step(c, s["used"], s["pool"], s["evictable"], writes, dt)
     alive = s["parent"]
@@ -248,9 +255,10 @@ class Lockstep:
     def __init__(self, preps: list[Prepared]):
         self.r = r = Runs(preps)
         size = len(preps)
-        self.s = {k: np.zeros(size) for k in STATE}
+        self.s = {k: np.zeros(size) for k in STATE + (CHURN if r.churns else ())}
         self.s["service"] = r.service0.copy()
-        self.s["used"], self.s["evictable"] = r.used0.copy(), r.evictable0.copy()
+        if r.churns:
+            self.s["used"], self.s["evictable"] = r.used0.copy(), r.evictable0.copy()
         self.s.update(phase=np.full(size, STEADY), child=np.zeros(size, bool), parent=np.ones(size, bool))
         self.end = r.before.copy()
         self.dt_phase = r.before / STEPS_PER_STEADY
@@ -399,7 +407,7 @@ class Lockstep:
         s, r = self.s, self.r
         self.triggered[i] = True
         m = self.memory(i)
-        parent_rss = np.where(s["parent"][i], r.rss[i] + s["fresh"][i], 0.0)
+        parent_rss = np.where(s["parent"][i], r.rss[i] + (s["fresh"][i] if r.churns else 0.0), 0.0)
         child_rss = r.rss[i] - r.page_size[i] * (r.pages[i] * r.dismissed[i]).sum(1) * s["prog"][i]
         child = np.zeros(len(i), bool)
         for j, k in enumerate(i):
@@ -488,8 +496,9 @@ class Lockstep:
             rec.container_peak, rec.swap_peak = self.peaks["container"][k], self.peaks["swap"][k]
             rec.min_served_in_save = self.min_served[k]
             rec.deferred_requests = float(self.s["deferred"][k])
-            rec.evicted_keys, rec.expired_keys = float(self.s["evicted"][k]), float(self.s["expired"][k])
-            rec.rejected_writes = float(self.s["rejected"][k])
+            if self.r.churns:
+                rec.evicted_keys, rec.expired_keys = float(self.s["evicted"][k]), float(self.s["expired"][k])
+                rec.rejected_writes = float(self.s["rejected"][k])
             run = _BatchRun(
                 p=p,
                 record=rec,
