@@ -164,6 +164,21 @@ def buckets(entries: float) -> int:
     return 1 << max(2, math.ceil(math.log2(max(entries, 1))))
 
 
+def rehash_leftover(entries: int, presized: int, steps_per_insert: int) -> int:
+    """Buckets of the old table a dict filled by ``entries`` inserts still holds (0 once rehashed).
+
+    After doubling from S to 2S buckets (at insert S+1), each later insert moves ``steps_per_insert`` non-empty
+    old buckets (_dictRehashStep; dictRehash visits at most 10 empty ones, dict.c#L212); about (1 - 1/e) of S
+    buckets are non-empty, so the old table lives on while (entries - S - 1) * steps < 0.632 S.
+    A dict presized to ``presized`` (a listpack/intset converted, or RDB loading with dictExpand) starts there.
+    """
+    table = max(buckets(entries), buckets(presized) if presized else 0)
+    old = table // 2
+    if old < 4 or (presized and table <= buckets(presized)):
+        return 0
+    return old if (entries - old - 1) * steps_per_insert < (1 - math.exp(-1)) * old else 0
+
+
 def skiplist_levels() -> tuple[tuple[int, float], ...]:
     """(level, probability) of a new skiplist node: zslRandomLevel draws level L with p^(L-1)(1-p), capped."""
     out = [(lvl, (1 - ZSKIPLIST_P) * ZSKIPLIST_P ** (lvl - 1)) for lvl in range(1, ZSKIPLIST_MAXLEVEL)]
@@ -189,6 +204,7 @@ class _Ctx:
     chunk: Callable[[int], int]
     score: float
     append_bytes: int
+    from_rdb: bool
 
     @property
     def modern(self) -> bool:
@@ -312,7 +328,11 @@ def _hash(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
         eff = CommandEffect((obj_rw, pack_rw), 0.0)
         return _layout(c, encoding, [obj, pack], [("HSET", eff), ("HINCRBY", eff)])
     entry, field_sds, value_sds = c.chunk(DICT_ENTRY_BYTES), c.sds(c.field_size), _mean(sizes, c.sds)
-    value = _dict_value(c, n, entry) + [
+    # converted by count: dictExpand(513) (t_hash.c hashTypeConvertListpack); by a long value: from empty.
+    # hashTypeSet does dictFind then dictAdd: two rehash steps per new field (t_hash.c#L229-L240).
+    fits = max(c.field_size, max(s for s, _ in sizes)) <= c.params.hash_max_listpack_value
+    presized = c.params.hash_max_listpack_entries + 1 if fits else 0
+    value = _dict_value(c, n, entry, presized, 2) + [
         Allocation("field", field_sds, n),
         Allocation("field value", round(value_sds), n),
     ]
@@ -322,14 +342,18 @@ def _hash(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
     return _layout(c, encoding, value, [("HSET", eff), ("HINCRBY", eff)])
 
 
-def _dict_value(c: _Ctx, n: int, entry: int) -> list[Allocation]:
-    """robj + dict struct + bucket array + one dictEntry per element."""
-    return [
+def _dict_value(c: _Ctx, n: int, entry: int, presized: int, steps: int) -> list[Allocation]:
+    """robj + dict struct + bucket array(s) + one dictEntry per element."""
+    out = [
         Allocation("value object", c.chunk(ROBJ_BYTES), 1.0),
         Allocation("dict", c.dict_struct(), 1.0),
         Allocation("buckets", c.chunk(DICT_POINTER_BYTES * buckets(n)), 1.0),
         Allocation("field entry", entry, n),
     ]
+    leftover = 0 if c.from_rdb else rehash_leftover(n, presized, steps)
+    if leftover:
+        out.append(Allocation("buckets being rehashed", c.chunk(DICT_POINTER_BYTES * leftover), 1.0))
+    return out
 
 
 def _set(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
@@ -359,6 +383,17 @@ def _set(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> 
         Allocation("member entry", entry_size, entries),
         Allocation("member", round(member), n),
     ]
+    # converted from an intset (7.2: also a listpack) with dictExpand(length) (t_set.c#L249); 7.0 builds a
+    # non-integer set as a dict from its first member. setTypeAdd's dictAddRaw is one rehash step per member.
+    if c.integers:
+        presized = c.params.set_max_intset_entries + 1
+    elif sets_use_listpack(c.engine, c.version):
+        presized = c.params.set_max_listpack_entries + 1
+    else:
+        presized = 0
+    leftover = 0 if c.from_rdb else rehash_leftover(n, presized, 1)
+    if leftover:
+        value.append(Allocation("buckets being rehashed", c.chunk(DICT_POINTER_BYTES * leftover), 1.0))
     # setTypeAdd/setTypeRemove link or unlink one entry at the head of its bucket and update ht_used (dict.c)
     touched = (
         Rewrite("dict", c.dict_struct(), 1.0),
@@ -399,7 +434,8 @@ def _zset(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
     entry, member = c.chunk(DICT_ENTRY_BYTES), _mean(sizes, c.sds)
     levels = skiplist_levels()
     node = sum(p * c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * lvl) for lvl, p in levels)
-    value = _dict_value(c, n, entry) + [
+    # zsetConvert makes an empty dict (no dictExpand in 7.0); zsetAdd does dictFind + dictAdd (two steps)
+    value = _dict_value(c, n, entry, 0, 2) + [
         Allocation("zset", c.chunk(ZSET_STRUCT_BYTES), 1.0),
         Allocation("skiplist", c.chunk(ZSKIPLIST_BYTES), 1.0),
         Allocation("skiplist header", c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * ZSKIPLIST_MAXLEVEL), 1.0),
@@ -519,12 +555,15 @@ def group_layouts(
     db_keys: int | None = None,
     score: float = 1000.0,
     append_bytes: int = 16,
+    from_rdb: bool = False,
 ) -> tuple[tuple[float, GroupLayout], ...]:
     """(share of the group's keys, layout) per encoding the group's keys take.
 
     ``elements``/``element_size``: per key count and per element size (hash: the field value; string: the
     value) as a number or a distribution. ``db_keys``: keys in the whole db (the db dict's bucket array is
     shared by all groups; default ``keys``). ``score``: a typical zset score (integral scores pack smaller).
+    ``from_rdb``: keys loaded from an RDB have presized dicts; keys built by commands may keep a half-rehashed
+    old bucket table (:func:`rehash_leftover`).
     """
     if type_ not in COMMANDS:
         raise ValueError(f"unknown type {type_!r}; allowed: {', '.join(COMMANDS)}")
@@ -543,6 +582,7 @@ def group_layouts(
         chunk=jemalloc_size_class if allocator == "jemalloc" else libc_chunk_size,
         score=score,
         append_bytes=append_bytes,
+        from_rdb=from_rdb,
     )
     sizes = _whole(points(element_size))
     counts = ((1, 1.0),) if type_ == "string" else _whole(points(elements))
