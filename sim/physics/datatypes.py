@@ -1,0 +1,619 @@
+"""Memory layout of typed keys (string, hash, set, zset, list) and what each write command rewrites.
+
+Pure functions of numbers. A group of keys becomes one :class:`GroupLayout` per encoding its keys take:
+every allocation a key owns (allocator slot sizes), its ``used_memory`` per key, and per command the
+allocations the command rewrites (a rewritten allocation dirties its pages under copy-on-write) and the
+change of ``used_memory``. Struct sizes and behaviours are read from the Redis 7.0.15 source (URLs beside
+each figure); Redis 6.x differs in ziplists, ``dict`` and ``quicklistNode``; 7.2 adds listpack sets and
+lists and value-less set dicts. Valkey is modelled as Redis 7.2.
+
+Element counts and sizes may be a number, a sequence of ``(value, weight)`` pairs or any object with
+``values`` and ``weights`` (such as the scenario's spreads): every point is laid out on its own, so a size
+distribution integrates over the allocator's size classes instead of using the class of the mean.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sim.physics.encodings import (
+    EncodingParams,
+    encoding_of,
+    list_node_capacity,
+    sets_use_listpack,
+    uses_listpack,
+)
+from sim.physics.layout import (
+    DICT_ENTRY_BYTES,
+    DICT_POINTER_BYTES,
+    ROBJ_BYTES,
+    jemalloc_size_class,
+    libc_chunk_size,
+    sds_header,
+)
+from sim.physics.listpack import entry_bytes, packed_bytes
+
+DICT_STRUCT_BYTES = 56
+"""sizeof(dict) in 7.0: type, ht_table[2], ht_used[2], rehashidx, pauserehash, ht_size_exp[2],
+https://github.com/redis/redis/blob/7.0.15/src/dict.h#L79-L91 (6.x: 96 bytes with two dictht and privdata,
+https://github.com/redis/redis/blob/6.2.0/src/dict.h#L80-L86)."""
+DICT_STRUCT_BYTES_6 = 96
+NO_VALUE_ENTRY_BYTES = 16
+"""Redis 7.2 set dicts keep a lone key in its bucket and chain the rest in 16-byte dictEntryNoValue
+(setDictType .no_value/.keys_are_odd, https://github.com/redis/redis/blob/7.2.0/src/server.c#L442-L450,
+dict.c#L77-L80)."""
+QUICKLIST_BYTES = 40
+"""sizeof(quicklist): head, tail, count, len and three bitfields,
+https://github.com/redis/redis/blob/7.0.15/src/quicklist.h#L106-L115."""
+QUICKLIST_NODE_BYTES = 40
+"""sizeof(quicklistNode) in 7.0 (size_t sz): https://github.com/redis/redis/blob/7.0.15/src/quicklist.h#L46-L58;
+6.x has an unsigned int sz, 32 bytes (https://github.com/redis/redis/blob/6.2.0/src/quicklist.h#L46-L57)."""
+QUICKLIST_NODE_BYTES_6 = 32
+ZSET_STRUCT_BYTES = 16
+"""struct zset {dict *dict; zskiplist *zsl;}, server.h of 7.0.15."""
+ZSKIPLIST_BYTES = 32
+"""struct zskiplist {header, tail, unsigned long length, int level}, server.h of 7.0.15."""
+ZSKIPLIST_NODE_BYTES = 24
+ZSKIPLIST_LEVEL_BYTES = 16
+"""A skiplist node is ele, score, backward (24 bytes) + 16 bytes (forward, span) per level (zslCreateNode)."""
+ZSKIPLIST_P = 0.25
+ZSKIPLIST_MAXLEVEL = 32
+"""ZSKIPLIST_MAXLEVEL 32, ZSKIPLIST_P 0.25: https://github.com/redis/redis/blob/7.0.15/src/server.h#L482-L483
+(64 in 5.0: https://github.com/redis/redis/blob/5.0.0/src/server.h#L349)."""
+INTSET_HEADER_BYTES = 8
+"""intset: uint32 encoding + uint32 length, then the members (intset.h)."""
+SDS_MAX_PREALLOC = 1024 * 1024
+"""sdsMakeRoomFor doubles the new length below 1 MB (sds.h SDS_MAX_PREALLOC), so APPEND over-allocates."""
+
+COMMANDS = {
+    "string": ("SET", "INCR", "APPEND"),
+    "hash": ("HSET", "HINCRBY"),
+    "set": ("SADD", "SREM"),
+    "zset": ("ZADD", "ZINCRBY"),
+    "list": ("LPUSH", "RPUSH", "LPOP", "RPOP"),
+}
+ANY_TYPE_COMMANDS = ("NEW", "DEL", "EXPIRE")
+
+Dist = float | Sequence[tuple[float, float]] | Any
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """Allocations of one kind a command rewrites: copy-on-write dirties the pages they sit on."""
+
+    name: str
+    size: int  # allocator slot size (bytes)
+    per_key: float  # how many allocations of this kind a key holds; the command hits one of them
+    count: float = 1.0  # allocations of this kind one command rewrites
+
+
+@dataclass(frozen=True)
+class CommandEffect:
+    """What one command does to memory: the allocations it rewrites and the change of used_memory."""
+
+    rewrites: tuple[Rewrite, ...]
+    used_memory_delta: float
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """``per_key`` allocations of ``size`` bytes (slot size) that each key of a layout owns (a mean)."""
+
+    name: str
+    size: int
+    per_key: float
+
+    @property
+    def bytes(self) -> float:
+        return self.size * self.per_key
+
+
+@dataclass(frozen=True)
+class GroupLayout:
+    """The keys of a group that share one encoding: their allocations and each command's effect."""
+
+    type: str
+    encoding: str
+    keys: int
+    bytes_per_key: float  # used_memory per key, dict/expires table shares included
+    allocations: tuple[Allocation, ...]
+    effects: tuple[tuple[str, CommandEffect], ...] = field(repr=False)
+
+    def effect(self, command: str) -> CommandEffect:
+        """Effect of ``command`` on one key of this layout (ValueError naming the allowed commands)."""
+        for name, eff in self.effects:
+            if name == command.upper():
+                return eff
+        allowed = ", ".join(name for name, _ in self.effects)
+        raise ValueError(f"{command!r} is not a command for a {self.type} key ({self.encoding}); allowed: {allowed}")
+
+
+def points(dist: Dist) -> tuple[tuple[float, float], ...]:
+    """``(value, weight)`` pairs of a distribution, weights summing to 1."""
+    if isinstance(dist, int | float):
+        return ((float(dist), 1.0),)
+    if hasattr(dist, "values") and hasattr(dist, "weights"):
+        pairs = list(zip(dist.values, dist.weights, strict=True))
+    else:
+        pairs = [(float(v), float(w)) for v, w in dist]
+    total = sum(w for _, w in pairs)
+    if not pairs or total <= 0:
+        raise ValueError("a distribution needs at least one point with a positive weight")
+    return tuple((float(v), w / total) for v, w in pairs if w > 0)
+
+
+def _whole(pairs: Sequence[tuple[float, float]]) -> tuple[tuple[int, float], ...]:
+    """Points rounded to whole bytes/counts (at least 1), equal values merged."""
+    merged: dict[int, float] = {}
+    for value, weight in pairs:
+        key = max(1, int(round(value)))
+        merged[key] = merged.get(key, 0.0) + weight
+    return tuple(sorted(merged.items()))
+
+
+def _mean(pairs: Sequence[tuple[int, float]], f: Callable[[int], float]) -> float:
+    return sum(w * f(v) for v, w in pairs)
+
+
+def buckets(entries: float) -> int:
+    """Bucket count of a dict holding ``entries``: a power of two >= entries, at least 4 (_dictExpandIfNeeded
+    doubles at a 1:1 fill, DICT_HT_INITIAL_SIZE 4: https://github.com/redis/redis/blob/7.0.15/src/dict.c#L1010-L1030)."""
+    return 1 << max(2, math.ceil(math.log2(max(entries, 1))))
+
+
+def rehash_leftover(entries: int, presized: int, steps_per_insert: int) -> int:
+    """Buckets of the old table a dict filled by ``entries`` inserts still holds (0 once rehashed).
+
+    After doubling from S to 2S buckets (at insert S+1), each later insert moves ``steps_per_insert`` non-empty
+    old buckets (_dictRehashStep; dictRehash visits at most 10 empty ones, dict.c#L212); about (1 - 1/e) of S
+    buckets are non-empty, so the old table lives on while (entries - S - 1) * steps < 0.632 S.
+    A dict presized to ``presized`` (a listpack/intset converted, or RDB loading with dictExpand) starts there.
+    """
+    table = max(buckets(entries), buckets(presized) if presized else 0)
+    old = table // 2
+    if old < 4 or (presized and table <= buckets(presized)):
+        return 0
+    return old if (entries - old - 1) * steps_per_insert < (1 - math.exp(-1)) * old else 0
+
+
+def skiplist_levels() -> tuple[tuple[int, float], ...]:
+    """(level, probability) of a new skiplist node: zslRandomLevel draws level L with p^(L-1)(1-p), capped."""
+    out = [(lvl, (1 - ZSKIPLIST_P) * ZSKIPLIST_P ** (lvl - 1)) for lvl in range(1, ZSKIPLIST_MAXLEVEL)]
+    out.append((ZSKIPLIST_MAXLEVEL, ZSKIPLIST_P ** (ZSKIPLIST_MAXLEVEL - 1)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """What every layout of a group needs: sizes, allocator and version facts."""
+
+    type: str
+    keys: int
+    db_keys: int
+    key_size: int
+    field_size: int
+    integers: bool
+    ttl_share: float
+    expiring_keys: float
+    params: Any
+    version: str
+    engine: str
+    chunk: Callable[[int], int]
+    score: float
+    append_bytes: int
+    from_rdb: bool
+
+    @property
+    def modern(self) -> bool:
+        return uses_listpack(self.engine, self.version)
+
+    def sds(self, length: int) -> int:
+        return self.chunk(sds_header(length) + length + 1)
+
+    def integer(self, size: int) -> int | None:
+        """The integer an element of ``size`` digits stands for when the group holds integers."""
+        return 10 ** (min(size, 19) - 1) if self.integers and size <= 19 else None
+
+    def packed(self, size: int) -> int:
+        return entry_bytes(size, self.integer(size), ziplist=not self.modern)
+
+    def dict_struct(self) -> int:
+        return self.chunk(DICT_STRUCT_BYTES if self.modern else DICT_STRUCT_BYTES_6)
+
+
+def _key_allocations(c: _Ctx) -> list[Allocation]:
+    """The key's entry in the db dict, its name, its share of the bucket array, and its TTL entry."""
+    out = [
+        Allocation("db dict entry", c.chunk(DICT_ENTRY_BYTES), 1.0),
+        Allocation("key", c.sds(c.key_size), 1.0),
+        Allocation("db bucket", DICT_POINTER_BYTES, buckets(c.db_keys) / max(c.db_keys, 1)),
+    ]
+    if c.ttl_share > 0:
+        # setExpire adds an entry to db->expires whose key is the same sds (db.c setExpire)
+        out.append(Allocation("expires dict entry", c.chunk(DICT_ENTRY_BYTES), c.ttl_share))
+        share = buckets(c.expiring_keys) / max(c.keys, 1)
+        out.append(Allocation("expires bucket", DICT_POINTER_BYTES, share))
+    return out
+
+
+def _common_effects(c: _Ctx, allocs: list[Allocation], per_key: float) -> list[tuple[str, CommandEffect]]:
+    """NEW, DEL and EXPIRE: they write the db dict's (and expires dict's) bucket array and entries."""
+    db_bucket = Rewrite("db bucket", DICT_POINTER_BYTES, buckets(c.db_keys) / max(c.db_keys, 1))
+    owned = sum(a.bytes for a in allocs if "bucket" not in a.name)
+    expires_entry = c.chunk(DICT_ENTRY_BYTES)
+    exp_bucket = Rewrite("expires bucket", DICT_POINTER_BYTES, buckets(max(c.expiring_keys, 1)) / max(c.keys, 1))
+    expire = CommandEffect(
+        (Rewrite("expires dict entry", expires_entry, 1.0), replace(exp_bucket, count=1 - c.ttl_share)),
+        (1 - c.ttl_share) * (expires_entry + DICT_POINTER_BYTES),
+    )
+    return [
+        ("NEW", CommandEffect((db_bucket,), per_key)),
+        ("DEL", CommandEffect((db_bucket, replace(exp_bucket, count=c.ttl_share)), -owned)),
+        ("EXPIRE", expire),
+    ]
+
+
+def _layout(c: _Ctx, encoding: str, value: list[Allocation], effects: list[tuple[str, CommandEffect]]) -> GroupLayout:
+    allocs = _key_allocations(c) + value
+    per_key = sum(a.bytes for a in allocs)
+    all_effects = effects + _common_effects(c, allocs, per_key)
+    return GroupLayout(c.type, encoding, c.keys, per_key, tuple(allocs), tuple(all_effects))
+
+
+def _string(c: _Ctx, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
+    """robj + sds, one embstr allocation, or an int-encoded robj (object.c createStringObject, tryObjectEncoding)."""
+    entry = c.chunk(DICT_ENTRY_BYTES)
+    robj = c.chunk(ROBJ_BYTES)
+    if encoding == "int":
+        value = [Allocation("value object (int)", robj, 1.0)]
+        rewrite_set = (Rewrite("db dict entry", entry, 1.0), Rewrite("value object (int)", robj, 1.0))
+        append_delta = _mean(sizes, lambda n: c.sds(_greedy(n + c.append_bytes)))
+        effects = [
+            ("SET", CommandEffect(rewrite_set, 0.0)),
+            # incrDecrCommand updates a non-shared int robj in place (only o->ptr is written):
+            # https://github.com/redis/redis/blob/7.0.15/src/t_string.c#L614-L626
+            ("INCR", CommandEffect((Rewrite("value object (int)", robj, 1.0),), 0.0)),
+            ("APPEND", CommandEffect(rewrite_set, append_delta)),
+        ]
+        return _layout(c, encoding, value, effects)
+    if encoding == "embstr":
+        size = _mean(sizes, lambda n: c.chunk(ROBJ_BYTES + 3 + n + 1))
+        value = [Allocation("value (embstr)", round(size), 1.0)]
+        rewrite_set = (Rewrite("db dict entry", entry, 1.0), Rewrite("value (embstr)", round(size), 1.0))
+        # APPEND unshares an embstr into a raw robj + sds grown greedily (dbUnshareStringValue, sdsMakeRoomFor)
+        unshared = _mean(sizes, lambda n: robj + c.sds(_greedy(n + c.append_bytes)))
+        effects = [("SET", CommandEffect(rewrite_set, 0.0)), ("APPEND", CommandEffect(rewrite_set, unshared - size))]
+        return _layout(c, encoding, value, effects)
+    sds = _mean(sizes, c.sds)
+    value = [Allocation("value object", robj, 1.0), Allocation("value bytes", round(sds), 1.0)]
+    set_rw = (
+        Rewrite("db dict entry", entry, 1.0),
+        Rewrite("value object", robj, 1.0),
+        Rewrite("value bytes", round(sds), 1.0),
+    )
+    # APPEND on a raw string writes its sds (sdscatlen); reallocations double the length, so used_memory
+    # grows by about the appended bytes in the long run.
+    effects = [
+        ("SET", CommandEffect(set_rw, 0.0)),
+        ("APPEND", CommandEffect((Rewrite("value bytes", round(sds), 1.0),), float(c.append_bytes))),
+    ]
+    return _layout(c, encoding, value, effects)
+
+
+def _greedy(length: int) -> int:
+    """Allocated length of an sds grown by sdsMakeRoomFor to ``length`` bytes (doubling below 1 MB)."""
+    return 2 * length if length < SDS_MAX_PREALLOC else length + SDS_MAX_PREALLOC
+
+
+def _packed_value(c: _Ctx, name: str, bytes_: float) -> tuple[Allocation, Allocation, Rewrite, Rewrite]:
+    """A listpack/ziplist value: robj + one packed allocation; a write rewrites both (o->ptr is reassigned)."""
+    robj = c.chunk(ROBJ_BYTES)
+    slot = c.chunk(math.ceil(bytes_))
+    return (
+        Allocation("value object", robj, 1.0),
+        Allocation(name, slot, 1.0),
+        Rewrite("value object", robj, 1.0),
+        Rewrite(name, slot, 1.0),
+    )
+
+
+def _hash(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
+    if encoding in ("listpack", "ziplist"):
+        lp = packed_bytes(n * (c.packed(c.field_size) + _mean(sizes, c.packed)), ziplist=not c.modern)
+        obj, pack, obj_rw, pack_rw = _packed_value(c, encoding, lp)
+        # hashTypeSet on a listpack replaces the value in place (lpReplace memmoves the tail) and reassigns o->ptr
+        eff = CommandEffect((obj_rw, pack_rw), 0.0)
+        return _layout(c, encoding, [obj, pack], [("HSET", eff), ("HINCRBY", eff)])
+    entry, field_sds, value_sds = c.chunk(DICT_ENTRY_BYTES), c.sds(c.field_size), _mean(sizes, c.sds)
+    # converted by count: dictExpand(513) (t_hash.c hashTypeConvertListpack); by a long value: from empty.
+    # hashTypeSet does dictFind then dictAdd: two rehash steps per new field (t_hash.c#L229-L240).
+    fits = max(c.field_size, max(s for s, _ in sizes)) <= c.params.hash_max_listpack_value
+    presized = c.params.hash_max_listpack_entries + 1 if fits else 0
+    value = _dict_value(c, n, entry, presized, 2) + [
+        Allocation("field", field_sds, n),
+        Allocation("field value", round(value_sds), n),
+    ]
+    # hashTypeSet on a hashtable frees the old value sds and stores a new one in the same dictEntry:
+    # https://github.com/redis/redis/blob/7.0.15/src/t_hash.c hashTypeSet (OBJ_ENCODING_HT branch)
+    eff = CommandEffect((Rewrite("field entry", entry, n), Rewrite("field value", round(value_sds), n)), 0.0)
+    return _layout(c, encoding, value, [("HSET", eff), ("HINCRBY", eff)])
+
+
+def _dict_value(c: _Ctx, n: int, entry: int, presized: int, steps: int) -> list[Allocation]:
+    """robj + dict struct + bucket array(s) + one dictEntry per element."""
+    out = [
+        Allocation("value object", c.chunk(ROBJ_BYTES), 1.0),
+        Allocation("dict", c.dict_struct(), 1.0),
+        Allocation("buckets", c.chunk(DICT_POINTER_BYTES * buckets(n)), 1.0),
+        Allocation("field entry", entry, n),
+    ]
+    leftover = 0 if c.from_rdb else rehash_leftover(n, presized, steps)
+    if leftover:
+        out.append(Allocation("buckets being rehashed", c.chunk(DICT_POINTER_BYTES * leftover), 1.0))
+    return out
+
+
+def _set(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
+    if encoding == "intset":
+        width = _mean(sizes, lambda s: _intset_width(c.integer(s) or 0))
+        obj, pack, obj_rw, pack_rw = _packed_value(c, "intset", INTSET_HEADER_BYTES + n * width)
+        # intsetAdd/intsetRemove resize (realloc) and memmove the members after the position (intset.c)
+        add, rem = CommandEffect((obj_rw, pack_rw), width), CommandEffect((obj_rw, pack_rw), -width)
+        return _layout(c, encoding, [obj, pack], [("SADD", add), ("SREM", rem)])
+    if encoding == "listpack":
+        each = _mean(sizes, c.packed)
+        obj, pack, obj_rw, pack_rw = _packed_value(c, "listpack", packed_bytes(n * each, ziplist=False))
+        add, rem = CommandEffect((obj_rw, pack_rw), each), CommandEffect((obj_rw, pack_rw), -each)
+        return _layout(c, encoding, [obj, pack], [("SADD", add), ("SREM", rem)])
+    member = _mean(sizes, c.sds)
+    table = buckets(n)
+    if sets_use_listpack(c.engine, c.version):
+        # 7.2: a bucket holding one member points at the sds itself; the others chain in 16-byte entries
+        chained = n - table * (1 - math.exp(-n / table))
+        entry_size, entries = c.chunk(NO_VALUE_ENTRY_BYTES), chained
+    else:
+        entry_size, entries = c.chunk(DICT_ENTRY_BYTES), float(n)
+    value = [
+        Allocation("value object", c.chunk(ROBJ_BYTES), 1.0),
+        Allocation("dict", c.dict_struct(), 1.0),
+        Allocation("buckets", c.chunk(DICT_POINTER_BYTES * table), 1.0),
+        Allocation("member entry", entry_size, entries),
+        Allocation("member", round(member), n),
+    ]
+    # converted from an intset (7.2: also a listpack) with dictExpand(length) (t_set.c#L249); 7.0 builds a
+    # non-integer set as a dict from its first member. setTypeAdd's dictAddRaw is one rehash step per member.
+    if c.integers:
+        presized = c.params.set_max_intset_entries + 1
+    elif sets_use_listpack(c.engine, c.version):
+        presized = c.params.set_max_listpack_entries + 1
+    else:
+        presized = 0
+    leftover = 0 if c.from_rdb else rehash_leftover(n, presized, 1)
+    if leftover:
+        value.append(Allocation("buckets being rehashed", c.chunk(DICT_POINTER_BYTES * leftover), 1.0))
+    # setTypeAdd/setTypeRemove link or unlink one entry at the head of its bucket and update ht_used (dict.c)
+    touched = (
+        Rewrite("dict", c.dict_struct(), 1.0),
+        Rewrite("bucket", DICT_POINTER_BYTES, table),
+    )
+    per_member = entry_size * entries / n + member
+    return _layout(
+        c,
+        encoding,
+        value,
+        [("SADD", CommandEffect(touched, per_member)), ("SREM", CommandEffect(touched, -per_member))],
+    )
+
+
+def _intset_width(value: int) -> int:
+    """Bytes per member of an intset holding ``value`` (INTSET_ENC_INT16/32/64, intset.c _intsetValueEncoding)."""
+    if -(2**15) <= value < 2**15:
+        return 2
+    return 4 if -(2**31) <= value < 2**31 else 8
+
+
+def _score_entry(c: _Ctx) -> int:
+    """Listpack bytes of a score: zzlInsertAt stores d2string(score), an integer when the score is integral."""
+    score = c.score
+    if score == int(score) and abs(score) < 2**53:
+        text = str(int(score))
+        return entry_bytes(len(text), int(score), ziplist=not c.modern)
+    return entry_bytes(len(repr(score)), None, ziplist=not c.modern)
+
+
+def _zset(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
+    if encoding in ("listpack", "ziplist"):
+        lp = packed_bytes(n * (_mean(sizes, c.packed) + _score_entry(c)), ziplist=not c.modern)
+        obj, pack, obj_rw, pack_rw = _packed_value(c, encoding, lp)
+        # zsetAdd on a listpack deletes the member and inserts it at its new rank (zzlDelete + zzlInsert)
+        eff = CommandEffect((obj_rw, pack_rw), 0.0)
+        return _layout(c, encoding, [obj, pack], [("ZADD", eff), ("ZINCRBY", eff)])
+    entry, member = c.chunk(DICT_ENTRY_BYTES), _mean(sizes, c.sds)
+    levels = skiplist_levels()
+    node = sum(p * c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * lvl) for lvl, p in levels)
+    # zsetConvert makes an empty dict (no dictExpand in 7.0); zsetAdd does dictFind + dictAdd (two steps)
+    value = _dict_value(c, n, entry, 0, 2) + [
+        Allocation("zset", c.chunk(ZSET_STRUCT_BYTES), 1.0),
+        Allocation("skiplist", c.chunk(ZSKIPLIST_BYTES), 1.0),
+        Allocation("skiplist header", c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * ZSKIPLIST_MAXLEVEL), 1.0),
+        Allocation("skiplist node", round(node), n),
+        Allocation("member", round(member), n),
+    ]
+    # A new score at another rank: zslUpdateScore deletes the node and zslInsert makes a new one; both walks
+    # write the forward/span of one predecessor per level (spans of every level of the list), the successor's
+    # backward pointer, and dictEntry->v (https://github.com/redis/redis/blob/7.0.15/src/t_zset.c zslUpdateScore).
+    rewrites = [
+        Rewrite("field entry", entry, n),
+        Rewrite("skiplist node", round(node), n, 1.0),  # the new node (reuses a freed slot)
+        Rewrite("skiplist successor", round(node), n, 2.0),
+    ]
+    top = max(1, math.ceil(math.log(max(n, 1), 1 / ZSKIPLIST_P)))
+    for lvl in range(1, top + 1):
+        holders = n * ZSKIPLIST_P ** (lvl - 1)
+        size = _mean_node_at_least(c, lvl)
+        rewrites.append(Rewrite(f"skiplist level {lvl} predecessor", size, max(holders, 1.0), 2.0))
+    eff = CommandEffect(tuple(rewrites), 0.0)
+    return _layout(c, encoding, value, [("ZADD", eff), ("ZINCRBY", eff)])
+
+
+def _mean_node_at_least(c: _Ctx, level: int) -> int:
+    """Mean slot of a skiplist node whose level is at least ``level``."""
+    nodes = [(lvl, p) for lvl, p in skiplist_levels() if lvl >= level]
+    total = sum(p for _, p in nodes)
+    return round(sum(p * c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * lvl) for lvl, p in nodes) / total)
+
+
+def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
+    each = _mean(sizes, c.packed)
+    mean_size = round(_mean(sizes, float))
+    if encoding == "listpack":
+        obj, pack, obj_rw, pack_rw = _packed_value(c, "listpack", packed_bytes(n * each, ziplist=False))
+        push, pop = CommandEffect((obj_rw, pack_rw), each), CommandEffect((obj_rw, pack_rw), -each)
+        effects = [("LPUSH", push), ("RPUSH", push), ("LPOP", pop), ("RPOP", pop)]
+        return _layout(c, encoding, [obj, pack], effects)
+    ziplist = not c.modern
+    cap = list_node_capacity(mean_size, c.params)
+    full, rest = divmod(n, cap)
+    node_struct = c.chunk(QUICKLIST_NODE_BYTES if c.modern else QUICKLIST_NODE_BYTES_6)
+    full_pack = c.chunk(math.ceil(packed_bytes(cap * each, ziplist)))
+    nodes = full + (1 if rest else 0)
+    pack_total = full * full_pack + (c.chunk(math.ceil(packed_bytes(rest * each, ziplist))) if rest else 0)
+    value = [
+        Allocation("value object", c.chunk(ROBJ_BYTES), 1.0),
+        Allocation("quicklist", c.chunk(QUICKLIST_BYTES), 1.0),
+        Allocation("quicklist node", node_struct, nodes),
+        Allocation("listpack" if c.modern else "ziplist", round(pack_total / nodes), nodes),
+    ]
+    # A push/pop edits the head or tail node's listpack (lpPrepend memmoves all of it) and updates the
+    # node's sz/count and the quicklist's count (quicklistPushHead, quicklistDelIndex in quicklist.c).
+    # The end node is on average half full when the list spans nodes.
+    end_fill = min(n, cap) if nodes == 1 else max(1, cap // 2)
+    end_pack = c.chunk(math.ceil(packed_bytes(end_fill * each, ziplist)))
+    rewrites = (
+        Rewrite("quicklist", c.chunk(QUICKLIST_BYTES), 1.0),
+        Rewrite("quicklist end node", node_struct, 1.0),
+        Rewrite("end listpack", end_pack, 1.0),
+    )
+    step = each + (node_struct + full_pack - cap * each) / cap
+    push, pop = CommandEffect(rewrites, step), CommandEffect(rewrites, -step)
+    return _layout(c, encoding, value, [("LPUSH", push), ("RPUSH", push), ("LPOP", pop), ("RPOP", pop)])
+
+
+BUILDERS = {"string": None, "hash": _hash, "set": _set, "zset": _zset, "list": _list}
+
+
+def _split(
+    c: _Ctx, n: int, sizes: Sequence[tuple[int, float]]
+) -> list[tuple[float, str, tuple[tuple[int, float], ...]]]:
+    """(share, encoding, element sizes) of the keys with ``n`` elements: a key is small-encoded only while every
+    element fits the value limit, so with sizes drawn independently that share is F(limit)^n."""
+    encs: dict[str, list[tuple[int, float]]] = {}
+    for size, weight in sizes:
+        enc = encoding_of(c.type, n, size, c.integers, c.params, c.version, c.engine, c.field_size)
+        encs.setdefault(enc, []).append((size, weight))
+    if c.type == "list":  # a list's nodes are sized by the mean item, so one encoding for all its sizes
+        mean = round(sum(s * w for s, w in sizes))
+        return [(1.0, encoding_of("list", n, mean, c.integers, c.params, c.version, c.engine), tuple(sizes))]
+    if len(encs) == 1 or c.type == "string":
+        return [(sum(w for _, w in s), e, _normal(s)) for e, s in encs.items()]
+    big = encoding_of(c.type, n, 2**31, False, c.params, c.version, c.engine, c.field_size)
+    small_enc = next(e for e in encs if e != big)
+    small = encs[small_enc]
+    fits = sum(w for _, w in small)
+    share_small = fits**n
+    # element sizes of the large-encoded keys: the overall distribution minus the small keys' part
+    big_sizes = [(s, w - (share_small * w / fits if (s, w) in small else 0.0)) for s, w in sizes]
+    big_sizes = [(s, max(w, 0.0)) for s, w in big_sizes]
+    out = [(share_small, small_enc, _normal(small))]
+    if share_small < 1:
+        out.append((1 - share_small, big, _normal(big_sizes)))
+    return [o for o in out if o[0] > 0]
+
+
+def _normal(pairs: Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    total = sum(w for _, w in pairs)
+    return tuple((s, w / total) for s, w in pairs if w > 0)
+
+
+def group_layouts(
+    type_: str,
+    keys: int,
+    elements: Dist,
+    element_size: Dist,
+    *,
+    field_size: int = 10,
+    key_size: int = 16,
+    integers: bool = False,
+    ttl_share: float = 0.0,
+    params: Any = None,
+    engine_version: str = "7.0.15",
+    engine: str = "redis",
+    allocator: str = "jemalloc",
+    db_keys: int | None = None,
+    score: float = 1000.0,
+    append_bytes: int = 16,
+    from_rdb: bool = False,
+) -> tuple[tuple[float, GroupLayout], ...]:
+    """(share of the group's keys, layout) per encoding the group's keys take.
+
+    ``elements``/``element_size``: per key count and per element size (hash: the field value; string: the
+    value) as a number or a distribution. ``db_keys``: keys in the whole db (the db dict's bucket array is
+    shared by all groups; default ``keys``). ``score``: a typical zset score (integral scores pack smaller).
+    ``from_rdb``: keys loaded from an RDB have presized dicts; keys built by commands may keep a half-rehashed
+    old bucket table (:func:`rehash_leftover`).
+    """
+    if type_ not in COMMANDS:
+        raise ValueError(f"unknown type {type_!r}; allowed: {', '.join(COMMANDS)}")
+    c = _Ctx(
+        type=type_,
+        keys=keys,
+        db_keys=db_keys or keys,
+        key_size=key_size,
+        field_size=field_size,
+        integers=integers,
+        ttl_share=ttl_share,
+        expiring_keys=keys * ttl_share,
+        params=params or EncodingParams(),
+        version=engine_version,
+        engine=engine,
+        chunk=jemalloc_size_class if allocator == "jemalloc" else libc_chunk_size,
+        score=score,
+        append_bytes=append_bytes,
+        from_rdb=from_rdb,
+    )
+    sizes = _whole(points(element_size))
+    counts = ((1, 1.0),) if type_ == "string" else _whole(points(elements))
+    parts: dict[str, list[tuple[float, GroupLayout]]] = {}
+    for n, weight in counts:
+        for share, enc, enc_sizes in _split(c, n, sizes):
+            if type_ == "string":
+                layout = _string(c, enc_sizes, enc)
+            else:
+                layout = BUILDERS[type_](c, n, enc_sizes, enc)  # type: ignore[misc]
+            parts.setdefault(enc, []).append((weight * share, layout))
+    return tuple((sum(w for w, _ in group), merge(group)) for group in parts.values())
+
+
+def merge(weighted: Sequence[tuple[float, GroupLayout]]) -> GroupLayout:
+    """One layout standing for several of the same encoding: allocations and rewrites are kept apart, their
+    ``per_key`` and ``count`` scaled by each part's share, so pages per allocation kind stay right."""
+    if len(weighted) == 1:
+        return weighted[0][1]
+    total = sum(w for w, _ in weighted)
+    shares = [(w / total, lay) for w, lay in weighted]
+    first = shares[0][1]
+    allocs = tuple(replace(a, per_key=a.per_key * s) for s, lay in shares for a in lay.allocations)
+    effects = []
+    for command, _ in first.effects:
+        rewrites = tuple(
+            replace(r, per_key=r.per_key * s, count=r.count * s)
+            for s, lay in shares
+            for r in lay.effect(command).rewrites
+        )
+        delta = sum(s * lay.effect(command).used_memory_delta for s, lay in shares)
+        effects.append((command, CommandEffect(rewrites, delta)))
+    per_key = sum(s * lay.bytes_per_key for s, lay in shares)
+    return GroupLayout(first.type, first.encoding, first.keys, per_key, allocs, tuple(effects))

@@ -1,0 +1,96 @@
+"""A throwaway redis-server for tests that compare the memory model with a real server, and fill helpers."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def available() -> bool:
+    return shutil.which(REDIS_SERVER) is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def redis_server(*extra: str) -> Iterator:
+    """A redis-server on a free port with no persistence; yields a redis-py client; always stopped."""
+    import redis
+
+    with tempfile.TemporaryDirectory(prefix="rbsim-dt-") as tmp:
+        port = _free_port()
+        args = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        proc = subprocess.Popen(
+            [*args, "--dir", tmp, "--daemonize", "no", *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            client = redis.Redis(host="127.0.0.1", port=port)
+            for _ in range(250):
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"redis-server exited with {proc.returncode}") from None
+                    time.sleep(0.02)
+            else:
+                raise RuntimeError("redis-server did not answer PING")
+            yield client
+            client.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def used_memory(client) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def used_per_key(client, keys: int, fill: Callable[[object, int], None]) -> float:
+    """used_memory added per key by ``fill(pipeline, i)`` for i < keys, on a flushed server.
+
+    The fill runs on its own connection, closed before measuring, so its buffers are not counted."""
+    import redis
+
+    client.flushall()
+    time.sleep(0.05)
+    before = used_memory(client)
+    kwargs = client.connection_pool.connection_kwargs
+    filler = redis.Redis(host=kwargs["host"], port=kwargs["port"])
+    pipe = filler.pipeline(transaction=False)
+    for i in range(keys):
+        fill(pipe, i)
+        if i % 200 == 199:
+            pipe.execute()
+    pipe.execute()
+    filler.close()
+    time.sleep(0.25)  # serverCron finishes rehashing the db dict (activerehashing)
+    return (used_memory(client) - before) / keys
+
+
+def key_name(i: int, size: int) -> str:
+    """A key name of exactly ``size`` bytes."""
+    return f"k:{i:0{max(1, size - 2)}d}"
+
+
+def text(size: int, salt: int) -> bytes:
+    """A ``size``-byte value that never parses as a number (letters)."""
+    base = f"v{salt}x".encode()
+    return (base * (size // len(base) + 1))[:size]

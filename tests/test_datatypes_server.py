@@ -1,0 +1,186 @@
+"""The typed-key memory model against a real redis-server 7.0: used_memory per key and OBJECT ENCODING.
+
+Each fill runs once on a throwaway key first: Redis 7.0 allocates a command's latency histogram (about
+24 KB) on its first call, which is not per-key memory. Needs /usr/bin/redis-server; a few seconds.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.physics.datatypes import group_layouts
+from sim.physics.encodings import EncodingParams, encoding_of
+from tests.realserver import available, key_name, redis_server, text, used_per_key
+
+pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")
+
+KEY = 16
+VERSION = "7.0.15"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with redis_server() as client:
+        yield client
+
+
+def measured(client, keys: int, fill) -> float:
+    used_per_key(client, 2, fill)  # warm-up (i = 0 and 1): the commands' latency histograms
+    return used_per_key(client, keys, fill)
+
+
+def modelled(type_: str, keys: int, elements, size, **kw) -> float:
+    return sum(
+        share * lay.bytes_per_key for share, lay in group_layouts(type_, keys, elements, size, key_size=KEY, **kw)
+    )
+
+
+def field(j: int, size: int = 10) -> bytes:
+    return text(size - 4, 0) + f"{j:04d}".encode()
+
+
+def string_fill(size: int):
+    return lambda p, i: p.set(key_name(i, KEY), text(size, i))
+
+
+def hash_fill(n: int, size: int):
+    return lambda p, i: p.hset(key_name(i, KEY), mapping={field(j): text(size, j) for j in range(n)})
+
+
+def set_fill(n: int, size: int, integers: bool = False):
+    if integers:
+        return lambda p, i: p.sadd(key_name(i, KEY), *[10 ** (size - 1) + j for j in range(n)])
+    return lambda p, i: p.sadd(key_name(i, KEY), *[field(j, size) for j in range(n)])
+
+
+def zset_fill(n: int, size: int):
+    return lambda p, i: p.zadd(key_name(i, KEY), {field(j, size): 1000 + j for j in range(n)})
+
+
+def list_fill(n: int, size: int):
+    return lambda p, i: p.rpush(key_name(i, KEY), *[text(size, j) for j in range(n)])
+
+
+CASES = [
+    # (label, type, keys, elements, element size, fill, model options, encoding)
+    ("string embstr", "string", 3000, 1, 20, string_fill(20), {}, "embstr"),
+    ("string raw", "string", 3000, 1, 300, string_fill(300), {}, "raw"),
+    ("string int", "string", 3000, 1, 8, lambda p, i: p.set(key_name(i, KEY), 10**7 + i), {"integers": True}, "int"),
+    ("hash listpack", "hash", 500, 20, 30, hash_fill(20, 30), {}, "listpack"),
+    ("hash hashtable (long values)", "hash", 300, 20, 100, hash_fill(20, 100), {}, "hashtable"),
+    ("hash hashtable (many fields)", "hash", 30, 600, 20, hash_fill(600, 20), {}, "hashtable"),
+    ("set intset", "set", 500, 100, 6, set_fill(100, 6, True), {"integers": True}, "intset"),
+    ("set hashtable", "set", 300, 50, 20, set_fill(50, 20), {}, "hashtable"),
+    ("zset listpack", "zset", 500, 50, 20, zset_fill(50, 20), {"score": 1000}, "listpack"),
+    ("zset skiplist", "zset", 60, 300, 20, zset_fill(300, 20), {"score": 1000}, "skiplist"),
+    ("list one node", "list", 500, 20, 30, list_fill(20, 30), {}, "quicklist"),
+    ("list many nodes", "list", 30, 1000, 50, list_fill(1000, 50), {}, "quicklist"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_used_memory_per_key_matches_the_server(server, case):
+    _, type_, keys, n, size, fill, kw, encoding = case
+    real = measured(server, keys, fill)
+    layouts = group_layouts(type_, keys, n, size, key_size=KEY, **kw)
+    assert [lay.encoding for _, lay in layouts] == [encoding]
+    assert server.object("encoding", key_name(0, KEY)).decode() == encoding
+    model = layouts[0][1].bytes_per_key
+    assert model == pytest.approx(real, rel=0.02), f"model {model:.1f} B/key, server {real:.1f} B/key"
+
+
+def test_keys_with_a_ttl_add_an_expires_entry(server):
+    def fill(p, i):
+        p.set(key_name(i, KEY), text(100, i))
+        if i % 2:
+            p.expire(key_name(i, KEY), 3600)
+
+    real = measured(server, 4000, fill)
+    assert modelled("string", 4000, 1, 100, ttl_share=0.5) == pytest.approx(real, rel=0.01)
+    assert real > modelled("string", 4000, 1, 100) + 15  # the TTL costs about 20 B per key here: not noise
+
+
+def test_a_one_percent_larger_value_crosses_a_size_class_on_both(server):
+    """Raw values of 124 and 125 bytes: sds header 3 + value + 1 is 128 (class 128) or 129 (class 160)."""
+    small, large = (measured(server, 3000, string_fill(s)) for s in (124, 125))
+    same_a, same_b = (measured(server, 3000, string_fill(s)) for s in (110, 111))
+    assert large - small == pytest.approx(32, abs=1)
+    assert same_b - same_a == pytest.approx(0, abs=1)
+    assert modelled("string", 3000, 1, 125) - modelled("string", 3000, 1, 124) == 32
+    assert modelled("string", 3000, 1, 111) - modelled("string", 3000, 1, 110) == 0
+
+
+def test_a_size_distribution_integrates_over_size_classes(server):
+    """Value sizes spread over several classes: the model of the points matches; the class of the mean does not."""
+    sizes = [48, 60, 90, 120, 125, 200, 250, 400]
+    real = measured(server, 4000, lambda p, i: p.set(key_name(i, KEY), text(sizes[i % len(sizes)], i)))
+    spread = [(s, 1.0) for s in sizes]
+    model = modelled("string", 4000, 1, spread)
+    mean_only = modelled("string", 4000, 1, sum(sizes) / len(sizes))
+    assert model == pytest.approx(real, rel=0.01)
+    assert abs(mean_only - real) > 2 * abs(model - real)
+
+
+def test_hash_value_spread_across_the_listpack_limit_splits_the_keys(server):
+    """Field values 40 or 80 bytes at random, 4 per key: a key stays a listpack with probability 0.5^4."""
+    rng = random.Random(7)
+    values = [[rng.choice((40, 80)) for _ in range(4)] for _ in range(2000)]
+
+    def fill(p, i):
+        p.hset(key_name(i, KEY), mapping={field(j): text(s, j) for j, s in enumerate(values[i])})
+
+    real = measured(server, 2000, fill)
+    layouts = group_layouts("hash", 2000, 4, [(40, 0.5), (80, 0.5)], key_size=KEY)
+    shares = {lay.encoding: share for share, lay in layouts}
+    assert shares["listpack"] == pytest.approx(0.5**4)
+    encodings = [server.object("encoding", key_name(i, KEY)).decode() for i in range(2000)]
+    assert encodings.count("listpack") / 2000 == pytest.approx(0.5**4, abs=0.025)
+    assert sum(s * lay.bytes_per_key for s, lay in layouts) == pytest.approx(real, rel=0.03)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    type_=st.sampled_from(["hash", "zset", "set", "set-int"]),
+    elements=st.integers(1, 140),
+    size=st.integers(1, 80),
+    limits=st.tuples(st.integers(1, 130), st.integers(1, 70)),
+)
+def test_encoding_of_agrees_with_the_server(server, type_, elements, size, limits):
+    entries, value = limits
+    integers = type_ == "set-int"
+    server.config_set("hash-max-listpack-entries", entries)
+    server.config_set("hash-max-listpack-value", value)
+    server.config_set("zset-max-listpack-entries", entries)
+    server.config_set("zset-max-listpack-value", value)
+    server.config_set("set-max-intset-entries", entries)
+    try:
+        server.delete("probe")
+        if type_ == "hash":
+            server.hset("probe", mapping={text(size, j) + f"{j:03d}".encode(): text(size, j) for j in range(elements)})
+        elif type_ == "zset":
+            server.zadd("probe", {text(size, j) + f"{j:03d}".encode(): j for j in range(elements)})
+        elif integers:
+            server.sadd("probe", *[j for j in range(elements)])
+        else:
+            server.sadd("probe", *[text(size, j) + f"{j:03d}".encode() for j in range(elements)])
+        real = server.object("encoding", "probe").decode()
+        params = EncodingParams(
+            hash_max_listpack_entries=entries,
+            hash_max_listpack_value=value,
+            zset_max_listpack_entries=entries,
+            zset_max_listpack_value=value,
+            set_max_intset_entries=entries,
+        )
+        width = size + 3  # members/fields are the text plus a 3-digit suffix
+        kind = "set" if integers else type_
+        assert encoding_of(kind, elements, 1 if integers else width, integers, params, VERSION) == real
+    finally:
+        server.config_set("hash-max-listpack-entries", 512)
+        server.config_set("hash-max-listpack-value", 64)
+        server.config_set("zset-max-listpack-entries", 128)
+        server.config_set("zset-max-listpack-value", 64)
+        server.config_set("set-max-intset-entries", 512)
