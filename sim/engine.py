@@ -278,9 +278,13 @@ class BackupSimulation:
         copies = 0.0
         if forking:
             dirty, copies = p.cow.dirty_pages_and_slope(s.writes_since_fork, s.progress)
-            reuse = s.reused_in_fork / p.reuse_allocation_bytes if s.reused_in_fork else 0.0  # pages (eviction.py)
-            copies += s.reuse_per_write / p.reuse_allocation_bytes if s.reuse_per_write else 0.0
-            cow = min(p.cow.base_bytes + p.page_size * (dirty + reuse), p.rss)
+            if s.reused_in_fork:  # writes into freed slots copy their pages (eviction.reuse_pages)
+                freed = (s.reused_in_fork + s.free_pool) / p.used_memory  # share of the slots freed
+                pages, per_byte = eviction.reuse_pages(
+                    s.reused_in_fork, p.slot_sizes, p.slot_byte_shares, freed, p.page_size, p.data_pages
+                )
+                dirty, copies = dirty + float(pages), copies + s.reuse_per_write * float(per_byte)
+            cow = min(p.cow.base_bytes + p.page_size * dirty, p.rss)
         elif s.child_alive:
             cow = float(p.forkless_buffer_bytes)
         else:

@@ -20,7 +20,7 @@ import numpy as np
 from .dayload import DAY
 from .engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, NO_PROGRESS, SAVE_STEP_LIMIT, STEPS_PER_SAVE, STEPS_PER_STEADY
 from .physics import oom
-from .physics.eviction import Churn, churn_step
+from .physics.eviction import Churn, churn_step, reuse_pages
 from .prepare import Prepared
 from .result import Result, RunRecord, request_stalls, summarize
 
@@ -66,7 +66,10 @@ class Runs:
         self.churns = self.churn.active
         self.used0 = arr(lambda p: p.used_memory)
         self.evictable0 = arr(lambda p: p.evictable_keys)
-        self.reuse_alloc = arr(lambda p: p.reuse_allocation_bytes)
+        self.slot_sizes, self.slot_shares = _padded(
+            [np.array(p.slot_sizes, float) for p in preps], [np.array(p.slot_byte_shares) for p in preps], 0.0, 1.0
+        )
+        self.data_pages = arr(lambda p: p.data_pages)
         self.page_tables = arr(lambda p: p.page_tables)
         self.rdb = arr(lambda p: p.rdb_bytes)
         self.node = arr(lambda p: p.budget.node_memory)
@@ -155,8 +158,11 @@ def _memory(r: Runs, i: np.ndarray, s: dict) -> dict:
     parent = r.rss[i]
     if r.churns:
         parent = parent + s["fresh"]
-        dirty = dirty + _per(s["reused"], r.reuse_alloc[i])  # one page per allocation written into a freed slot
-        slope = slope + _per(s["reuse_per_write"], r.reuse_alloc[i])
+        freed = (s["reused"] + s["pool"]) / r.used0[i]  # share of the slots freed
+        pages, per_byte = reuse_pages(
+            s["reused"], r.slot_sizes[i], r.slot_shares[i], freed, r.page_size[i], r.data_pages[i]
+        )
+        dirty, slope = dirty + pages, slope + s["reuse_per_write"] * per_byte
     parent = np.where(s["parent"], parent, 0.0)
     cow = np.where(forking, np.minimum(r.cow_base[i] + r.page_size[i] * dirty, r.rss[i]), 0.0)
     kernel = np.where(forking, r.page_tables[i], 0.0)

@@ -7,32 +7,21 @@ from pathlib import Path
 
 from .catalog import get_node_type
 from .dayload import DayLoad, read_day_csv
-from .flavor import ELASTICACHE, OPEN_SOURCE
+from .flavor import ELASTICACHE
 from .generations import platform_warning
-from .inputs import InputError
-from .keygroups import dataset_sizes
-from .physics import layout as layout_mod
+from .keymodel import key_model
 from .physics.budget import MemoryBudget, memory_budget
 from .physics.changelog import output_buffer_limit
-from .physics.cow import CowModel, Target, cow_model_of, page_spans
-from .physics.eviction import Churn, evictable_keys
+from .physics.cow import CowModel
+from .physics.eviction import Churn
 from .physics.fork import fork_stall_seconds, page_table_bytes
-from .physics.keyspace import Popularity, popularity
-from .physics.save import effective_key_delay_us, lzf_scanned_bytes, rdb_bytes, save_seconds
+from .physics.save import effective_key_delay_us, save_seconds
 from .physics.throughput import ceiling_per_sec, io_thread_speedup
 from .platform import Platform, load_platform
 from .scenario import Scenario, resolve_path
 
 HUGE_PAGE = 2 * 1024 * 1024
-DEFAULT_POLICY = {ELASTICACHE: "volatile-lru", OPEN_SOURCE: "noeviction"}
-"""maxmemory-policy defaults: volatile-lru in ElastiCache's default parameter groups
-(https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ParameterGroups.Engine.html), noeviction in
-redis.conf."""
 SMALL_PAGE = 4096
-
-
-class TypedDataNotSimulated(InputError):
-    """A scenario with ``dataset.groups`` reached the simulator before it models them."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +42,8 @@ class Prepared:
     churn: Churn  # growth, frees, expiry and the maxmemory limit per write command / second
     evictable_keys: float  # keys the maxmemory-policy may evict (0 for noeviction)
     maxmemory_policy: str
-    reuse_allocation_bytes: float  # mean allocation a write into a freed slot fills (one page copy each)
+    slot_sizes: tuple[int, ...]  # slot sizes of the keys' allocations (where writes into freed slots land)
+    slot_byte_shares: tuple[float, ...]  # each size's share of the keys' bytes
     used_memory_by_group: tuple[tuple[str, int], ...]
     fork_stall_s: float
     page_tables: float
@@ -76,6 +66,11 @@ class Prepared:
     ceiling_source: str = ""
     unvalidated: tuple[str, ...] = field(default=())  # figures of this run no real run has checked
 
+    @property
+    def data_pages(self) -> float:
+        """Pages the data holds (where freed slots, and the writes that reuse them, fall)."""
+        return self.used_memory / self.page_size
+
     def rates(self, sim_time: float) -> tuple[float, float]:
         """(writes/s, reads/s) arriving at the forking node at simulation time ``sim_time``."""
         writes, reads = self.load.at(self.fork_time_of_day - self.scenario.simulation.before + sim_time)
@@ -86,17 +81,19 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     """Derive dataset size, budget, fork stall, save time and the copy-on-write model."""
     platform = platform or load_platform(scenario.platform, relative_to=source_dir)
     warnings: list[str] = []
-    data, engine, node = scenario.dataset, scenario.engine, scenario.node
-    if scenario.dataset.groups is not None:
-        raise TypedDataNotSimulated(
-            "dataset.groups: typed key groups are validated and read by the harness and the profiler, "
-            "but this build does not simulate them yet; describe the data with keys and value_size"
-        )
-    keys, value_size, used = dataset_sizes(scenario)
+    engine, node = scenario.engine, scenario.node
     page_size = HUGE_PAGE if node.transparent_huge_pages else SMALL_PAGE
-    layout = layout_mod.key_layout(data.key_size, value_size, keys, engine.allocator)
-    rss = int(platform.memory.rss_base + used * platform.memory.fragmentation)
     budget = memory_budget(node)
+    model = key_model(
+        scenario,
+        budget.maxmemory,
+        page_size,
+        dismiss_large_values=engine.dismisses_child_memory and page_size == SMALL_PAGE,
+        base_bytes=int(platform.cow.child_base + platform.cow.parent_base),
+    )
+    keys, used = model.keys, model.used_memory
+    fragmentation = scenario.dataset.fragmentation or platform.memory.fragmentation
+    rss = int(platform.memory.rss_base + used * fragmentation)
 
     if used > budget.maxmemory:
         warnings.append(
@@ -109,23 +106,10 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     if node.type and not get_node_type(node.type).backup_supported:
         warnings.append(f"ElastiCache does not support backups on {node.type} (docs/elasticache.md §3.4)")
 
-    pop = popularity(scenario.workload.key_distribution, keys)
-    overwrites = 1.0 - scenario.workload.new_keys_fraction  # SET on an existing key; the rest are new keys
-    cow = cow_model_of(
-        [Target(a.name, a.size, pop, per_write=overwrites) for a in layout.rewritten],
-        Popularity(pop.counts, pop.probs * overwrites),
-        page_size=page_size,
-        dismiss_large_values=engine.dismisses_child_memory and page_size == SMALL_PAGE,
-        base_bytes=int(platform.cow.child_base + platform.cow.parent_base),
-    )
-    policy = DEFAULT_POLICY[scenario.build]
-    growth = (1.0 - overwrites) * layout.bytes_per_key
-    churn = Churn(growth, 0.0, 0.0, 0.0, budget.maxmemory, layout.bytes_per_key, layout.bytes_per_key)
     cost = platform.save
     delay = effective_key_delay_us(scenario.backup.rdb_key_save_delay_us, cost.delay_overhead_us)
-    rdb = rdb_bytes(keys, data.key_size, value_size, data.value_pattern, scenario.backup.compression)
-    lzf_rate = cost.lzf_random_bytes_per_sec if data.value_pattern == "random" else cost.lzf_repetitive_bytes_per_sec
-    lzf = lzf_scanned_bytes(keys, value_size, scenario.backup.compression)
+    rdb, lzf = model.rdb_bytes, model.lzf_bytes
+    lzf_rate = cost.lzf_repetitive_bytes_per_sec if model.repetitive else cost.lzf_random_bytes_per_sec
     save_s = save_seconds(keys, rdb, lzf, cost.us_per_key, cost.write_bytes_per_sec, lzf_rate, delay)
     method = _method(scenario, platform, budget, rss, warnings)
     load = day_load(scenario, source_dir)
@@ -141,18 +125,19 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         platform=platform,
         budget=budget,
         keys=keys,
-        key_size=data.key_size,
-        value_size=value_size,
+        key_size=round(model.key_size),
+        value_size=model.value_size,
         used_memory=used,
         rss=rss,
         page_size=page_size,
-        cow=cow,
-        bytes_per_key=layout.bytes_per_key,
-        churn=churn,
-        evictable_keys=evictable_keys(policy, 0.0),
-        maxmemory_policy=policy,
-        reuse_allocation_bytes=layout.bytes_per_key / len(layout.allocations),
-        used_memory_by_group=(("strings", used),),
+        cow=model.cow,
+        bytes_per_key=model.bytes_per_key,
+        churn=model.churn,
+        evictable_keys=model.evictable_keys,
+        maxmemory_policy=model.maxmemory_policy,
+        slot_sizes=model.slot_sizes,
+        slot_byte_shares=model.slot_byte_shares,
+        used_memory_by_group=model.used_by_group,
         fork_stall_s=fork_stall_seconds(
             rss, platform.fork.base_ms, platform.fork.ms_per_gib, node.transparent_huge_pages
         ),
@@ -168,7 +153,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         cores=cores,
         cow_fault_s=(platform.fork.huge_cow_fault_us if node.transparent_huge_pages else platform.fork.cow_fault_us)
         / 1e6,
-        pages_per_key=sum(page_spans(a.size, page_size)[0] for a in layout.allocations) + 1.0,
+        pages_per_key=model.pages_per_key,
         old_engine=not engine.can_fork_less,
         output_buffer_limit=output_buffer_limit(
             get_node_type(node.type).replica_output_buffer_limit_bytes if node.type else None, budget.node_memory

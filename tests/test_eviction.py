@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.physics.eviction import Churn, churn_step, evictable_keys, expiry_per_sec, reuse_copy_bytes
+from sim.physics.eviction import Churn, churn_step, evictable_keys, expiry_per_sec, reuse_pages
 
 MAX = 1_000_000.0
+PAGE = 4096
 
 
 def churn(grow=100.0, shrink=0.0, expire_keys=0.0, key_bytes=100.0) -> Churn:
@@ -83,6 +84,34 @@ def test_bytes_and_keys_are_conserved(used, pool, evictable, writes, dt, grow, s
         assert float(s.rejected_writes) == 0.0
 
 
-def test_a_reused_slot_copies_its_page():
-    assert float(reuse_copy_bytes(4_800.0, 48.0, 4096)) == pytest.approx(100 * 4096)
-    assert float(reuse_copy_bytes(0.0, 0.0, 4096)) == 0.0
+def test_reused_slots_copy_distinct_random_pages():
+    """Few reuses of sparse free slots copy one page each; many saturate at the data's pages (occupancy)."""
+    pages = 10_000
+    few, slope = reuse_pages(48.0 * 100, [48.0], [1.0], 0.001, PAGE, pages)
+    assert float(few) == pytest.approx(100, rel=0.01) and float(slope) == pytest.approx(1 / 48, rel=0.01)
+    many, _ = reuse_pages(48.0 * 10 * pages, [48.0], [1.0], 0.001, PAGE, pages)
+    assert float(many) == pytest.approx(pages * (1 - np.exp(-10)))
+    rng = np.random.default_rng(2)
+    hits = rng.integers(0, pages, 30_000)  # 30,000 reused allocations on random pages, one free slot each
+    assert float(reuse_pages(48.0 * 30_000, [48.0], [1.0], 0.001, PAGE, pages)[0]) == pytest.approx(
+        len(np.unique(hits)), rel=0.01
+    )
+    assert float(reuse_pages(0.0, [48.0], [1.0], 0.0, PAGE, pages)[0]) == 0.0
+
+
+def test_the_allocator_fills_a_page_s_free_slots_before_the_next():
+    """jemalloc fills the oldest slab first: with 10 % of the slots free, a page of 64 B slots takes 6.4 reuses."""
+    pages, slots = 20_000, PAGE // 64
+    rng = np.random.default_rng(4)
+    free = rng.random((pages, slots)) < 0.1  # freed at random over the data
+    reused = 5_000
+    order = np.flatnonzero(free.ravel())[:reused]  # oldest slab (lowest page) first, its free slots in turn
+    copied = len(np.unique(order // slots))
+    assert float(reuse_pages(64.0 * reused, [64.0], [1.0], 0.1, PAGE, pages)[0]) == pytest.approx(copied, rel=0.03)
+
+
+def test_small_slots_of_a_key_share_pages_its_large_value_does_not():
+    """A key of a 32 B entry and a 1 KiB value, 10 % freed: the entries refill 12.8 to a page, the values one."""
+    key = 32 + 1024
+    pages, per_byte = reuse_pages(0.0, [32.0, 1024.0], [32 / key, 1024 / key], 0.1, PAGE, 1e9)
+    assert float(per_byte) * key == pytest.approx(1 / 12.8 + 1.0)

@@ -237,11 +237,3 @@ def test_samples_follow_the_spread():
 def test_a_fixed_spread_is_one_point():
     spread = Spread.fixed(64)
     assert spread.is_fixed and spread.mean() == 64 and spread.quantile(0.99) == 64
-
-
-def test_typed_data_is_refused_by_the_simulator_until_it_is_modelled(tmp_path):
-    from sim.inputs import InputError
-    from sim.run import run
-
-    with pytest.raises(InputError, match="dataset.groups"):
-        run(scenario(MIXED))

@@ -24,6 +24,53 @@ distributions = st.one_of(
 )
 
 
+MIX = {
+    "string": ["SET", "APPEND", "NEW", "DEL", "EXPIRE"],
+    "hash": ["HSET", "NEW", "DEL"],
+    "set": ["SADD", "SREM"],
+    "zset": ["ZADD", "NEW"],
+    "list": ["LPUSH", "RPOP", "RPUSH"],
+}
+
+
+@st.composite
+def typed_data(draw):
+    """One to three key groups of any type (TTLs, locality, size spreads) and a write mix over them."""
+    groups, mix = [], []
+    for k in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(sorted(MIX)))
+        group = {
+            "name": f"g{k}",
+            "type": kind,
+            "keys": draw(st.integers(1_000, 400_000)),
+            "locality": draw(st.sampled_from(["scattered", "clustered"])),
+            "element_size": draw(
+                st.sampled_from(
+                    [
+                        "40B",
+                        "300B",
+                        "2KB",
+                        {"histogram": [{"size": "32B", "share": 0.5}, {"size": "100B", "share": 0.5}]},
+                    ]
+                )
+            ),
+        }
+        if kind != "string":
+            group["elements"] = draw(st.sampled_from([3, 50, 700, {"lognormal": {"median": 20, "sigma": 0.8}}]))
+        if draw(st.booleans()):
+            group["ttl"] = {"share": draw(st.floats(0.05, 1.0)), "mean": f"{draw(st.integers(1, 600))}s"}
+        groups.append(group)
+        for command in draw(st.lists(st.sampled_from(MIX[kind]), min_size=1, max_size=3, unique=True)):
+            mix.append({"group": group["name"], "command": command, "share": draw(st.floats(0.1, 1.0))})
+    total = sum(e["share"] for e in mix)
+    for e in mix:
+        e["share"] /= total
+    fragmentation = draw(st.sampled_from([None, 1.0, 1.3]))
+    dataset = {"groups": groups} | ({"fragmentation": fragmentation} if fragmentation else {})
+    policy = draw(st.sampled_from(["noeviction", "allkeys-lru", "volatile-ttl"]))
+    return {"dataset": dataset, "mix": mix, "policy": policy}
+
+
 @st.composite
 def fork_scenarios(draw):
     """Fork backups over the physics the batch path covers: paging, OOM (both victims), daily load."""
@@ -48,6 +95,11 @@ def fork_scenarios(draw):
         },
         "simulation": {"before": f"{draw(st.floats(0, 5)):.2f}s", "after": f"{draw(st.floats(0, 5)):.2f}s"},
     }
+    if draw(st.integers(0, 2)) == 0:  # typed groups, their mix, TTLs, an eviction policy, a fragmentation
+        typed = draw(typed_data())
+        data["dataset"] = typed["dataset"]
+        data["workload"] = {"key_distribution": data["workload"]["key_distribution"], "mix": typed["mix"]}
+        data["engine"] = {"parameters": {"maxmemory-policy": typed["policy"]}}
     if draw(st.booleans()):
         data["workload"]["daily_profile"] = {
             "writes_per_sec": draw(st.lists(rates, min_size=24, max_size=24)),

@@ -15,7 +15,7 @@ Freed memory (deleted, expired, evicted keys) leaves ``used_memory`` but not the
 keeps the slots and the next allocations reuse them before taking fresh pages. So new allocations
 first fill the pool of freed bytes (no RSS growth) and only the rest is new RSS. While a fork child
 lives, a reused slot sits on a page shared with the child: writing it copies the page
-(:func:`reuse_copy_bytes`).
+(:func:`reuse_pages`).
 """
 
 from __future__ import annotations
@@ -114,12 +114,23 @@ def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
     )
 
 
-def reuse_copy_bytes(reused_bytes, allocation_bytes, page_size):
-    """Copy-on-write bytes of writing ``reused_bytes`` into freed slots while a fork child lives.
+def reuse_pages(reused_bytes, slot_sizes, byte_shares, freed_share, page_size, pages):
+    """Pages copied by writing ``reused_bytes`` into freed slots while a fork child lives, and the pages one
+    more reused byte copies.
 
-    Deleted, expired and evicted keys are picked regardless of where they sit, so a freed slot is
-    nearly always alone on a page still shared with the child: each reused allocation (of the mean
-    ``allocation_bytes``) copies one page. An upper bound: pages already copied by writes are not netted.
+    Deleted, expired and evicted keys are picked regardless of where they sit, so a ``freed_share`` of
+    the slots is free on every page of the data (``pages`` pages). jemalloc fills a size class from its
+    oldest non-full slab first (``arena_bin_slabs_nonfull_tryget``: a heap ordered by serial number,
+    https://github.com/jemalloc/jemalloc/blob/5.3.0/src/arena.c), so it fills every free slot of a page
+    before the next: a copied page takes ``max(1, freed_share x page_size / size)`` reused slots of a class.
+    ``slot_sizes`` (last axis) are the classes a key's allocations use, ``byte_shares`` their shares of
+    the key's bytes. ``x`` such page fills copy ``pages x (1 - exp(-x / pages))`` distinct pages. Pages
+    the writes copied anyway are not netted out: an upper bound.
     """
-    reused, size = np.asarray(reused_bytes, float), np.asarray(allocation_bytes, float)
-    return np.divide(reused, size, out=np.zeros(np.broadcast(reused, size).shape), where=size > 0) * page_size
+    sizes, shares = np.asarray(slot_sizes, float), np.asarray(byte_shares, float)
+    spread = np.asarray(np.multiply(freed_share, page_size), float)[..., None]  # free bytes per page
+    fills = (shares / np.maximum(sizes, spread)).sum(-1)  # page fills per reused byte
+    total = np.asarray(pages, float)
+    per = np.divide(fills, total, out=np.zeros(np.broadcast(fills, total).shape), where=total > 0)
+    clean = np.exp(-np.asarray(reused_bytes, float) * per)
+    return total * (1.0 - clean), clean * fills
