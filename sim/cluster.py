@@ -39,6 +39,9 @@ def shard_scenarios(scenario: Scenario) -> list[Scenario]:
             update={
                 "keys": max(1, round(data.keys * share)) if data.keys is not None else None,
                 "used_memory": int(data.used_memory * share) if data.used_memory is not None else None,
+                "groups": [g.model_copy(update={"keys": max(1, round(g.keys * share))}) for g in data.groups]
+                if data.groups is not None
+                else None,
             }
         )
         workload = scenario.workload

@@ -119,3 +119,15 @@ def test_incr_rewrites_one_small_object_set_rewrites_three_allocations():
     pages, writes = 2_000_000 * 16 / 4096, 2_000 * counters["backup_duration_s"]  # uniform writes: P (1 - e^(-n/P))
     assert counters["cow_peak_bytes"] - base == pytest.approx(4096 * pages * -np.expm1(-writes / pages), rel=0.03)
     assert strings["cow_peak_bytes"] - base > 2.5 * (counters["cow_peak_bytes"] - base)
+
+
+def test_a_cluster_splits_every_group_over_its_shards():
+    text = (
+        "dataset: {groups: [{name: a, keys: 800k, element_size: 100B},\n"
+        "                   {name: b, type: set, keys: 40k, elements: 30}]}\n"
+        "workload: {writes_per_sec: 8k}\ncluster: {shards: 4}\n"
+    )
+    whole = summary(text.replace("cluster: {shards: 4}\n", ""))
+    shard = summary(text)
+    for name in ("a", "b"):
+        assert shard["used_memory_by_group"][name] == pytest.approx(whole["used_memory_by_group"][name] / 4, rel=0.01)
