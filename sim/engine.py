@@ -34,16 +34,21 @@ SAVE_STEP_LIMIT = 4 * MAX_STEPS_PER_SAVE
 NO_PROGRESS = "the save makes no progress: its child gets no CPU at this load"
 STEPS_PER_STEADY = 20
 MIN_STEP_S = 1e-3
-CHURN_FIELDS = (
-    "used_memory",
-    "free_pool",
-    "evictable",
-    "fresh_bytes",
-    "reused_in_fork",
-    "evicted_keys",
-    "expired_keys",
-    "rejected_writes",
-)
+
+
+@dataclass(frozen=True, slots=True)
+class Churned:
+    """How the data's memory has moved (physics.eviction); shared unchanged by states while nothing moves."""
+
+    used_memory: float = 0.0  # the data's used_memory now (grows, expires, is evicted)
+    free_pool: float = 0.0  # freed bytes the allocator holds for reuse
+    evictable: float = 0.0  # keys the maxmemory-policy may still evict
+    fresh_bytes: float = 0.0  # RSS the parent allocated beyond its RSS at the start
+    reused_in_fork: float = 0.0  # bytes written into freed slots while a fork child lived
+    reuse_per_write: float = 0.0  # of those, per write command in the last step
+    evicted_keys: float = 0.0
+    expired_keys: float = 0.0
+    rejected_writes: float = 0.0
 
 
 @dataclass(slots=True)
@@ -58,15 +63,7 @@ class NodeState:
     backlog: float = 0.0  # requests waiting at the main thread
     served_writes_per_sec: float = 0.0
     writes_since_fork: float = 0.0  # write commands served while the child lives (they drive copy-on-write)
-    used_memory: float = 0.0  # the data's used_memory now (grows, expires, is evicted: physics.eviction)
-    free_pool: float = 0.0  # freed bytes the allocator holds for reuse
-    evictable: float = 0.0  # keys the maxmemory-policy may still evict
-    fresh_bytes: float = 0.0  # RSS the parent allocated beyond its RSS at the start
-    reused_in_fork: float = 0.0  # bytes written into freed slots while a fork child lived
-    reuse_per_write: float = 0.0  # of those, per write command in the last step
-    evicted_keys: float = 0.0
-    expired_keys: float = 0.0
-    rejected_writes: float = 0.0
+    churn: Churned = field(default_factory=Churned)  # used_memory moving: physics.eviction
     progress: float = 0.0  # share of keys saved
     stall_left: float = 0.0  # seconds of fork stall still to come
     change_log: float = 0.0  # bytes of writes buffered for the backup (engines before 2.8.22)
@@ -98,7 +95,7 @@ class BackupSimulation:
     def __init__(self, prepared: Prepared, timeline: bool = True):
         p = self.p = prepared
         self.env = simpy.Environment()
-        self.state = NodeState(service_s=p.service_s, used_memory=p.used_memory, evictable=p.evictable_keys)
+        self.state = NodeState(service_s=p.service_s, churn=Churned(p.used_memory, evictable=p.evictable_keys))
         self.record = RunRecord(p.budget, timeline, request_stalls(p))
         # constants of the hot loop, read once
         prof = p.platform
@@ -247,7 +244,6 @@ class BackupSimulation:
         deferred = max(0.0, backlog - self._clients)  # clients wait for replies: no more are sent
         backlog -= deferred
         writes = served * write_share
-        churn = self._churn(s, writes, dt, forking)
         return NodeState(
             s.time,
             s.phase,
@@ -256,7 +252,7 @@ class BackupSimulation:
             backlog=backlog,
             served_writes_per_sec=writes / dt if dt > 0 else 0.0,
             writes_since_fork=s.writes_since_fork + (writes if s.child_alive else 0.0),
-            **churn,
+            churn=self._churn(s, writes, dt, forking),
             progress=_clip_progress(s.progress + dt * progress_per_s),
             stall_left=max(0.0, s.stall_left - dt),
             change_log=s.change_log + (writes * self._command_bytes if forking else 0.0),
@@ -273,17 +269,18 @@ class BackupSimulation:
         if s.memory is not None:
             return s.memory
         p = self.p
-        parent = (p.rss + s.fresh_bytes + s.change_log) if s.parent_alive else 0.0
+        c = s.churn
+        parent = (p.rss + c.fresh_bytes + s.change_log) if s.parent_alive else 0.0
         forking = s.child_alive and self._forks
         copies = 0.0
         if forking:
             dirty, copies = p.cow.dirty_pages_and_slope(s.writes_since_fork, s.progress)
-            if s.reused_in_fork:  # writes into freed slots copy their pages (eviction.reuse_pages)
-                freed = (s.reused_in_fork + s.free_pool) / p.used_memory  # share of the slots freed
+            if c.reused_in_fork:  # writes into freed slots copy their pages (eviction.reuse_pages)
+                freed = (c.reused_in_fork + c.free_pool) / p.used_memory  # share of the slots freed
                 pages, per_byte = eviction.reuse_pages(
-                    s.reused_in_fork, p.slot_sizes, p.slot_byte_shares, freed, p.page_size, p.data_pages
+                    c.reused_in_fork, p.slot_sizes, p.slot_byte_shares, freed, p.page_size, p.data_pages
                 )
-                dirty, copies = dirty + float(pages), copies + s.reuse_per_write * float(per_byte)
+                dirty, copies = dirty + float(pages), copies + c.reuse_per_write * float(per_byte)
             cow = min(p.cow.base_bytes + p.page_size * dirty, p.rss)
         elif s.child_alive:
             cow = float(p.forkless_buffer_bytes)
@@ -303,23 +300,24 @@ class BackupSimulation:
             return 0.0
         return forkless.unsaved_write_fraction(self.p.cow.popularity, s.writes_since_fork, s.progress)
 
-    def _churn(self, s: NodeState, writes: float, dt: float, forking: bool) -> dict:
-        """The memory fields after ``dt`` with ``writes`` write commands: growth, expiry, eviction (eviction.py)."""
+    def _churn(self, s: NodeState, writes: float, dt: float, forking: bool) -> Churned:
+        """How memory moved over ``dt`` with ``writes`` write commands: growth, expiry, eviction (eviction.py)."""
+        c = s.churn
         if not (s.parent_alive and self._churns):
-            return {f: getattr(s, f) for f in CHURN_FIELDS} | {"reuse_per_write": 0.0}
-        step = eviction.churn_step(self.p.churn, s.used_memory, s.free_pool, s.evictable, writes, dt)
+            return c if not c.reuse_per_write else replace(c, reuse_per_write=0.0)
+        step = eviction.churn_step(self.p.churn, c.used_memory, c.free_pool, c.evictable, writes, dt)
         reused = float(step.reused) if forking else 0.0
-        return {
-            "used_memory": float(step.used),
-            "free_pool": float(step.pool),
-            "evictable": float(step.evictable),
-            "fresh_bytes": s.fresh_bytes + float(step.fresh),
-            "reused_in_fork": s.reused_in_fork + reused,
-            "reuse_per_write": reused / writes if writes > 0 else 0.0,
-            "evicted_keys": s.evicted_keys + float(step.evicted_keys),
-            "expired_keys": s.expired_keys + float(step.expired_keys),
-            "rejected_writes": s.rejected_writes + float(step.rejected_writes),
-        }
+        return Churned(
+            used_memory=float(step.used),
+            free_pool=float(step.pool),
+            evictable=float(step.evictable),
+            fresh_bytes=c.fresh_bytes + float(step.fresh),
+            reused_in_fork=c.reused_in_fork + reused,
+            reuse_per_write=reused / writes if writes > 0 else 0.0,
+            evicted_keys=c.evicted_keys + float(step.evicted_keys),
+            expired_keys=c.expired_keys + float(step.expired_keys),
+            rejected_writes=c.rejected_writes + float(step.rejected_writes),
+        )
 
     def _check_change_log(self) -> None:
         """Before 2.8.22 the backup fails once its change log overflows the output buffer."""

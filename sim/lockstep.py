@@ -146,7 +146,7 @@ def _padded(a: list[np.ndarray], b: list[np.ndarray], pad_b: float = 0.0, pad_a:
 
 CHURN_CONSTANTS = tuple(f.name for f in fields(Churn))
 CHURN = ("used", "pool", "evictable", "fresh", "reused", "reuse_per_write", "evicted", "expired", "rejected")
-"""The engine's memory churn fields (``NodeState.used_memory`` ... ``rejected_writes``)."""
+"""The engine's memory churn fields (``NodeState.churn``: ``Churned.used_memory`` ... ``rejected_writes``)."""
 STATE = ("t", "backlog", "served", "n", "prog", "stall", "deferred", "service", "pace")
 """State fields of every run; a batch whose memory churns also carries ``CHURN``."""
 

@@ -145,7 +145,8 @@ class RunRecord:
         if s.phase == "save" and not s.served_writes_per_sec >= self.min_served_in_save:
             self.min_served_in_save = s.served_writes_per_sec
         self.delayed_writes, self.deferred_requests = s.delayed_writes, s.deferred_requests
-        self.evicted_keys, self.expired_keys, self.rejected_writes = s.evicted_keys, s.expired_keys, s.rejected_writes
+        c = s.churn
+        self.evicted_keys, self.expired_keys, self.rejected_writes = c.evicted_keys, c.expired_keys, c.rejected_writes
         self.phases.append(s.phase)
         self.steps.append((now, wait, s.service_s, arrivals, s.snapshot_share, s.delayed_share))
         if self.keep_rows:
