@@ -136,6 +136,7 @@ def key_model(
         maxmemory=float(maxmemory),
         key_bytes=evicted_key,
         growing_write_bytes=grow / growing_share if growing_share > 0 else mean_key,
+        floor=EMPTY_SERVER_USED_MEMORY,
     )
     cow = cow_model_of(
         list(targets.values()),

@@ -68,18 +68,21 @@ def test_expired_keys_free_room_for_new_ones_without_new_rss():
     key_bytes=st.floats(1, 1e4),
 )
 def test_bytes_and_keys_are_conserved(used, pool, evictable, writes, dt, grow, shrink, expire, key_bytes):
-    c = Churn(grow, shrink, expire, expire * key_bytes, MAX, key_bytes, max(grow, 1.0))
+    c = Churn(grow, shrink, expire, expire * key_bytes, MAX, key_bytes, max(grow, 1.0), floor=1_000.0)
     s = churn_step(c, used, pool, evictable, writes, dt)
-    accepted = float(s.fresh + s.reused)
-    released = expire * key_bytes * dt + writes * shrink + float(s.evicted_keys) * key_bytes
-    scale = 1.0 + used + pool + writes * (grow + shrink) + released
+    accepted, released = float(s.fresh + s.reused), float(s.released)
+    scale = 1.0 + used + pool + writes * (grow + shrink) + expire * key_bytes * dt
     assert float(s.used) - used == pytest.approx(accepted - released, abs=1e-9 * scale)  # used_memory balance
     assert float(s.pool) + float(s.reused) == pytest.approx(pool + released, abs=1e-9 * scale)  # freed slots
     assert accepted + float(s.rejected_writes) * max(grow, 1.0) == pytest.approx(writes * grow, abs=1e-9 * scale)
-    assert min(s.fresh, s.reused, s.pool, s.evicted_keys, s.rejected_writes) >= 0
+    evicted = float(s.evicted_keys) * key_bytes
+    assert released - evicted <= expire * key_bytes * dt + writes * shrink + 1e-9 * scale  # never more than asked
+    assert released - evicted <= max(0.0, used - 1_000.0) + 1e-9 * scale  # frees stop when no key is left
+    assert min(s.fresh, s.reused, s.pool, s.evicted_keys, s.rejected_writes, s.expired_keys) >= 0
     assert float(s.evicted_keys) <= evictable + 1e-9
     # growth never takes used_memory past maxmemory (data already over it is only kept, not grown)
-    assert float(s.used) <= max(MAX, used - expire * key_bytes * dt - writes * shrink) * (1 + 1e-12) + 1e-6
+    assert float(s.used) <= max(MAX, used - (released - evicted)) * (1 + 1e-12) + 1e-6
+    assert float(s.used) >= min(used, 1_000.0) - 1e-9 * scale
     if np.isinf(evictable):
         assert float(s.rejected_writes) == 0.0
 

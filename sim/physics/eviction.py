@@ -64,6 +64,7 @@ class Churn:
     maxmemory: float | np.ndarray
     key_bytes: float | np.ndarray  # used_memory of the mean evicted key
     growing_write_bytes: float | np.ndarray  # mean growth of one write command that allocates
+    floor: float | np.ndarray = 0.0  # used_memory with no key left (frees and expiry stop there)
 
     @property
     def active(self) -> bool:
@@ -83,6 +84,7 @@ class ChurnStep:
     evicted_keys: np.ndarray
     expired_keys: np.ndarray
     rejected_writes: np.ndarray
+    released: np.ndarray  # bytes freed by commands, expiry and eviction
 
 
 def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
@@ -90,6 +92,10 @@ def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
     expired_keys = np.asarray(c.expired_keys_per_s * dt, float)
     expired = np.asarray(c.expired_bytes_per_s * dt, float)
     freed = np.asarray(writes * c.shrink, float)
+    left = np.maximum(0.0, used - c.floor)  # frees and expiry cannot take more than the keys hold
+    gone = expired + freed
+    keep = np.divide(left, gone, out=np.ones_like(gone), where=gone > left)
+    expired_keys, expired, freed = expired_keys * keep, expired * keep, freed * keep
     want = np.asarray(writes * c.grow, float)
     room = c.maxmemory - (used - expired - freed)
     over = np.clip(want - room, 0.0, want)
@@ -111,6 +117,7 @@ def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
         evicted_keys=evicted_keys,
         expired_keys=expired_keys,
         rejected_writes=rejected,
+        released=expired + freed + evicted_bytes,
     )
 
 
