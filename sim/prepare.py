@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog import get_node_type
 from .dayload import DayLoad, read_day_csv
-from .flavor import ELASTICACHE
-from .generations import platform_warning
+from .elasticache.catalog import get_node_type
+from .elasticache.flavor import ELASTICACHE
+from .elasticache.generations import platform_warning
 from .inputs import InputError
 from .keygroups import dataset_sizes
 from .physics import layout as layout_mod

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .catalog import get_node_type
-from .cluster import shard_weights
+from .elasticache.catalog import get_node_type
+from .elasticache.cluster import shard_weights
 from .physics import layout as layout_mod
 from .physics import restore as phys
 from .physics.budget import MemoryBudget, memory_budget

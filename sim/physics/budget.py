@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..catalog import get_node_type
+from ..elasticache.catalog import get_node_type
 
 if TYPE_CHECKING:  # an annotation only: the plan block (in the scenario) imports this module's constant
     from ..scenario import Node
