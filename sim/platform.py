@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .inputs import FileReadError, InputError, YamlError, cut, load_yaml, read_text, shown
-from .scenario import Size
+from .fieldtypes import Size
 
 
 class _Section(BaseModel):
