@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .inputs import FileReadError, InputError, YamlError, cut, load_yaml, read_text, shown
 from .fieldtypes import Size
+from .inputs import FileReadError, InputError, YamlError, cut, load_yaml, read_text, shown
 
 
 class _Section(BaseModel):
