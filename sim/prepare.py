@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog import get_node_type
 from .dayload import DayLoad, read_day_csv
-from .flavor import ELASTICACHE
-from .generations import platform_warning
+from .elasticache.catalog import get_node_type
+from .elasticache.flavor import ELASTICACHE
+from .elasticache.generations import platform_warning
 from .keymodel import key_model
 from .physics.budget import MemoryBudget, memory_budget
 from .physics.changelog import output_buffer_limit
@@ -18,7 +18,7 @@ from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.save import effective_key_delay_us, save_seconds
 from .physics.throughput import ceiling_per_sec, io_thread_speedup
 from .platform import Platform, load_platform
-from .scenario import Scenario, resolve_path
+from .scenario import Node, Scenario, resolve_path
 
 HUGE_PAGE = 2 * 1024 * 1024
 SMALL_PAGE = 4096
@@ -83,7 +83,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     warnings: list[str] = []
     engine, node = scenario.engine, scenario.node
     page_size = HUGE_PAGE if node.transparent_huge_pages else SMALL_PAGE
-    budget = memory_budget(node)
+    budget = node_budget(node)
     model = key_model(
         scenario,
         budget.maxmemory,
@@ -171,6 +171,17 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         ),
         unvalidated=_unvalidated(scenario, platform, method),
     )
+
+
+def node_budget(node: Node) -> MemoryBudget:
+    """The memory budget of a scenario's node: its catalog type's maxmemory, or its explicit memory."""
+    if node.type:
+        memory = get_node_type(node.type).maxmemory_bytes
+    elif node.memory is not None:
+        memory = int(node.memory)
+    else:  # the Node model requires one of them
+        raise ValueError("node: give node.type or node.memory")
+    return memory_budget(memory, node.reserved_percent, node.reserved_memory, node.swap)
 
 
 def _unvalidated(scenario: Scenario, platform: Platform, method: str) -> tuple[str, ...]:
