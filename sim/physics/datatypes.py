@@ -7,6 +7,12 @@ change of ``used_memory``. Struct sizes and behaviours are read from the Redis 7
 each figure); Redis 6.x differs in ziplists, ``dict`` and ``quicklistNode``; 7.2 adds listpack sets and
 lists and value-less set dicts. Valkey is modelled as Redis 7.2.
 
+Reads rewrite nothing during a save: lookupKey skips the LRU/LFU update while a child process is active
+("Don't do it if we have a saving child, as this will trigger a copy on write madness",
+https://github.com/redis/redis/blob/7.0.15/src/db.c#L112-L122), so only write commands have effects here.
+Rewrite sizes include same-class allocations made together with the rewritten one (they share its pages);
+checked against rdb_last_cow_size of real saves by ``scripts/typed_cow_experiment.py``.
+
 Element counts and sizes may be a number, a sequence of ``(value, weight)`` pairs or any object with
 ``values`` and ``weights`` (such as the scenario's spreads): every point is laid out on its own, so a size
 distribution integrates over the allocator's size classes instead of using the class of the mean.
@@ -65,6 +71,8 @@ ZSKIPLIST_MAXLEVEL = 32
 (64 in 5.0: https://github.com/redis/redis/blob/5.0.0/src/server.h#L349)."""
 INTSET_HEADER_BYTES = 8
 """intset: uint32 encoding + uint32 length, then the members (intset.h)."""
+LIST_END_FILLS = 8
+"""Fill levels an end node of a multi-node list is spread over (uniform: pushes and pops move it)."""
 SDS_MAX_PREALLOC = 1024 * 1024
 """sdsMakeRoomFor doubles the new length below 1 MB (sds.h SDS_MAX_PREALLOC), so APPEND over-allocates."""
 
@@ -85,7 +93,8 @@ class Rewrite:
     """Allocations of one kind a command rewrites: copy-on-write dirties the pages they sit on."""
 
     name: str
-    size: int  # allocator slot size (bytes)
+    size: int  # bytes each one occupies on its pages: its slot, plus same-class slots allocated with it
+    #            (a dictEntry and its 32 B key sds interleave, so 64 B of dictEntry pages per key)
     per_key: float  # how many allocations of this kind a key holds; the command hits one of them
     count: float = 1.0  # allocations of this kind one command rewrites
 
@@ -220,6 +229,12 @@ class _Ctx:
     def packed(self, size: int) -> int:
         return entry_bytes(size, self.integer(size), ziplist=not self.modern)
 
+    def entry_stride(self) -> int:
+        """Bytes of pages per db dictEntry: dbAdd allocates the key sds and the entry together, so when they
+        share a size class they alternate on the same pages (db.c dbAdd: sdsdup(key), then dictAddRaw)."""
+        entry = self.chunk(DICT_ENTRY_BYTES)
+        return entry + (entry if self.sds(self.key_size) == entry else 0)
+
     def dict_struct(self) -> int:
         return self.chunk(DICT_STRUCT_BYTES if self.modern else DICT_STRUCT_BYTES_6)
 
@@ -265,11 +280,10 @@ def _layout(c: _Ctx, encoding: str, value: list[Allocation], effects: list[tuple
 
 def _string(c: _Ctx, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
     """robj + sds, one embstr allocation, or an int-encoded robj (object.c createStringObject, tryObjectEncoding)."""
-    entry = c.chunk(DICT_ENTRY_BYTES)
     robj = c.chunk(ROBJ_BYTES)
     if encoding == "int":
         value = [Allocation("value object (int)", robj, 1.0)]
-        rewrite_set = (Rewrite("db dict entry", entry, 1.0), Rewrite("value object (int)", robj, 1.0))
+        rewrite_set = (Rewrite("db dict entry", c.entry_stride(), 1.0), Rewrite("value object (int)", robj, 1.0))
         append_delta = _mean(sizes, lambda n: c.sds(_greedy(n + c.append_bytes)))
         effects = [
             ("SET", CommandEffect(rewrite_set, 0.0)),
@@ -282,7 +296,7 @@ def _string(c: _Ctx, sizes: Sequence[tuple[int, float]], encoding: str) -> Group
     if encoding == "embstr":
         size = _mean(sizes, lambda n: c.chunk(ROBJ_BYTES + 3 + n + 1))
         value = [Allocation("value (embstr)", round(size), 1.0)]
-        rewrite_set = (Rewrite("db dict entry", entry, 1.0), Rewrite("value (embstr)", round(size), 1.0))
+        rewrite_set = (Rewrite("db dict entry", c.entry_stride(), 1.0), Rewrite("value (embstr)", round(size), 1.0))
         # APPEND unshares an embstr into a raw robj + sds grown greedily (dbUnshareStringValue, sdsMakeRoomFor)
         unshared = _mean(sizes, lambda n: robj + c.sds(_greedy(n + c.append_bytes)))
         effects = [("SET", CommandEffect(rewrite_set, 0.0)), ("APPEND", CommandEffect(rewrite_set, unshared - size))]
@@ -290,7 +304,7 @@ def _string(c: _Ctx, sizes: Sequence[tuple[int, float]], encoding: str) -> Group
     sds = _mean(sizes, c.sds)
     value = [Allocation("value object", robj, 1.0), Allocation("value bytes", round(sds), 1.0)]
     set_rw = (
-        Rewrite("db dict entry", entry, 1.0),
+        Rewrite("db dict entry", c.entry_stride(), 1.0),
         Rewrite("value object", robj, 1.0),
         Rewrite("value bytes", round(sds), 1.0),
     )
@@ -336,10 +350,24 @@ def _hash(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
         Allocation("field", field_sds, n),
         Allocation("field value", round(value_sds), n),
     ]
-    # hashTypeSet on a hashtable frees the old value sds and stores a new one in the same dictEntry:
-    # https://github.com/redis/redis/blob/7.0.15/src/t_hash.c hashTypeSet (OBJ_ENCODING_HT branch)
-    eff = CommandEffect((Rewrite("field entry", entry, n), Rewrite("field value", round(value_sds), n)), 0.0)
-    return _layout(c, encoding, value, [("HSET", eff), ("HINCRBY", eff)])
+    # HSET frees the old value sds, then copies the new one, which reuses the freed slot, and stores it in the
+    # dictEntry (hashTypeSet, https://github.com/redis/redis/blob/7.0.15/src/t_hash.c#L229-L239). A field's sds,
+    # value sds and dictEntry are allocated one after another, so when value and entry share a size class they
+    # share a page: one page written. HINCRBY makes the new value first (sdsfromlonglong, HASH_SET_TAKE_VALUE),
+    # into a slot some earlier command freed: the entry and another page.
+    same = sum(w for size, w in sizes if c.sds(size) == entry)
+    other = [(size, w) for size, w in sizes if c.sds(size) != entry]
+    hset = []
+    if same:
+        stride = 2 * entry + (entry if field_sds == entry else 0)  # field, value, entry allocated in a row
+        hset.append(Rewrite("field entry + value", stride, n * same, same))
+    if other:
+        rest = 1 - same
+        other_sds = round(_mean(other, c.sds) / rest)
+        hset += [Rewrite("field entry", entry, n * rest, rest), Rewrite("field value", other_sds, n * rest, rest)]
+    hincr = (Rewrite("field entry", entry, n), Rewrite("field value", round(value_sds), n))
+    effects = [("HSET", CommandEffect(tuple(hset), 0.0)), ("HINCRBY", CommandEffect(hincr, 0.0))]
+    return _layout(c, encoding, value, effects)
 
 
 def _dict_value(c: _Ctx, n: int, entry: int, presized: int, steps: int) -> list[Allocation]:
@@ -433,37 +461,48 @@ def _zset(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
         return _layout(c, encoding, [obj, pack], [("ZADD", eff), ("ZINCRBY", eff)])
     entry, member = c.chunk(DICT_ENTRY_BYTES), _mean(sizes, c.sds)
     levels = skiplist_levels()
-    node = sum(p * c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * lvl) for lvl, p in levels)
     # zsetConvert makes an empty dict (no dictExpand in 7.0); zsetAdd does dictFind + dictAdd (two steps)
-    value = _dict_value(c, n, entry, 0, 2) + [
-        Allocation("zset", c.chunk(ZSET_STRUCT_BYTES), 1.0),
-        Allocation("skiplist", c.chunk(ZSKIPLIST_BYTES), 1.0),
-        Allocation("skiplist header", c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * ZSKIPLIST_MAXLEVEL), 1.0),
-        Allocation("skiplist node", round(node), n),
-        Allocation("member", round(member), n),
+    value = (
+        _dict_value(c, n, entry, 0, 2)
+        + [
+            Allocation("zset", c.chunk(ZSET_STRUCT_BYTES), 1.0),
+            Allocation("skiplist", c.chunk(ZSKIPLIST_BYTES), 1.0),
+            Allocation("skiplist header", _node_slot(c, ZSKIPLIST_MAXLEVEL), 1.0),
+            Allocation("member", round(member), n),
+        ]
+        + [Allocation(f"skiplist node level {lvl}", _node_slot(c, lvl), n * p) for lvl, p in levels]
+    )
+    # A new score at another rank (zslUpdateScore, https://github.com/redis/redis/blob/7.0.15/src/t_zset.c#L260-L302):
+    # zslDeleteNode and zslInsert each write one predecessor per level of the list (forward or span) and a
+    # level-0 neighbour's backward pointer; the old node is written (x->ele = NULL) before it is freed, and the
+    # new node lands in the slot the previous update freed (a page already dirty); zsetAdd points the dictEntry
+    # at the new node's score. A level-i predecessor is a node of level >= i, or the header.
+    hits = {lvl: p for lvl, p in levels}  # the old node: any node
+    top = min(ZSKIPLIST_MAXLEVEL, 1 + math.ceil(math.log(max(n, 2), 1 / ZSKIPLIST_P)))
+    header_hits = 0.0
+    for i in range(1, top + 1):
+        above = ZSKIPLIST_P ** (i - 1)  # P(level >= i)
+        header = 1 / (1 + n * above)  # no node of level >= i before the position
+        header_hits += 2 * header
+        for lvl, p in levels:
+            weight = (p / above if lvl >= i else 0.0) * 2 * (1 - header)
+            hits[lvl] += weight + (2 * p if i == 1 else 0.0)  # the predecessors, and (once) the two neighbours
+    # zsetAdd allocates the member sds and then its dictEntry: same class, same pages
+    rewrites = [Rewrite("field entry", entry + (entry if round(member) == entry else 0), n)]
+    rewrites += [
+        Rewrite(f"skiplist node level {lvl}", _node_slot(c, lvl), n * p, hits[lvl])
+        for lvl, p in levels
+        if n * p >= 0.01
     ]
-    # A new score at another rank: zslUpdateScore deletes the node and zslInsert makes a new one; both walks
-    # write the forward/span of one predecessor per level (spans of every level of the list), the successor's
-    # backward pointer, and dictEntry->v (https://github.com/redis/redis/blob/7.0.15/src/t_zset.c zslUpdateScore).
-    rewrites = [
-        Rewrite("field entry", entry, n),
-        Rewrite("skiplist node", round(node), n, 1.0),  # the new node (reuses a freed slot)
-        Rewrite("skiplist successor", round(node), n, 2.0),
-    ]
-    top = max(1, math.ceil(math.log(max(n, 1), 1 / ZSKIPLIST_P)))
-    for lvl in range(1, top + 1):
-        holders = n * ZSKIPLIST_P ** (lvl - 1)
-        size = _mean_node_at_least(c, lvl)
-        rewrites.append(Rewrite(f"skiplist level {lvl} predecessor", size, max(holders, 1.0), 2.0))
+    header_slot = c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * ZSKIPLIST_MAXLEVEL)
+    rewrites.append(Rewrite("skiplist header", header_slot, 1.0, min(header_hits, 1.0)))
     eff = CommandEffect(tuple(rewrites), 0.0)
     return _layout(c, encoding, value, [("ZADD", eff), ("ZINCRBY", eff)])
 
 
-def _mean_node_at_least(c: _Ctx, level: int) -> int:
-    """Mean slot of a skiplist node whose level is at least ``level``."""
-    nodes = [(lvl, p) for lvl, p in skiplist_levels() if lvl >= level]
-    total = sum(p for _, p in nodes)
-    return round(sum(p * c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * lvl) for lvl, p in nodes) / total)
+def _node_slot(c: _Ctx, level: int) -> int:
+    """Allocator slot of a skiplist node of ``level`` levels (zslCreateNode)."""
+    return c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * level)
 
 
 def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
@@ -489,13 +528,21 @@ def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
     ]
     # A push/pop edits the head or tail node's listpack (lpPrepend memmoves all of it) and updates the
     # node's sz/count and the quicklist's count (quicklistPushHead, quicklistDelIndex in quicklist.c).
-    # The end node is on average half full when the list spans nodes.
-    end_fill = min(n, cap) if nodes == 1 else max(1, cap // 2)
-    end_pack = c.chunk(math.ceil(packed_bytes(end_fill * each, ziplist)))
+    # When the list spans nodes the end node holds anything from 1 item to a full node: LIST_END_FILLS fill
+    # levels, each its own slot size, so the pages a slot spans are counted per size, not for the mean size.
+    fills = (
+        [min(n, cap)]
+        if nodes == 1
+        else [max(1, round((j + 0.5) * cap / LIST_END_FILLS)) for j in range(LIST_END_FILLS)]
+    )
+    share = 1 / len(fills)
+    ends = tuple(
+        Rewrite("end listpack", c.chunk(math.ceil(packed_bytes(k * each, ziplist))), share, share) for k in fills
+    )
     rewrites = (
         Rewrite("quicklist", c.chunk(QUICKLIST_BYTES), 1.0),
         Rewrite("quicklist end node", node_struct, 1.0),
-        Rewrite("end listpack", end_pack, 1.0),
+        *ends,
     )
     step = each + (node_struct + full_pack - cap * each) / cap
     push, pop = CommandEffect(rewrites, step), CommandEffect(rewrites, -step)
