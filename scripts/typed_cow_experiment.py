@@ -10,35 +10,16 @@ a class's pages are dirtied at the summed hit rate of the rewrites of that size.
 
 from __future__ import annotations
 
-import math
 import random
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.physics.datatypes import GroupLayout, group_layouts
-from tests.realserver import key_name, redis_server, text
+from sim.physics.datatypes import group_layouts
+from tests.realserver import PAGE, key_name, predicted_cow_pages, redis_server, save_cow_bytes, text
 
-PAGE = 4096
 KEY = 16
-
-
-def predicted_pages(layout: GroupLayout, keys: int, command: str, n: int) -> float:
-    """Pages dirtied by ``n`` commands on uniform keys, each Rewrite kind on its own pages: ``keys * per_key``
-    units of ``size`` bytes hit ``n * count`` times. Units of 1 KB and more: each hit unit dirties the pages
-    it overlaps ((size + PAGE - gcd) / PAGE on average); smaller ones: pages * (1 - exp(-hits / pages))."""
-    total = 0.0
-    for r in layout.effect(command).rewrites:
-        units = keys * r.per_key
-        if r.size >= 1024:
-            spans = (r.size + PAGE - math.gcd(r.size, PAGE)) / PAGE
-            total += units * (1 - math.exp(-n * r.count / units)) * spans
-        else:
-            pages = max(units * r.size / PAGE, 1.0)
-            total += pages * (1 - math.exp(-n * r.count / pages))
-    return total
 
 
 def field(j: int, size: int = 10) -> bytes:
@@ -134,29 +115,12 @@ def run(client, case, n: int, seed: int = 1) -> tuple[float, float, float]:
         pipe.execute()
     delay = max(1, int(3_000_000 / keys))  # a save of about 3 s
     client.config_set("rdb-key-save-delay", delay)
-    baseline = _cow(client, None, 0)
+    baseline = save_cow_bytes(client, None, 0)
     client.config_set("rdb-key-save-delay", delay)
     rng = random.Random(seed)
-    measured = _cow(client, lambda p: command(p, rng.randrange(keys), rng), n)
+    measured = save_cow_bytes(client, lambda p: command(p, rng.randrange(keys), rng), n)
     ((share, layout),) = group_layouts(type_, keys, elements, size, key_size=KEY, **kw)
-    return measured / PAGE, baseline / PAGE, predicted_pages(layout, keys, name, n)
-
-
-def _cow(client, command, n: int) -> int:
-    # freed pages jemalloc purges during the save leave the child as private pages: purge them first
-    client.execute_command("MEMORY PURGE")
-    client.bgsave()
-    time.sleep(0.2)
-    if command is not None:
-        pipe = client.pipeline(transaction=False)
-        for k in range(n):
-            command(pipe)
-            if k % 500 == 499:
-                pipe.execute()
-        pipe.execute()
-    while client.info("persistence")["rdb_bgsave_in_progress"]:
-        time.sleep(0.05)
-    return int(client.info("persistence")["rdb_last_cow_size"])
+    return measured / PAGE, baseline / PAGE, predicted_cow_pages(layout, keys, name, n)
 
 
 def main() -> None:
