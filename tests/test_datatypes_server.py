@@ -7,6 +7,7 @@ Each fill runs once on a throwaway key first: Redis 7.0 allocates a command's la
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -284,3 +285,16 @@ def test_used_memory_change_per_command(server, case):
     real = (used_memory(server) - before) / (len(ids) - 1)
     ((_, layout),) = group_layouts(type_, keys, n, size, key_size=KEY, **kw)
     assert layout.effect(name).used_memory_delta == pytest.approx(real, abs=tolerance)
+
+
+def test_cluster_mode_links_each_key_into_its_slot():
+    """Redis 7.0 in cluster mode adds 16 B of slot-to-key links to every db dictEntry (class 32 -> 48)."""
+    with redis_server("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf") as client:
+        client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        for _ in range(200):  # the node serves once it sees every slot covered (about 2 s)
+            if b"cluster_state:ok" in client.execute_command("CLUSTER", "INFO"):
+                break
+            time.sleep(0.05)
+        real = measured(client, 3000, string_fill(100))
+    assert modelled("string", 3000, 1, 100, cluster=True) == pytest.approx(real, rel=0.005)
+    assert modelled("string", 3000, 1, 100, cluster=True) - modelled("string", 3000, 1, 100) == 16

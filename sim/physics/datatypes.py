@@ -31,6 +31,7 @@ from sim.physics.encodings import (
     list_node_capacity,
     sets_use_listpack,
     uses_listpack,
+    version_tuple,
 )
 from sim.physics.layout import (
     DICT_ENTRY_BYTES,
@@ -47,6 +48,8 @@ DICT_STRUCT_BYTES = 56
 https://github.com/redis/redis/blob/7.0.15/src/dict.h#L79-L91 (6.x: 96 bytes with two dictht and privdata,
 https://github.com/redis/redis/blob/6.2.0/src/dict.h#L80-L86)."""
 DICT_STRUCT_BYTES_6 = 96
+CLUSTER_ENTRY_METADATA = 16
+"""clusterDictEntryMetadata {prev, next}: what cluster mode adds to each db dictEntry in Redis 7.0-7.2."""
 NO_VALUE_ENTRY_BYTES = 16
 """Redis 7.2 set dicts keep a lone key in its bucket and chain the rest in 16-byte dictEntryNoValue
 (setDictType .no_value/.keys_are_odd, https://github.com/redis/redis/blob/7.2.0/src/server.c#L442-L450,
@@ -214,6 +217,7 @@ class _Ctx:
     score: float
     append_bytes: int
     from_rdb: bool
+    cluster: bool
 
     @property
     def modern(self) -> bool:
@@ -229,10 +233,18 @@ class _Ctx:
     def packed(self, size: int) -> int:
         return entry_bytes(size, self.integer(size), ziplist=not self.modern)
 
+    def db_entry(self) -> int:
+        """Slot of a db dictEntry: 24 B, plus 16 B of slot-to-key links in cluster mode on Redis 7.0-7.2
+        (dictEntryMetadataSize, https://github.com/redis/redis/blob/7.0.15/src/server.c#L374-L380 and
+        clusterDictEntryMetadata, cluster.h#L162-L167; 7.4 and Valkey 8 keep a dict per slot instead)."""
+        major_minor = version_tuple(self.version)
+        linked = (7, 0) <= major_minor < ((8, 0) if self.engine == "valkey" else (7, 4))
+        return self.chunk(DICT_ENTRY_BYTES + (CLUSTER_ENTRY_METADATA if self.cluster and linked else 0))
+
     def entry_stride(self) -> int:
         """Bytes of pages per db dictEntry: dbAdd allocates the key sds and the entry together, so when they
         share a size class they alternate on the same pages (db.c dbAdd: sdsdup(key), then dictAddRaw)."""
-        entry = self.chunk(DICT_ENTRY_BYTES)
+        entry = self.db_entry()
         return entry + (entry if self.sds(self.key_size) == entry else 0)
 
     def dict_struct(self) -> int:
@@ -242,7 +254,7 @@ class _Ctx:
 def _key_allocations(c: _Ctx) -> list[Allocation]:
     """The key's entry in the db dict, its name, its share of the bucket array, and its TTL entry."""
     out = [
-        Allocation("db dict entry", c.chunk(DICT_ENTRY_BYTES), 1.0),
+        Allocation("db dict entry", c.db_entry(), 1.0),
         Allocation("key", c.sds(c.key_size), 1.0),
         Allocation("db bucket", DICT_POINTER_BYTES, buckets(c.db_keys) / max(c.db_keys, 1)),
     ]
@@ -264,11 +276,14 @@ def _common_effects(c: _Ctx, allocs: list[Allocation], per_key: float) -> list[t
         (Rewrite("expires dict entry", expires_entry, 1.0), replace(exp_bucket, count=1 - c.ttl_share)),
         (1 - c.ttl_share) * (expires_entry + DICT_POINTER_BYTES),
     )
-    return [
-        ("NEW", CommandEffect((db_bucket,), per_key)),
-        ("DEL", CommandEffect((db_bucket, replace(exp_bucket, count=c.ttl_share)), -owned)),
-        ("EXPIRE", expire),
-    ]
+    new: tuple[Rewrite, ...] = (db_bucket,)
+    delete: tuple[Rewrite, ...] = (db_bucket, replace(exp_bucket, count=c.ttl_share))
+    if c.db_entry() != c.chunk(DICT_ENTRY_BYTES):
+        # cluster mode: slotToKeyAdd links the key in front of its slot's list (the old head's prev);
+        # slotToKeyDel unlinks it (prev's next, next's prev): https://github.com/redis/redis/blob/7.0.15/src/cluster.c
+        new += (Rewrite("db dict entry", c.entry_stride(), 1.0),)
+        delete += (Rewrite("db dict entry", c.entry_stride(), 1.0, 2.0),)
+    return [("NEW", CommandEffect(new, per_key)), ("DEL", CommandEffect(delete, -owned)), ("EXPIRE", expire)]
 
 
 def _layout(c: _Ctx, encoding: str, value: list[Allocation], effects: list[tuple[str, CommandEffect]]) -> GroupLayout:
@@ -604,6 +619,7 @@ def group_layouts(
     score: float = 1000.0,
     append_bytes: int = 16,
     from_rdb: bool = False,
+    cluster: bool = False,
 ) -> tuple[tuple[float, GroupLayout], ...]:
     """(share of the group's keys, layout) per encoding the group's keys take.
 
@@ -611,7 +627,7 @@ def group_layouts(
     value) as a number or a distribution. ``db_keys``: keys in the whole db (the db dict's bucket array is
     shared by all groups; default ``keys``). ``score``: a typical zset score (integral scores pack smaller).
     ``from_rdb``: keys loaded from an RDB have presized dicts; keys built by commands may keep a half-rehashed
-    old bucket table (:func:`rehash_leftover`).
+    old bucket table (:func:`rehash_leftover`). ``cluster``: cluster mode (larger db dict entries on 7.0-7.2).
     """
     if type_ not in COMMANDS:
         raise ValueError(f"unknown type {type_!r}; allowed: {', '.join(COMMANDS)}")
@@ -631,6 +647,7 @@ def group_layouts(
         score=score,
         append_bytes=append_bytes,
         from_rdb=from_rdb,
+        cluster=cluster,
     )
     sizes = _whole(points(element_size))
     counts = ((1, 1.0),) if type_ == "string" else _whole(points(elements))
