@@ -530,7 +530,7 @@ def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
         effects = [("LPUSH", push), ("RPUSH", push), ("LPOP", pop), ("RPOP", pop)]
         return _layout(c, encoding, [obj, pack], effects)
     ziplist = not c.modern
-    cap = list_node_capacity(mean_size, c.params)
+    cap = list_node_capacity(mean_size, c.params, entry=math.ceil(each))
     full, rest = divmod(n, cap)
     node_struct = c.chunk(QUICKLIST_NODE_BYTES if c.modern else QUICKLIST_NODE_BYTES_6)
     full_pack = c.chunk(math.ceil(packed_bytes(cap * each, ziplist)))
