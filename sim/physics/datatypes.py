@@ -663,22 +663,28 @@ def group_layouts(
 
 
 def merge(weighted: Sequence[tuple[float, GroupLayout]]) -> GroupLayout:
-    """One layout standing for several of the same encoding: allocations and rewrites are kept apart, their
-    ``per_key`` and ``count`` scaled by each part's share, so pages per allocation kind stay right."""
+    """One layout standing for several of the same encoding: allocations and rewrites keep their sizes, their
+    ``per_key`` and ``count`` scaled by each part's share (and summed where name and size agree), so the
+    units and hits of every slot size stay right."""
     if len(weighted) == 1:
         return weighted[0][1]
     total = sum(w for w, _ in weighted)
     shares = [(w / total, lay) for w, lay in weighted]
     first = shares[0][1]
-    allocs = tuple(replace(a, per_key=a.per_key * s) for s, lay in shares for a in lay.allocations)
+    allocs: dict[tuple[str, int], float] = {}
+    for s, lay in shares:
+        for a in lay.allocations:
+            allocs[(a.name, a.size)] = allocs.get((a.name, a.size), 0.0) + a.per_key * s
     effects = []
     for command, _ in first.effects:
-        rewrites = tuple(
-            replace(r, per_key=r.per_key * s, count=r.count * s)
-            for s, lay in shares
-            for r in lay.effect(command).rewrites
-        )
+        hits: dict[tuple[str, int], tuple[float, float]] = {}
+        for s, lay in shares:
+            for r in lay.effect(command).rewrites:
+                units, count = hits.get((r.name, r.size), (0.0, 0.0))
+                hits[(r.name, r.size)] = (units + r.per_key * s, count + r.count * s)
+        rewrites = tuple(Rewrite(name, size, units, count) for (name, size), (units, count) in hits.items())
         delta = sum(s * lay.effect(command).used_memory_delta for s, lay in shares)
         effects.append((command, CommandEffect(rewrites, delta)))
     per_key = sum(s * lay.bytes_per_key for s, lay in shares)
-    return GroupLayout(first.type, first.encoding, first.keys, per_key, allocs, tuple(effects))
+    merged = tuple(Allocation(name, size, per_key) for (name, size), per_key in allocs.items())
+    return GroupLayout(first.type, first.encoding, first.keys, per_key, merged, tuple(effects))
