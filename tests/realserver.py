@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 REDIS_SERVER = "/usr/bin/redis-server"
+PAGE = 4096
 
 
 def available() -> bool:
@@ -94,3 +96,37 @@ def text(size: int, salt: int) -> bytes:
     """A ``size``-byte value that never parses as a number (letters)."""
     base = f"v{salt}x".encode()
     return (base * (size // len(base) + 1))[:size]
+
+
+def predicted_cow_pages(layout, keys: int, command: str, n: int) -> float:
+    """Pages dirtied by ``n`` commands on uniform keys, each Rewrite kind on its own pages: ``keys * per_key``
+    units of ``size`` bytes hit ``n * count`` times. Units of 1 KB and more: each hit unit dirties the pages
+    it overlaps ((size + PAGE - gcd) / PAGE on average); smaller ones: pages * (1 - exp(-hits / pages))."""
+    total = 0.0
+    for r in layout.effect(command).rewrites:
+        units = keys * r.per_key
+        if r.size >= 1024:
+            spans = (r.size + PAGE - math.gcd(r.size, PAGE)) / PAGE
+            total += units * (1 - math.exp(-n * r.count / units)) * spans
+        else:
+            pages = max(units * r.size / PAGE, 1.0)
+            total += pages * (1 - math.exp(-n * r.count / pages))
+    return total
+
+
+def save_cow_bytes(client, command, n: int) -> int:
+    """rdb_last_cow_size of a BGSAVE during which ``command(pipeline)`` runs ``n`` times (pipelined)."""
+    # freed pages jemalloc purges during the save leave the child as private pages: purge them first
+    client.execute_command("MEMORY PURGE")
+    client.bgsave()
+    time.sleep(0.2)
+    if command is not None:
+        pipe = client.pipeline(transaction=False)
+        for k in range(n):
+            command(pipe)
+            if k % 500 == 499:
+                pipe.execute()
+        pipe.execute()
+    while client.info("persistence")["rdb_bgsave_in_progress"]:
+        time.sleep(0.05)
+    return int(client.info("persistence")["rdb_last_cow_size"])

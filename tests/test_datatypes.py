@@ -201,8 +201,11 @@ def test_command_effects():
     assert raw.effect("NEW").used_memory_delta == raw.bytes_per_key
     assert raw.effect("DEL").used_memory_delta < 0
     table = one("hash", 1000, 1000, 20)
-    entry = next(r for r in table.effect("HSET").rewrites if r.name == "field entry")
-    assert entry.per_key == 1000 and entry.count == 1  # one field's entry out of a thousand
+    # 20 B values: sds 1+20+1 -> 32 B, the dictEntry's class: allocated together, one page per HSET
+    (pair,) = table.effect("HSET").rewrites
+    assert (pair.name, pair.size, pair.per_key, pair.count) == ("field entry + value", 64, 1000, 1)
+    apart = one("hash", 1000, 1000, 100).effect("HSET").rewrites
+    assert [(r.name, r.size, r.count) for r in apart] == [("field entry", 32, 1), ("field value", 112, 1)]
     packed = one("hash", 1000, 20, 20)
     assert any(r.name == "listpack" and r.per_key == 1 for r in packed.effect("HSET").rewrites)
     queue = one("list", 1000, 5000, 50)
@@ -212,12 +215,21 @@ def test_command_effects():
         packed.effect("ZADD")
 
 
-def test_skiplist_zadd_touches_few_top_nodes_and_many_bottom_ones():
+def test_skiplist_zadd_hits_high_level_nodes_more_often_than_their_share():
+    """Per update: the old node, two neighbours and two predecessors per level (delete + insert); a level-i
+    predecessor has level >= i, so tall nodes (few) take many hits: hits per node grow with the level."""
     layout = one("zset", 1000, 5000, 20)
-    preds = [r for r in layout.effect("ZADD").rewrites if "predecessor" in r.name]
-    assert preds[0].per_key == 5000
-    assert [r.per_key for r in preds] == sorted((r.per_key for r in preds), reverse=True)
-    assert len(preds) == math.ceil(math.log(5000, 4))
+    nodes = [r for r in layout.effect("ZADD").rewrites if r.name.startswith("skiplist node")]
+    assert [r.size for r in nodes[:4]] == [48, 64, 80, 96]  # 24 + 16 * level, jemalloc classes
+    per_node = [r.count / r.per_key for r in nodes]
+    assert per_node == sorted(per_node)
+    levels = math.ceil(math.log(5000, 4)) + 1
+    # every update writes 1 + 2 + 2 * levels nodes; a level's predecessor is the header (one allocation,
+    # written once) when no node of that level precedes the position: about 1 / (1 + n 4^(1-i))
+    to_header = sum(2 / (1 + 5000 * 0.25 ** (i - 1)) for i in range(1, levels + 1))
+    assert sum(r.count for r in nodes) == pytest.approx(1 + 2 + 2 * levels - to_header, rel=0.01)
+    header = next(r for r in layout.effect("ZADD").rewrites if r.name == "skiplist header")
+    assert header.count == pytest.approx(min(1.0, to_header))
 
 
 def test_ttl_and_db_table_shares():

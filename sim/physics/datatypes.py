@@ -7,6 +7,12 @@ change of ``used_memory``. Struct sizes and behaviours are read from the Redis 7
 each figure); Redis 6.x differs in ziplists, ``dict`` and ``quicklistNode``; 7.2 adds listpack sets and
 lists and value-less set dicts. Valkey is modelled as Redis 7.2.
 
+Reads rewrite nothing during a save: lookupKey skips the LRU/LFU update while a child process is active
+("Don't do it if we have a saving child, as this will trigger a copy on write madness",
+https://github.com/redis/redis/blob/7.0.15/src/db.c#L112-L122), so only write commands have effects here.
+Rewrite sizes include same-class allocations made together with the rewritten one (they share its pages);
+checked against rdb_last_cow_size of real saves by ``scripts/typed_cow_experiment.py``.
+
 Element counts and sizes may be a number, a sequence of ``(value, weight)`` pairs or any object with
 ``values`` and ``weights`` (such as the scenario's spreads): every point is laid out on its own, so a size
 distribution integrates over the allocator's size classes instead of using the class of the mean.
@@ -25,6 +31,7 @@ from sim.physics.encodings import (
     list_node_capacity,
     sets_use_listpack,
     uses_listpack,
+    version_tuple,
 )
 from sim.physics.layout import (
     DICT_ENTRY_BYTES,
@@ -41,6 +48,8 @@ DICT_STRUCT_BYTES = 56
 https://github.com/redis/redis/blob/7.0.15/src/dict.h#L79-L91 (6.x: 96 bytes with two dictht and privdata,
 https://github.com/redis/redis/blob/6.2.0/src/dict.h#L80-L86)."""
 DICT_STRUCT_BYTES_6 = 96
+CLUSTER_ENTRY_METADATA = 16
+"""clusterDictEntryMetadata {prev, next}: what cluster mode adds to each db dictEntry in Redis 7.0-7.2."""
 NO_VALUE_ENTRY_BYTES = 16
 """Redis 7.2 set dicts keep a lone key in its bucket and chain the rest in 16-byte dictEntryNoValue
 (setDictType .no_value/.keys_are_odd, https://github.com/redis/redis/blob/7.2.0/src/server.c#L442-L450,
@@ -65,6 +74,8 @@ ZSKIPLIST_MAXLEVEL = 32
 (64 in 5.0: https://github.com/redis/redis/blob/5.0.0/src/server.h#L349)."""
 INTSET_HEADER_BYTES = 8
 """intset: uint32 encoding + uint32 length, then the members (intset.h)."""
+LIST_END_FILLS = 8
+"""Fill levels an end node of a multi-node list is spread over (uniform: pushes and pops move it)."""
 SDS_MAX_PREALLOC = 1024 * 1024
 """sdsMakeRoomFor doubles the new length below 1 MB (sds.h SDS_MAX_PREALLOC), so APPEND over-allocates."""
 
@@ -85,7 +96,8 @@ class Rewrite:
     """Allocations of one kind a command rewrites: copy-on-write dirties the pages they sit on."""
 
     name: str
-    size: int  # allocator slot size (bytes)
+    size: int  # bytes each one occupies on its pages: its slot, plus same-class slots allocated with it
+    #            (a dictEntry and its 32 B key sds interleave, so 64 B of dictEntry pages per key)
     per_key: float  # how many allocations of this kind a key holds; the command hits one of them
     count: float = 1.0  # allocations of this kind one command rewrites
 
@@ -205,6 +217,7 @@ class _Ctx:
     score: float
     append_bytes: int
     from_rdb: bool
+    cluster: bool
 
     @property
     def modern(self) -> bool:
@@ -220,6 +233,20 @@ class _Ctx:
     def packed(self, size: int) -> int:
         return entry_bytes(size, self.integer(size), ziplist=not self.modern)
 
+    def db_entry(self) -> int:
+        """Slot of a db dictEntry: 24 B, plus 16 B of slot-to-key links in cluster mode on Redis 7.0-7.2
+        (dictEntryMetadataSize, https://github.com/redis/redis/blob/7.0.15/src/server.c#L374-L380 and
+        clusterDictEntryMetadata, cluster.h#L162-L167; 7.4 and Valkey 8 keep a dict per slot instead)."""
+        major_minor = version_tuple(self.version)
+        linked = (7, 0) <= major_minor < ((8, 0) if self.engine == "valkey" else (7, 4))
+        return self.chunk(DICT_ENTRY_BYTES + (CLUSTER_ENTRY_METADATA if self.cluster and linked else 0))
+
+    def entry_stride(self) -> int:
+        """Bytes of pages per db dictEntry: dbAdd allocates the key sds and the entry together, so when they
+        share a size class they alternate on the same pages (db.c dbAdd: sdsdup(key), then dictAddRaw)."""
+        entry = self.db_entry()
+        return entry + (entry if self.sds(self.key_size) == entry else 0)
+
     def dict_struct(self) -> int:
         return self.chunk(DICT_STRUCT_BYTES if self.modern else DICT_STRUCT_BYTES_6)
 
@@ -227,7 +254,7 @@ class _Ctx:
 def _key_allocations(c: _Ctx) -> list[Allocation]:
     """The key's entry in the db dict, its name, its share of the bucket array, and its TTL entry."""
     out = [
-        Allocation("db dict entry", c.chunk(DICT_ENTRY_BYTES), 1.0),
+        Allocation("db dict entry", c.db_entry(), 1.0),
         Allocation("key", c.sds(c.key_size), 1.0),
         Allocation("db bucket", DICT_POINTER_BYTES, buckets(c.db_keys) / max(c.db_keys, 1)),
     ]
@@ -249,11 +276,14 @@ def _common_effects(c: _Ctx, allocs: list[Allocation], per_key: float) -> list[t
         (Rewrite("expires dict entry", expires_entry, 1.0), replace(exp_bucket, count=1 - c.ttl_share)),
         (1 - c.ttl_share) * (expires_entry + DICT_POINTER_BYTES),
     )
-    return [
-        ("NEW", CommandEffect((db_bucket,), per_key)),
-        ("DEL", CommandEffect((db_bucket, replace(exp_bucket, count=c.ttl_share)), -owned)),
-        ("EXPIRE", expire),
-    ]
+    new: tuple[Rewrite, ...] = (db_bucket,)
+    delete: tuple[Rewrite, ...] = (db_bucket, replace(exp_bucket, count=c.ttl_share))
+    if c.db_entry() != c.chunk(DICT_ENTRY_BYTES):
+        # cluster mode: slotToKeyAdd links the key in front of its slot's list (the old head's prev);
+        # slotToKeyDel unlinks it (prev's next, next's prev): https://github.com/redis/redis/blob/7.0.15/src/cluster.c
+        new += (Rewrite("db dict entry", c.entry_stride(), 1.0),)
+        delete += (Rewrite("db dict entry", c.entry_stride(), 1.0, 2.0),)
+    return [("NEW", CommandEffect(new, per_key)), ("DEL", CommandEffect(delete, -owned)), ("EXPIRE", expire)]
 
 
 def _layout(c: _Ctx, encoding: str, value: list[Allocation], effects: list[tuple[str, CommandEffect]]) -> GroupLayout:
@@ -265,11 +295,10 @@ def _layout(c: _Ctx, encoding: str, value: list[Allocation], effects: list[tuple
 
 def _string(c: _Ctx, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
     """robj + sds, one embstr allocation, or an int-encoded robj (object.c createStringObject, tryObjectEncoding)."""
-    entry = c.chunk(DICT_ENTRY_BYTES)
     robj = c.chunk(ROBJ_BYTES)
     if encoding == "int":
         value = [Allocation("value object (int)", robj, 1.0)]
-        rewrite_set = (Rewrite("db dict entry", entry, 1.0), Rewrite("value object (int)", robj, 1.0))
+        rewrite_set = (Rewrite("db dict entry", c.entry_stride(), 1.0), Rewrite("value object (int)", robj, 1.0))
         append_delta = _mean(sizes, lambda n: c.sds(_greedy(n + c.append_bytes)))
         effects = [
             ("SET", CommandEffect(rewrite_set, 0.0)),
@@ -282,7 +311,7 @@ def _string(c: _Ctx, sizes: Sequence[tuple[int, float]], encoding: str) -> Group
     if encoding == "embstr":
         size = _mean(sizes, lambda n: c.chunk(ROBJ_BYTES + 3 + n + 1))
         value = [Allocation("value (embstr)", round(size), 1.0)]
-        rewrite_set = (Rewrite("db dict entry", entry, 1.0), Rewrite("value (embstr)", round(size), 1.0))
+        rewrite_set = (Rewrite("db dict entry", c.entry_stride(), 1.0), Rewrite("value (embstr)", round(size), 1.0))
         # APPEND unshares an embstr into a raw robj + sds grown greedily (dbUnshareStringValue, sdsMakeRoomFor)
         unshared = _mean(sizes, lambda n: robj + c.sds(_greedy(n + c.append_bytes)))
         effects = [("SET", CommandEffect(rewrite_set, 0.0)), ("APPEND", CommandEffect(rewrite_set, unshared - size))]
@@ -290,16 +319,16 @@ def _string(c: _Ctx, sizes: Sequence[tuple[int, float]], encoding: str) -> Group
     sds = _mean(sizes, c.sds)
     value = [Allocation("value object", robj, 1.0), Allocation("value bytes", round(sds), 1.0)]
     set_rw = (
-        Rewrite("db dict entry", entry, 1.0),
+        Rewrite("db dict entry", c.entry_stride(), 1.0),
         Rewrite("value object", robj, 1.0),
         Rewrite("value bytes", round(sds), 1.0),
     )
-    # APPEND on a raw string writes its sds (sdscatlen); reallocations double the length, so used_memory
-    # grows by about the appended bytes in the long run.
-    effects = [
-        ("SET", CommandEffect(set_rw, 0.0)),
-        ("APPEND", CommandEffect((Rewrite("value bytes", round(sds), 1.0),), float(c.append_bytes))),
-    ]
+    # APPEND on a raw string: o->ptr = sdscatlen(o->ptr, ...) writes the sds and the robj (t_string.c
+    # appendCommand). sdsMakeRoomFor doubles the length when it reallocates, so over many appends used_memory
+    # grows by the appended bytes; the first APPEND after a SET (exact-size sds) costs the doubling: measured
+    # 128 B per 16 B append on 100 B values (redis 7.0.15), which this long-run figure does not include.
+    append = (Rewrite("value object", robj, 1.0), Rewrite("value bytes", round(sds), 1.0))
+    effects = [("SET", CommandEffect(set_rw, 0.0)), ("APPEND", CommandEffect(append, float(c.append_bytes)))]
     return _layout(c, encoding, value, effects)
 
 
@@ -336,10 +365,24 @@ def _hash(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
         Allocation("field", field_sds, n),
         Allocation("field value", round(value_sds), n),
     ]
-    # hashTypeSet on a hashtable frees the old value sds and stores a new one in the same dictEntry:
-    # https://github.com/redis/redis/blob/7.0.15/src/t_hash.c hashTypeSet (OBJ_ENCODING_HT branch)
-    eff = CommandEffect((Rewrite("field entry", entry, n), Rewrite("field value", round(value_sds), n)), 0.0)
-    return _layout(c, encoding, value, [("HSET", eff), ("HINCRBY", eff)])
+    # HSET frees the old value sds, then copies the new one, which reuses the freed slot, and stores it in the
+    # dictEntry (hashTypeSet, https://github.com/redis/redis/blob/7.0.15/src/t_hash.c#L229-L239). A field's sds,
+    # value sds and dictEntry are allocated one after another, so when value and entry share a size class they
+    # share a page: one page written. HINCRBY makes the new value first (sdsfromlonglong, HASH_SET_TAKE_VALUE),
+    # into a slot some earlier command freed: the entry and another page.
+    same = sum(w for size, w in sizes if c.sds(size) == entry)
+    other = [(size, w) for size, w in sizes if c.sds(size) != entry]
+    hset = []
+    if same:
+        stride = 2 * entry + (entry if field_sds == entry else 0)  # field, value, entry allocated in a row
+        hset.append(Rewrite("field entry + value", stride, n * same, same))
+    if other:
+        rest = 1 - same
+        other_sds = round(_mean(other, c.sds) / rest)
+        hset += [Rewrite("field entry", entry, n * rest, rest), Rewrite("field value", other_sds, n * rest, rest)]
+    hincr = (Rewrite("field entry", entry, n), Rewrite("field value", round(value_sds), n))
+    effects = [("HSET", CommandEffect(tuple(hset), 0.0)), ("HINCRBY", CommandEffect(hincr, 0.0))]
+    return _layout(c, encoding, value, effects)
 
 
 def _dict_value(c: _Ctx, n: int, entry: int, presized: int, steps: int) -> list[Allocation]:
@@ -399,7 +442,8 @@ def _set(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> 
         Rewrite("dict", c.dict_struct(), 1.0),
         Rewrite("bucket", DICT_POINTER_BYTES, table),
     )
-    per_member = entry_size * entries / n + member
+    # a member's entry and sds, plus the bucket table's doubling amortised over the members that fill it
+    per_member = entry_size * entries / n + member + DICT_POINTER_BYTES
     return _layout(
         c,
         encoding,
@@ -433,37 +477,48 @@ def _zset(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
         return _layout(c, encoding, [obj, pack], [("ZADD", eff), ("ZINCRBY", eff)])
     entry, member = c.chunk(DICT_ENTRY_BYTES), _mean(sizes, c.sds)
     levels = skiplist_levels()
-    node = sum(p * c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * lvl) for lvl, p in levels)
     # zsetConvert makes an empty dict (no dictExpand in 7.0); zsetAdd does dictFind + dictAdd (two steps)
-    value = _dict_value(c, n, entry, 0, 2) + [
-        Allocation("zset", c.chunk(ZSET_STRUCT_BYTES), 1.0),
-        Allocation("skiplist", c.chunk(ZSKIPLIST_BYTES), 1.0),
-        Allocation("skiplist header", c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * ZSKIPLIST_MAXLEVEL), 1.0),
-        Allocation("skiplist node", round(node), n),
-        Allocation("member", round(member), n),
+    value = (
+        _dict_value(c, n, entry, 0, 2)
+        + [
+            Allocation("zset", c.chunk(ZSET_STRUCT_BYTES), 1.0),
+            Allocation("skiplist", c.chunk(ZSKIPLIST_BYTES), 1.0),
+            Allocation("skiplist header", _node_slot(c, ZSKIPLIST_MAXLEVEL), 1.0),
+            Allocation("member", round(member), n),
+        ]
+        + [Allocation(f"skiplist node level {lvl}", _node_slot(c, lvl), n * p) for lvl, p in levels]
+    )
+    # A new score at another rank (zslUpdateScore, https://github.com/redis/redis/blob/7.0.15/src/t_zset.c#L260-L302):
+    # zslDeleteNode and zslInsert each write one predecessor per level of the list (forward or span) and a
+    # level-0 neighbour's backward pointer; the old node is written (x->ele = NULL) before it is freed, and the
+    # new node lands in the slot the previous update freed (a page already dirty); zsetAdd points the dictEntry
+    # at the new node's score. A level-i predecessor is a node of level >= i, or the header.
+    hits = {lvl: p for lvl, p in levels}  # the old node: any node
+    top = min(ZSKIPLIST_MAXLEVEL, 1 + math.ceil(math.log(max(n, 2), 1 / ZSKIPLIST_P)))
+    header_hits = 0.0
+    for i in range(1, top + 1):
+        above = ZSKIPLIST_P ** (i - 1)  # P(level >= i)
+        header = 1 / (1 + n * above)  # no node of level >= i before the position
+        header_hits += 2 * header
+        for lvl, p in levels:
+            weight = (p / above if lvl >= i else 0.0) * 2 * (1 - header)
+            hits[lvl] += weight + (2 * p if i == 1 else 0.0)  # the predecessors, and (once) the two neighbours
+    # zsetAdd allocates the member sds and then its dictEntry: same class, same pages
+    rewrites = [Rewrite("field entry", entry + (entry if round(member) == entry else 0), n)]
+    rewrites += [
+        Rewrite(f"skiplist node level {lvl}", _node_slot(c, lvl), n * p, hits[lvl])
+        for lvl, p in levels
+        if n * p >= 0.01
     ]
-    # A new score at another rank: zslUpdateScore deletes the node and zslInsert makes a new one; both walks
-    # write the forward/span of one predecessor per level (spans of every level of the list), the successor's
-    # backward pointer, and dictEntry->v (https://github.com/redis/redis/blob/7.0.15/src/t_zset.c zslUpdateScore).
-    rewrites = [
-        Rewrite("field entry", entry, n),
-        Rewrite("skiplist node", round(node), n, 1.0),  # the new node (reuses a freed slot)
-        Rewrite("skiplist successor", round(node), n, 2.0),
-    ]
-    top = max(1, math.ceil(math.log(max(n, 1), 1 / ZSKIPLIST_P)))
-    for lvl in range(1, top + 1):
-        holders = n * ZSKIPLIST_P ** (lvl - 1)
-        size = _mean_node_at_least(c, lvl)
-        rewrites.append(Rewrite(f"skiplist level {lvl} predecessor", size, max(holders, 1.0), 2.0))
+    header_slot = c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * ZSKIPLIST_MAXLEVEL)
+    rewrites.append(Rewrite("skiplist header", header_slot, 1.0, min(header_hits, 1.0)))
     eff = CommandEffect(tuple(rewrites), 0.0)
     return _layout(c, encoding, value, [("ZADD", eff), ("ZINCRBY", eff)])
 
 
-def _mean_node_at_least(c: _Ctx, level: int) -> int:
-    """Mean slot of a skiplist node whose level is at least ``level``."""
-    nodes = [(lvl, p) for lvl, p in skiplist_levels() if lvl >= level]
-    total = sum(p for _, p in nodes)
-    return round(sum(p * c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * lvl) for lvl, p in nodes) / total)
+def _node_slot(c: _Ctx, level: int) -> int:
+    """Allocator slot of a skiplist node of ``level`` levels (zslCreateNode)."""
+    return c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * level)
 
 
 def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
@@ -475,7 +530,7 @@ def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
         effects = [("LPUSH", push), ("RPUSH", push), ("LPOP", pop), ("RPOP", pop)]
         return _layout(c, encoding, [obj, pack], effects)
     ziplist = not c.modern
-    cap = list_node_capacity(mean_size, c.params)
+    cap = list_node_capacity(mean_size, c.params, entry=math.ceil(each))
     full, rest = divmod(n, cap)
     node_struct = c.chunk(QUICKLIST_NODE_BYTES if c.modern else QUICKLIST_NODE_BYTES_6)
     full_pack = c.chunk(math.ceil(packed_bytes(cap * each, ziplist)))
@@ -489,13 +544,21 @@ def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
     ]
     # A push/pop edits the head or tail node's listpack (lpPrepend memmoves all of it) and updates the
     # node's sz/count and the quicklist's count (quicklistPushHead, quicklistDelIndex in quicklist.c).
-    # The end node is on average half full when the list spans nodes.
-    end_fill = min(n, cap) if nodes == 1 else max(1, cap // 2)
-    end_pack = c.chunk(math.ceil(packed_bytes(end_fill * each, ziplist)))
+    # When the list spans nodes the end node holds anything from 1 item to a full node: LIST_END_FILLS fill
+    # levels, each its own slot size, so the pages a slot spans are counted per size, not for the mean size.
+    fills = (
+        [min(n, cap)]
+        if nodes == 1
+        else [max(1, round((j + 0.5) * cap / LIST_END_FILLS)) for j in range(LIST_END_FILLS)]
+    )
+    share = 1 / len(fills)
+    ends = tuple(
+        Rewrite("end listpack", c.chunk(math.ceil(packed_bytes(k * each, ziplist))), share, share) for k in fills
+    )
     rewrites = (
         Rewrite("quicklist", c.chunk(QUICKLIST_BYTES), 1.0),
         Rewrite("quicklist end node", node_struct, 1.0),
-        Rewrite("end listpack", end_pack, 1.0),
+        *ends,
     )
     step = each + (node_struct + full_pack - cap * each) / cap
     push, pop = CommandEffect(rewrites, step), CommandEffect(rewrites, -step)
@@ -556,6 +619,7 @@ def group_layouts(
     score: float = 1000.0,
     append_bytes: int = 16,
     from_rdb: bool = False,
+    cluster: bool = False,
 ) -> tuple[tuple[float, GroupLayout], ...]:
     """(share of the group's keys, layout) per encoding the group's keys take.
 
@@ -563,7 +627,7 @@ def group_layouts(
     value) as a number or a distribution. ``db_keys``: keys in the whole db (the db dict's bucket array is
     shared by all groups; default ``keys``). ``score``: a typical zset score (integral scores pack smaller).
     ``from_rdb``: keys loaded from an RDB have presized dicts; keys built by commands may keep a half-rehashed
-    old bucket table (:func:`rehash_leftover`).
+    old bucket table (:func:`rehash_leftover`). ``cluster``: cluster mode (larger db dict entries on 7.0-7.2).
     """
     if type_ not in COMMANDS:
         raise ValueError(f"unknown type {type_!r}; allowed: {', '.join(COMMANDS)}")
@@ -583,6 +647,7 @@ def group_layouts(
         score=score,
         append_bytes=append_bytes,
         from_rdb=from_rdb,
+        cluster=cluster,
     )
     sizes = _whole(points(element_size))
     counts = ((1, 1.0),) if type_ == "string" else _whole(points(elements))
@@ -598,22 +663,28 @@ def group_layouts(
 
 
 def merge(weighted: Sequence[tuple[float, GroupLayout]]) -> GroupLayout:
-    """One layout standing for several of the same encoding: allocations and rewrites are kept apart, their
-    ``per_key`` and ``count`` scaled by each part's share, so pages per allocation kind stay right."""
+    """One layout standing for several of the same encoding: allocations and rewrites keep their sizes, their
+    ``per_key`` and ``count`` scaled by each part's share (and summed where name and size agree), so the
+    units and hits of every slot size stay right."""
     if len(weighted) == 1:
         return weighted[0][1]
     total = sum(w for w, _ in weighted)
     shares = [(w / total, lay) for w, lay in weighted]
     first = shares[0][1]
-    allocs = tuple(replace(a, per_key=a.per_key * s) for s, lay in shares for a in lay.allocations)
+    allocs: dict[tuple[str, int], float] = {}
+    for s, lay in shares:
+        for a in lay.allocations:
+            allocs[(a.name, a.size)] = allocs.get((a.name, a.size), 0.0) + a.per_key * s
     effects = []
     for command, _ in first.effects:
-        rewrites = tuple(
-            replace(r, per_key=r.per_key * s, count=r.count * s)
-            for s, lay in shares
-            for r in lay.effect(command).rewrites
-        )
+        hits: dict[tuple[str, int], tuple[float, float]] = {}
+        for s, lay in shares:
+            for r in lay.effect(command).rewrites:
+                units, count = hits.get((r.name, r.size), (0.0, 0.0))
+                hits[(r.name, r.size)] = (units + r.per_key * s, count + r.count * s)
+        rewrites = tuple(Rewrite(name, size, units, count) for (name, size), (units, count) in hits.items())
         delta = sum(s * lay.effect(command).used_memory_delta for s, lay in shares)
         effects.append((command, CommandEffect(rewrites, delta)))
     per_key = sum(s * lay.bytes_per_key for s, lay in shares)
-    return GroupLayout(first.type, first.encoding, first.keys, per_key, allocs, tuple(effects))
+    merged = tuple(Allocation(name, size, per_key) for (name, size), per_key in allocs.items())
+    return GroupLayout(first.type, first.encoding, first.keys, per_key, merged, tuple(effects))

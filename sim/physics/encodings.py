@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sim.physics.listpack import listpack_entry_bytes
+
 TYPES = ("string", "hash", "set", "zset", "list")
 
 EMBSTR_LIMIT = 44
@@ -117,8 +119,11 @@ def encoding_of(
         fits = elements <= params.zset_max_listpack_entries and largest <= params.zset_max_listpack_value
         return small if fits else "skiplist"
     if type_ == "list":
-        if lists_use_listpack(engine, engine_version) and elements <= list_node_capacity(max_element_size, params):
-            return "listpack"
+        if lists_use_listpack(engine, engine_version):
+            number = 10 ** (max_element_size - 1) if is_integer_string(max_element_size, integers) else None
+            entry = listpack_entry_bytes(max_element_size, number)
+            if elements <= list_node_capacity(max_element_size, params, entry):
+                return "listpack"
         return "quicklist"
     raise ValueError(f"unknown type {type_!r}; allowed: {', '.join(TYPES)}")
 
@@ -128,16 +133,15 @@ LIST_NODE_BYTES = (4096, 8192, 16384, 32768, 65536)
 https://github.com/redis/redis/blob/7.0.15/src/quicklist.c#L48)."""
 
 
-def list_node_capacity(item_size: int, params: EncodingParams) -> int:
+def list_node_capacity(item_size: int, params: EncodingParams, entry: int | None = None) -> int:
     """Items of ``item_size`` bytes one quicklist node holds (a listpack node of at most the size limit).
 
     _quicklistNodeAllowInsert admits an item while node bytes + item size + 8 stays within the limit
     (SIZE_ESTIMATE_OVERHEAD 8, https://github.com/redis/redis/blob/7.0.15/src/quicklist.c#L470-L494);
-    a positive list-max-listpack-size is a count, still capped at 8 KB (SIZE_SAFETY_LIMIT).
+    a positive list-max-listpack-size is a count, still capped at 8 KB (SIZE_SAFETY_LIMIT). ``entry``: the
+    item's encoded bytes when not a plain string (an integer item packs smaller than its text).
     """
-    from sim.physics.listpack import listpack_entry_bytes
-
-    entry = listpack_entry_bytes(item_size)
+    entry = entry or listpack_entry_bytes(item_size)
     fill = params.list_max_listpack_size
     limit = LIST_NODE_BYTES[min(-fill, len(LIST_NODE_BYTES)) - 1] if fill < 0 else 8192
     # node->sz + item + 8 <= limit, with node->sz = 7 + n*entry before the (n+1)-th insert
