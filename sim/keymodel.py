@@ -47,121 +47,142 @@ class KeyModel:
     repetitive: bool  # every group's values compress well (the save's LZF pace)
 
 
+@dataclass(frozen=True)
+class _Group:
+    """One group's share of the figures (bytes and rates per write command or second)."""
+
+    used: float  # used_memory of the group's keys
+    slots: dict[int, float]  # bytes in each slot size
+    pages: float  # pages the keys' allocations overlap
+    targets: dict[tuple, Target]  # copy-on-write targets by (group, layout, rewrite name, size, per key)
+    forkless: Popularity  # the keys' popularity per write command to existing keys
+    grow: float
+    growing_share: float  # share of the writes that allocate
+    shrink: float
+    expiring_keys: float  # per second
+    payload: float  # value bytes a key holds
+
+
 def key_model(
     scenario: Scenario, maxmemory: int, page_size: int, dismiss_large_values: bool = False, base_bytes: int = 0
 ) -> KeyModel:
     """The :class:`KeyModel` of ``scenario`` on a server of ``maxmemory`` bytes, for pages of ``page_size``."""
-    engine, backup = scenario.engine, scenario.backup
-    groups, mix = scenario.key_groups(), scenario.write_mix()
-    params = scenario.engine_parameters()
-    encoding = EncodingParams(
-        **{f.name: getattr(params, f.name) for f in fields(EncodingParams) if getattr(params, f.name) is not None}
-    )
-    db_keys = sum(g.keys for g in groups)
+    groups, compression = scenario.key_groups(), scenario.backup.compression
     by_group: dict[str, list[MixEntry]] = defaultdict(list)
-    for entry in mix:
+    for entry in scenario.write_mix():
         by_group[entry.group].append(entry)
-    targets: dict[tuple, Target] = {}
-    forkless_pops = []
-    grow = shrink = growing_share = 0.0
-    expiring_keys = expiring_bytes = ttl_keys = ttl_bytes = data = pages = 0.0
-    slots: dict[int, float] = defaultdict(float)  # bytes in each slot size
-    rdb, lzf, payload_bytes, used_by_group = RDB_FIXED_BYTES, 0, 0.0, []
-    for g in groups:
-        entries = by_group.get(g.name, [])
-        appended = next((e.bytes for e in entries if e.command == "APPEND"), 16)
-        layouts = group_layouts(
-            g.type,
-            g.keys,
-            _spread(g.elements),
-            _spread(g.element_size),
-            field_size=g.field_size or 10,
-            key_size=g.key_size,
-            integers=g.values == "integers",
-            ttl_share=g.ttl_share,
-            params=encoding,
-            engine_version=engine.version,
-            engine=engine.name,
-            allocator=engine.allocator,
-            db_keys=db_keys,
-            append_bytes=appended,
-        )
-        per_key = sum(share * layout.bytes_per_key for share, layout in layouts)
-        used_by_group.append((g.name, int(g.keys * per_key)))
-        data += g.keys * per_key
-        for share, layout in layouts:
-            for a in layout.allocations:
-                if "bucket" not in a.name:  # bucket arrays are not slots a key frees
-                    slots[a.size] += g.keys * share * a.per_key * a.size
-        pages += g.keys * sum(share * _pages(layout, page_size) for share, layout in layouts)
-        pop = popularity(g.key_distribution, g.keys)
-        hitting = 0.0  # share of the writes that hit existing keys of this group
-        for e in entries:
-            delta = 0.0
-            for k, (share, layout) in enumerate(layouts):
-                effect = layout.effect(e.command)
-                delta += share * effect.used_memory_delta
-                for r in effect.rewrites:
-                    key = (g.name, k, r.name, r.size, r.per_key)
-                    old = targets.get(key)
-                    rate = (old.per_write if old else 0.0) + e.share * r.count
-                    clustered = g.locality == "clustered"
-                    targets[key] = Target(r.name, r.size, pop, r.per_key, rate, share, clustered)
-            if delta > 0:
-                grow, growing_share = grow + e.share * delta, growing_share + e.share
-            else:
-                shrink -= e.share * delta
-            hitting += e.share if e.command != "NEW" else 0.0
-        forkless_pops.append(Popularity(pop.counts, pop.probs * hitting))
-        rate = expiry_per_sec(g.keys, g.ttl_share, g.ttl_mean_s or 0.0)
-        expiring_keys, expiring_bytes = expiring_keys + rate, expiring_bytes + rate * per_key
-        ttl_keys, ttl_bytes = ttl_keys + g.keys_with_ttl, ttl_bytes + g.keys_with_ttl * per_key
-        payload = _payload(g)
-        payload_bytes += g.keys * payload
-        rdb += rdb_bytes(g.keys, g.key_size, round(payload), g.value_pattern, backup.compression) - RDB_FIXED_BYTES
-        lzf += lzf_scanned_bytes(g.keys, round(payload), backup.compression)
-    policy = params.maxmemory_policy
+    db_keys = sum(g.keys for g in groups)
+    parts = [_group(scenario, g, by_group.get(g.name, []), db_keys, page_size) for g in groups]
+    policy = scenario.engine_parameters().maxmemory_policy
+    data = sum(part.used for part in parts)
     mean_key = data / db_keys
+    used_by_group = [(g.name, int(part.used)) for g, part in zip(groups, parts, strict=True)]
     if scenario.dataset.groups is None:  # the shorthand keeps the used_memory it was given
         used = dataset_sizes(scenario)[2]
         used_by_group = [(used_by_group[0][0], used - EMPTY_SERVER_USED_MEMORY)]
     else:
         used = int(EMPTY_SERVER_USED_MEMORY + data)
-    evicted_key = ttl_bytes / ttl_keys if policy.startswith("volatile-") and ttl_keys > 0 else mean_key
+    ttl_keys = sum(g.keys_with_ttl for g in groups)
+    ttl_bytes = sum(g.keys_with_ttl * part.used / g.keys for g, part in zip(groups, parts, strict=True))
+    grow, growing = sum(part.grow for part in parts), sum(part.growing_share for part in parts)
     churn = Churn(
         grow=grow,
-        shrink=shrink,
-        expired_keys_per_s=expiring_keys,
-        expired_bytes_per_s=expiring_bytes,
+        shrink=sum(part.shrink for part in parts),
+        expired_keys_per_s=sum(part.expiring_keys for part in parts),
+        expired_bytes_per_s=sum(part.expiring_keys * part.used / g.keys for g, part in zip(groups, parts, strict=True)),
         maxmemory=float(maxmemory),
-        key_bytes=evicted_key,
-        growing_write_bytes=grow / growing_share if growing_share > 0 else mean_key,
+        key_bytes=ttl_bytes / ttl_keys if policy.startswith("volatile-") and ttl_keys > 0 else mean_key,
+        growing_write_bytes=grow / growing if growing > 0 else mean_key,
         floor=EMPTY_SERVER_USED_MEMORY,
     )
-    cow = cow_model_of(
-        list(targets.values()),
-        Popularity(np.concatenate([p.counts for p in forkless_pops]), np.concatenate([p.probs for p in forkless_pops])),
-        page_size,
-        dismiss_large_values,
-        base_bytes,
+    forkless = Popularity(
+        np.concatenate([part.forkless.counts for part in parts]),
+        np.concatenate([part.forkless.probs for part in parts]),
     )
+    targets = [t for part in parts for t in part.targets.values()]
+    slots: dict[int, float] = defaultdict(float)
+    for part in parts:
+        for size, held in part.slots.items():
+            slots[size] += held
+    payloads = [round(part.payload) for part in parts]
     return KeyModel(
         keys=db_keys,
         used_memory=used,
         used_by_group=tuple(used_by_group),
         bytes_per_key=mean_key,
         key_size=sum(g.keys * g.key_size for g in groups) / db_keys,
-        value_size=round(payload_bytes / db_keys),
-        cow=cow,
+        value_size=round(sum(g.keys * part.payload for g, part in zip(groups, parts, strict=True)) / db_keys),
+        cow=cow_model_of(targets, forkless, page_size, dismiss_large_values, base_bytes),
         churn=churn,
         evictable_keys=evictable_keys(policy, ttl_keys),
         maxmemory_policy=policy,
         slot_sizes=tuple(slots),
-        slot_byte_shares=tuple(b / sum(slots.values()) for b in slots.values()),
-        pages_per_key=pages / db_keys + 1.0,
-        rdb_bytes=int(rdb),
-        lzf_bytes=int(lzf),
+        slot_byte_shares=tuple(held / sum(slots.values()) for held in slots.values()),
+        pages_per_key=sum(part.pages for part in parts) / db_keys + 1.0,
+        rdb_bytes=RDB_FIXED_BYTES
+        + sum(
+            rdb_bytes(g.keys, g.key_size, v, g.value_pattern, compression) - RDB_FIXED_BYTES
+            for g, v in zip(groups, payloads, strict=True)
+        ),
+        lzf_bytes=sum(lzf_scanned_bytes(g.keys, v, compression) for g, v in zip(groups, payloads, strict=True)),
         repetitive=all(g.value_pattern == "repetitive" for g in groups),
+    )
+
+
+def _group(scenario: Scenario, g: KeyGroup, entries: list[MixEntry], db_keys: int, page_size: int) -> _Group:
+    """Lay out group ``g`` and apply its mix ``entries``: memory, copy-on-write targets, growth and frees."""
+    engine, params = scenario.engine, scenario.engine_parameters()
+    layouts = group_layouts(
+        g.type,
+        g.keys,
+        _spread(g.elements),
+        _spread(g.element_size),
+        field_size=g.field_size or 10,
+        key_size=g.key_size,
+        integers=g.values == "integers",
+        ttl_share=g.ttl_share,
+        params=EncodingParams(
+            **{f.name: getattr(params, f.name) for f in fields(EncodingParams) if getattr(params, f.name) is not None}
+        ),
+        engine_version=engine.version,
+        engine=engine.name,
+        allocator=engine.allocator,
+        db_keys=db_keys,
+        append_bytes=next((e.bytes for e in entries if e.command == "APPEND"), 16),
+    )
+    slots: dict[int, float] = defaultdict(float)
+    for share, layout in layouts:
+        for a in layout.allocations:
+            if "bucket" not in a.name:  # bucket arrays are not slots a key frees
+                slots[a.size] += g.keys * share * a.per_key * a.size
+    pop = popularity(g.key_distribution, g.keys)
+    targets: dict[tuple, Target] = {}
+    grow = growing_share = shrink = hitting = 0.0  # hitting: share of the writes on existing keys
+    for e in entries:
+        delta = 0.0
+        for k, (share, layout) in enumerate(layouts):
+            effect = layout.effect(e.command)
+            delta += share * effect.used_memory_delta
+            for r in effect.rewrites:
+                key = (g.name, k, r.name, r.size, r.per_key)
+                rate = (targets[key].per_write if key in targets else 0.0) + e.share * r.count
+                targets[key] = Target(r.name, r.size, pop, r.per_key, rate, share, g.locality == "clustered")
+        if delta > 0:
+            grow, growing_share = grow + e.share * delta, growing_share + e.share
+        else:
+            shrink -= e.share * delta
+        hitting += e.share if e.command != "NEW" else 0.0
+    return _Group(
+        used=g.keys * sum(share * layout.bytes_per_key for share, layout in layouts),
+        slots=dict(slots),
+        pages=g.keys * sum(share * _pages(layout, page_size) for share, layout in layouts),
+        targets=targets,
+        forkless=Popularity(pop.counts, pop.probs * hitting),
+        grow=grow,
+        growing_share=growing_share,
+        shrink=shrink,
+        expiring_keys=expiry_per_sec(g.keys, g.ttl_share, g.ttl_mean_s or 0.0),
+        payload=_payload(g),
     )
 
 
