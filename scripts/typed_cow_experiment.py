@@ -94,7 +94,20 @@ CASES = [
         "LPUSH",
         {},
     ),
-]
+    ("list RPOP", "list", 400, 1000, 50, lambda p, i: p.rpush(key_name(i, KEY), *[text(50, j) for j in range(1000)]),
+     lambda p, i, r: p.rpop(key_name(i, KEY)), "RPOP", {}),
+    ("set hashtable SADD", "set", 1000, 120, 20,
+     lambda p, i: p.sadd(key_name(i, KEY), *[field(j, 20) for j in range(120)]),
+     lambda p, i, r: p.sadd(key_name(i, KEY), field(10**4 + r.randrange(10**5), 20)), "SADD", {}),
+    ("set intset SADD", "set", 8000, 100, 6, lambda p, i: p.sadd(key_name(i, KEY), *[10**5 + j for j in range(100)]),
+     lambda p, i, r: p.sadd(key_name(i, KEY), 10**5 + 1000 + r.randrange(10**5)), "SADD", {"integers": True}),
+    ("string EXPIRE", "string", 40000, 1, 100, lambda p, i: p.set(key_name(i, KEY), text(100, i)),
+     lambda p, i, r: p.expire(key_name(i, KEY), 3600), "EXPIRE", {}),
+    ("string NEW", "string", 40000, 1, 100, lambda p, i: p.set(key_name(i, KEY), text(100, i)),
+     lambda p, i, r: p.set(key_name(10**6 + r.randrange(10**7), KEY), text(100, 1)), "NEW", {}),
+    ("string DEL", "string", 40000, 1, 100, lambda p, i: p.set(key_name(i, KEY), text(100, i)),
+     lambda p, i, r: p.delete(key_name(i, KEY)), "DEL", {}),
+]  # fmt: skip
 
 
 def run(client, case, n: int, seed: int = 1) -> tuple[float, float, float]:

@@ -99,18 +99,17 @@ def text(size: int, salt: int) -> bytes:
 
 
 def predicted_cow_pages(layout, keys: int, command: str, n: int) -> float:
-    """Pages dirtied by ``n`` commands on uniform keys, each Rewrite kind on its own pages: ``keys * per_key``
-    units of ``size`` bytes hit ``n * count`` times. Units of 1 KB and more: each hit unit dirties the pages
-    it overlaps ((size + PAGE - gcd) / PAGE on average); smaller ones: pages * (1 - exp(-hits / pages))."""
+    """Pages dirtied by ``n`` commands on uniform keys, each Rewrite kind laid back to back on its own pages
+    (as sim.physics.cow does): ``keys * per_key`` units of ``size`` bytes fill ``units * size / PAGE`` pages,
+    a page overlaps ``m = 1 + (PAGE - gcd) / size`` units, a share ``q = 1 - exp(-n * count / units)`` of the
+    units is hit, and a page stays clean with probability ``(1 - q)^m``."""
     total = 0.0
     for r in layout.effect(command).rewrites:
         units = keys * r.per_key
-        if r.size >= 1024:
-            spans = (r.size + PAGE - math.gcd(r.size, PAGE)) / PAGE
-            total += units * (1 - math.exp(-n * r.count / units)) * spans
-        else:
-            pages = max(units * r.size / PAGE, 1.0)
-            total += pages * (1 - math.exp(-n * r.count / pages))
+        pages = max(units * r.size / PAGE, 1.0)
+        overlap = 1 + (PAGE - math.gcd(r.size, PAGE)) / r.size
+        hit = 1 - math.exp(-n * r.count / units)
+        total += pages * (1 - (1 - hit) ** overlap)
     return total
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sim.physics.datatypes import (
     COMMANDS,
     buckets,
+    chained_share,
     group_layouts,
     rehash_leftover,
     skiplist_levels,
@@ -248,3 +249,28 @@ def test_every_type_answers_its_commands():
                     continue
                 effect = layout.effect(command)
                 assert all(r.size > 0 and r.per_key > 0 for r in effect.rewrites)
+
+
+def test_chained_share_against_random_hashing():
+    """Share of entries behind another in their bucket: Monte-Carlo of uniform hashing vs the closed form."""
+    rng = random.Random(11)
+    for n in (40_000, 3_000, 100):
+        table = buckets(n)
+        counts: dict[int, int] = {}
+        for _ in range(n):
+            slot = rng.randrange(table)
+            counts[slot] = counts.get(slot, 0) + 1
+        assert chained_share(n) == pytest.approx(1 - len(counts) / n, abs=0.02)
+
+
+def test_del_and_expire_rewrites():
+    """DEL writes the bucket or, for a key behind another in its chain, that entry; EXPIRE rewrites an entry
+    only for keys that already have a TTL (a new one is fresh memory)."""
+    plain = one("string", 40_000, 1, 100)
+    rewrites = {r.name: r for r in plain.effect("DEL").rewrites}
+    assert rewrites["db dict entry"].count == pytest.approx(chained_share(40_000))
+    assert rewrites["db bucket"].count == pytest.approx(1 - chained_share(40_000))
+    assert [r.name for r in plain.effect("EXPIRE").rewrites] == ["expires bucket"]
+    half = one("string", 40_000, 1, 100, ttl_share=0.5)
+    refresh = next(r for r in half.effect("EXPIRE").rewrites if r.name == "expires dict entry")
+    assert (refresh.per_key, refresh.count) == (0.5, 0.5)

@@ -176,6 +176,15 @@ def buckets(entries: float) -> int:
     return 1 << max(2, math.ceil(math.log2(max(entries, 1))))
 
 
+def chained_share(entries: float) -> float:
+    """Share of a dict's entries that are not first in their bucket: entries hash uniformly over
+    :func:`buckets` buckets, of which ``B (1 - exp(-n / B))`` are non-empty, one head each."""
+    if entries <= 1:
+        return 0.0
+    table = buckets(entries)
+    return 1 - table * (1 - math.exp(-entries / table)) / entries
+
+
 def rehash_leftover(entries: int, presized: int, steps_per_insert: int) -> int:
     """Buckets of the old table a dict filled by ``entries`` inserts still holds (0 once rehashed).
 
@@ -272,12 +281,22 @@ def _common_effects(c: _Ctx, allocs: list[Allocation], per_key: float) -> list[t
     owned = sum(a.bytes for a in allocs if "bucket" not in a.name)
     expires_entry = c.chunk(DICT_ENTRY_BYTES)
     exp_bucket = Rewrite("expires bucket", DICT_POINTER_BYTES, buckets(max(c.expiring_keys, 1)) / max(c.keys, 1))
+    # EXPIRE on a key with a TTL rewrites its expires entry; on one without, it links a new entry (fresh memory)
+    # at the head of its bucket (setExpire: dictAddOrFind, then the value), writing only the bucket.
+    refresh = (Rewrite("expires dict entry", expires_entry, c.ttl_share, c.ttl_share),) if c.ttl_share else ()
     expire = CommandEffect(
-        (Rewrite("expires dict entry", expires_entry, 1.0), replace(exp_bucket, count=1 - c.ttl_share)),
+        (*refresh, replace(exp_bucket, count=1 - c.ttl_share)),
         (1 - c.ttl_share) * (expires_entry + DICT_POINTER_BYTES),
     )
     new: tuple[Rewrite, ...] = (db_bucket,)
-    delete: tuple[Rewrite, ...] = (db_bucket, replace(exp_bucket, count=c.ttl_share))
+    # dictGenericDelete unlinks the entry: the bucket when it heads its chain, else the previous entry's next
+    # (https://github.com/redis/redis/blob/7.0.15/src/dict.c dictGenericDelete)
+    behind = chained_share(c.db_keys)
+    delete: tuple[Rewrite, ...] = (
+        replace(db_bucket, count=1 - behind),
+        Rewrite("db dict entry", c.entry_stride(), 1.0, behind),
+        replace(exp_bucket, count=c.ttl_share),
+    )
     if c.db_entry() != c.chunk(DICT_ENTRY_BYTES):
         # cluster mode: slotToKeyAdd links the key in front of its slot's list (the old head's prev);
         # slotToKeyDel unlinks it (prev's next, next's prev): https://github.com/redis/redis/blob/7.0.15/src/cluster.c
@@ -442,13 +461,16 @@ def _set(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> 
         Rewrite("dict", c.dict_struct(), 1.0),
         Rewrite("bucket", DICT_POINTER_BYTES, table),
     )
+    # SREM unlinks an entry: the previous entry of its chain when it is not the head (dictGenericDelete)
+    unlink = (Rewrite("member entry", entry_size, entries, chained_share(n)),) if n > 1 and entries > 0 else ()
+    removed = touched + unlink
     # a member's entry and sds, plus the bucket table's doubling amortised over the members that fill it
     per_member = entry_size * entries / n + member + DICT_POINTER_BYTES
     return _layout(
         c,
         encoding,
         value,
-        [("SADD", CommandEffect(touched, per_member)), ("SREM", CommandEffect(touched, -per_member))],
+        [("SADD", CommandEffect(touched, per_member)), ("SREM", CommandEffect(removed, -per_member))],
     )
 
 
