@@ -86,6 +86,14 @@ TIMELINE_COLUMNS = (
     "latency_ms",
 )
 """Numeric timeline columns in the order a row tuple holds them (``phase`` and the limit lines are added)."""
+LIMIT_COLUMNS = ("memory_limit_bytes", "maxmemory_bytes", "hard_limit_bytes")
+"""The node's limits, constant over a run, drawn as lines."""
+TIMELINE_SCHEMA: dict[str, str] = {
+    name: "str" if name == "phase" else "int64" if name in LIMIT_COLUMNS else "float64"
+    for name in ("time_s", "phase", *TIMELINE_COLUMNS[1:13], *LIMIT_COLUMNS, *TIMELINE_COLUMNS[13:])
+}
+"""The timeline's columns, in the order of the CSV and Parquet files, and their dtypes (one row per step;
+``phase`` is steady, fork, save, after, failed or lost)."""
 
 
 def request_stalls(p: Prepared) -> tuple[float, float, float]:
@@ -179,19 +187,9 @@ class RunRecord:
         columns = {name: values[:, i] for i, name in enumerate(TIMELINE_COLUMNS)}
         n, b = len(self.rows), self.budget
         columns["phase"] = np.array(self.phases, dtype=object)
-        for name, value in (
-            ("memory_limit_bytes", b.node_memory),
-            ("maxmemory_bytes", b.maxmemory),
-            ("hard_limit_bytes", b.hard_limit),
-        ):
+        for name, value in zip(LIMIT_COLUMNS, (b.node_memory, b.maxmemory, b.hard_limit), strict=True):
             columns[name] = np.full(n, value)
-        order = (
-            ("time_s", "phase")
-            + TIMELINE_COLUMNS[1:13]
-            + ("memory_limit_bytes", "maxmemory_bytes", "hard_limit_bytes")
-            + TIMELINE_COLUMNS[13:]
-        )
-        return {name: columns[name] for name in order}
+        return {name: columns[name] for name in TIMELINE_SCHEMA}
 
 
 class FinishedRun(Protocol):

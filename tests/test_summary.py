@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import scenario
 
@@ -72,3 +73,16 @@ def test_a_sweep_cell_holding_records_is_json():
     table = sweep(SCENARIOS / "plan-restore-rto.yaml", grids=["workload.writes_per_sec=5k"])
     shards = json.loads(table["restore_shards"].iloc[0])
     assert shards and {"keys", "slots", "load_s"} <= set(shards[0])
+
+
+def test_the_timeline_follows_its_schema():
+    from sim.result import TIMELINE_SCHEMA
+
+    tl = run(scenario()).timeline
+    assert list(tl.columns) == list(TIMELINE_SCHEMA)
+    for name, kind in TIMELINE_SCHEMA.items():
+        if kind == "str":  # pandas 3 infers its str dtype, pandas 2 keeps object
+            assert pd.api.types.is_string_dtype(tl[name]), name
+        else:
+            assert tl[name].dtype == np.dtype(kind), name
+    assert set(tl["phase"]) <= {"steady", "fork", "save", "after", "failed", "lost"}
