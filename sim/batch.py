@@ -1,11 +1,11 @@
 """Run many scenario variants: in this process, in local worker processes, or on a Dask cluster.
 
 Sweeps and the planner hand over scenario mappings (plain dicts, cheap to ship) and get one
-summary back per variant, in order, as its JSON keys and raw values (:func:`sim.summary.as_dict`).
-A variant the simulator cannot run (an odd combination,
-an invalid value) comes back as ``{"error": "..."}`` instead of stopping the batch. Each chunk's
-fork backups advance together (:mod:`sim.lockstep`); clusters, forkless saves and old engines run
-one by one on the SimPy engine.
+summary back per variant, in order, as its JSON keys and raw values (:func:`sim.summary.as_dict`:
+table rows and the planner's objectives read them). A variant the simulator cannot run (an odd
+combination, an invalid value) comes back as ``{"error": "..."}`` instead of stopping the batch.
+Each chunk's fork backups advance together (:mod:`sim.lockstep`); clusters, forkless saves and old
+engines run one by one on the SimPy engine.
 """
 
 from __future__ import annotations

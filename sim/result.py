@@ -1,4 +1,4 @@
-"""The result of one simulated backup: a flat summary and a timeline DataFrame."""
+"""The result of one simulated backup: its Summary record (sim.summary), events and timeline DataFrame."""
 
 from __future__ import annotations
 
