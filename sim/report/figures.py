@@ -29,7 +29,7 @@ RISK_COLORS = ("#59a14f", "#edc948", "#f28e2b", "#e15759")
 
 def _since_backup(result: Result):
     tl = result.timeline
-    started = next((t for t, what in result.events if what in ("fork", "forkless save")), 0.0)
+    started = next((e.time_s for e in result.events if e.what in ("fork", "forkless save")), 0.0)
     return tl["time_s"] - started, tl
 
 
@@ -70,7 +70,7 @@ def cow_growth(runs: list[tuple[str, Result]], reserved_bytes: float):
         (line,) = ax.plot(t, tl["cow_bytes"] / GIB, lw=2, label=label)
         victim = result.summary.oom_victim
         if victim:  # the curve stops because the kernel killed a process: say so where it stops
-            killed = next(when for when, what in result.events if what.startswith("OOM kills"))
+            killed = next(e.time_s for e in result.events if e.what.startswith("OOM kills"))
             before = tl[tl["time_s"] <= killed + 1e-9]
             x, y = float(t[before.index[-1]]), float(before["cow_bytes"].max()) / GIB
             ax.plot([x], [y], marker="X", ms=11, color=line.get_color(), mec="black")
