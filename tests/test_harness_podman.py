@@ -114,9 +114,13 @@ def test_record_in_a_podman_container(tmp_path):
 
 
 @needs_podman
-def test_oom_in_a_podman_container_is_reported_like_the_cgroup_backend(tmp_path):
+def test_oom_in_a_podman_container_is_reported_like_the_cgroup_backend(tmp_path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     rc, records = _harness(tmp_path, "oom", OOM, "--backend", "podman")
     assert rc == 0 and len(records) == 1
+    assert list(cwd.iterdir()) == []  # conmon's "oom" marker file lands in the removed data dir, not here
     rec = load_record(records[0])
     m = rec["measured"]
     assert m["outcome"] == "oom" and m["oom_victim"] == "parent" and not m["backup_completed"]

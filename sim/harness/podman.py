@@ -270,6 +270,7 @@ class PodmanServer(RedisServer):
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            cwd=self.dir,  # conmon, which stays, writes a file "oom" into its working dir on an OOM kill
         )
         _, err = self._run.communicate(timeout=self.start_timeout)
         if self._run.returncode != 0:
