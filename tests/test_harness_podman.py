@@ -114,18 +114,21 @@ def test_record_in_a_podman_container(tmp_path):
 
 
 @needs_podman
-def test_oom_in_a_podman_container_is_reported_like_the_cgroup_backend(tmp_path, monkeypatch):
+@pytest.mark.parametrize("oom_score_adj, victim", [(False, "parent"), (True, "child")])
+def test_oom_in_a_podman_container_is_reported_like_the_cgroup_backend(tmp_path, monkeypatch, oom_score_adj, victim):
+    """As on the cgroup backend: the parent dies, unless Redis's oom-score-adj gives the save child +800."""
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    rc, records = _harness(tmp_path, "oom", OOM, "--backend", "podman")
+    text = OOM.replace("{memory: 256MiB}", f"{{memory: 256MiB, oom_score_adj: {str(oom_score_adj).lower()}}}")
+    rc, records = _harness(tmp_path, "oom", text, "--backend", "podman")
     assert rc == 0 and len(records) == 1
     assert list(cwd.iterdir()) == []  # conmon's "oom" marker file lands in the removed data dir, not here
     rec = load_record(records[0])
     m = rec["measured"]
-    assert m["outcome"] == "oom" and m["oom_victim"] == "parent" and not m["backup_completed"]
+    assert m["outcome"] == "oom" and m["oom_victim"] == victim and not m["backup_completed"]
     kill = m["oom_kills"][0]
-    assert kill["role"] == "parent" and kill["comm"] == "redis-server" and kill["source"] == "kmsg"
+    assert kill["role"] == victim and kill["comm"] == "redis-server" and kill["source"] == "kmsg"
     assert m["peak_container_bytes"] <= rec["config"]["limit_bytes"]
 
 

@@ -168,7 +168,16 @@ def rbsim_containers() -> list[str]:
 def remove_container(name: str) -> None:
     """``podman rm --force``: kill every process in the container (a save child too) and remove it and its
     cgroup; a container that is already gone is fine."""
-    podman("rm", "--force", "--ignore", "--time", "0", name)
+    for attempt in range(5):
+        try:
+            podman("rm", "--force", "--ignore", "--time", "0", name)
+            return
+        except PodmanError as exc:
+            # podman 4.3 races a process that dies (an OOM kill) while it removes the container: "could not
+            # be stopped ... container state improper: stopped"; asked again, it sees it stopped and removes it
+            if "state improper" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 # -- the container ------------------------------------------------------------------------------------
