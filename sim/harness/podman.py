@@ -14,6 +14,7 @@ SIGTERM, and the next run's sweep (:mod:`sim.harness.cleanup`) removes those of 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.harness import DEFAULT_BINARY
-from sim.harness.cgroup import MemoryCgroup, memory_cgroup_of, own_memory_cgroup
+from sim.harness.cgroup import CgroupStats, MemoryCgroup, memory_cgroup_of, own_memory_cgroup
 from sim.harness.cleanup import owned_name, registry
 from sim.harness.server import RedisServer, RedisServerError, _PortTaken
 
@@ -185,7 +186,27 @@ def remove_container(name: str) -> None:
 
 class ContainerCgroup(MemoryCgroup):
     """The memory cgroup podman made for a container, read like the harness's own; podman creates and removes
-    it (``limit_bytes`` and ``swap_bytes`` are what the container was given)."""
+    it (``limit_bytes`` and ``swap_bytes`` are what the container was given).
+
+    Podman removes the group as soon as the container's process exits (an OOM kill of the server, say), before
+    the record is written: :meth:`stats` then returns the last reading, which :class:`PodmanServer` takes the
+    moment it sees its process gone.
+    """
+
+    def __init__(self, limit_bytes: int, swap_bytes: int = 0) -> None:
+        super().__init__(limit_bytes, swap_bytes)
+        self.last: CgroupStats | None = None
+
+    def stats(self) -> CgroupStats:
+        """The counters now, or the last reading once podman has removed the group."""
+        if self.path is not None and self.path.is_dir():
+            reading = super().stats()
+            if self.path.is_dir():  # not removed while being read (its files would have read as 0)
+                self.last = reading
+                return reading
+        if self.last is None:
+            raise FileNotFoundError(f"memory cgroup {self.path} is gone and was never read")
+        return self.last
 
     def create(self) -> ContainerCgroup:
         """Nothing to make: :meth:`adopt` finds the container's group."""
@@ -232,6 +253,7 @@ class PodmanServer(RedisServer):
         self._run: subprocess.Popen | None = None
         self._host_pid: int | None = None
         self._pidfd: int | None = None
+        self._seen_dead = False
         self._exit: int | None = None
 
     @property
@@ -304,10 +326,15 @@ class PodmanServer(RedisServer):
         raise RedisServerError(f"{self.binary} exited during start-up in its container:\n{out.stderr}{tail}")
 
     def alive(self) -> bool:
-        """True while the server process runs (a pidfd: never confused by a reused pid)."""
+        """True while the server process runs (a pidfd: never confused by a reused pid). The first time it finds
+        the process gone it reads the cgroup, before podman's exit clean-up removes it."""
         if self._pidfd is None:
             return False
         readable, _, _ = select.select([self._pidfd], [], [], 0)
+        if readable and not self._seen_dead:
+            self._seen_dead = True
+            with contextlib.suppress(OSError):
+                self.cgroup.stats()
         return not readable
 
     @property
