@@ -98,6 +98,14 @@ def test_backend_podman_without_podman_exits_2(tmp_path, capsys, monkeypatch):
 
 
 @needs_podman
+def test_restore_scenarios_refuse_the_podman_backend(tmp_path, capsys):
+    restore = REPO / "reports/validation/restore-scenarios/r21-100b-rep-1g-replica.yaml"
+    rc, records = _harness(tmp_path, "restore", restore.read_text(), "--backend", "podman")
+    assert rc == 2 and records == []
+    assert "restore runs have only the cgroup backend" in capsys.readouterr().err
+
+
+@needs_podman
 def test_record_in_a_podman_container(tmp_path):
     rc, records = _harness(tmp_path, "small", SMALL, "--backend", "podman")
     assert rc == 0 and len(records) == 1
