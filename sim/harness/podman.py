@@ -162,8 +162,11 @@ def rbsim_containers() -> list[str]:
     """Names of every container (running or not) that a harness run labelled as its own."""
     if shutil.which("podman") is None:
         return []
-    proc = podman("ps", "--all", "--filter", f"label={OWNER_LABEL}", "--format", "{{.Names}}", check=False)
-    return sorted(proc.stdout.split()) if proc.returncode == 0 else []
+    try:
+        proc = podman("ps", "--all", "--filter", f"label={OWNER_LABEL}", "--format", "{{.Names}}")
+    except PodmanError:  # a podman that cannot even list has made no containers to sweep
+        return []
+    return sorted(proc.stdout.split())
 
 
 def remove_container(name: str) -> None:
