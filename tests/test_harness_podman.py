@@ -137,8 +137,10 @@ def test_oom_in_a_podman_container_is_reported_like_the_cgroup_backend(tmp_path,
     assert m["outcome"] == "oom" and m["oom_victim"] == victim and not m["backup_completed"]
     kill = m["oom_kills"][0]
     assert kill["role"] == victim and kill["comm"] == "redis-server" and kill["source"] == "kmsg"
-    # read from the container's cgroup even when podman removed it with the killed server: up to the limit
-    assert m["usage_before_fork"] < m["peak_container_bytes"] <= rec["config"]["limit_bytes"]
+    # read from the container's cgroup even when podman removed it with the killed server: up to the limit, plus
+    # the few pages the kernel lets a dying OOM victim charge past it (mm/memcontrol.c try_charge, "force:";
+    # seen here: one page over)
+    assert m["usage_before_fork"] < m["peak_container_bytes"] <= rec["config"]["limit_bytes"] + (1 << 20)
 
 
 _CHILD = textwrap.dedent(
