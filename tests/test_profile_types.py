@@ -21,6 +21,7 @@ from sim.profiling import groups as grouping
 from sim.profiling import keysample, writer
 from sim.profiling.keysample import KeyRecord
 from sim.profiling.live import profile_server
+from sim.scenario import Dataset
 
 KEYS = 30_000
 SHAPES = {
@@ -159,6 +160,7 @@ def test_commandstats_become_the_write_mix(mixed):
     assert rate["cache", "SET"] / rate["counter", "SET"] == pytest.approx(44 / 20, rel=0.2)
 
 
+@pytest.mark.skipif("groups" not in Dataset.model_fields, reason="the issue-10 schema is not on this branch yet")
 def test_the_document_has_typed_groups_and_the_mix(mixed):
     _port, _client, profile = mixed
     document = writer.live_document(profile, memory=2**30, platform="lab")

@@ -315,10 +315,11 @@ def live_document(
 
     groups, group_notes = typedwriter.groups_of(p)
     typed = typedwriter.needs_groups(groups)
-    from ..scenario import Engine
+    from ..scenario import Dataset, Engine
 
+    typed = typed and "groups" in Dataset.model_fields  # the issue-10 schema (typed groups) lands on main separately
     parameters = typedwriter.parameters_item(p.config)
-    if parameters is not None and "parameters" in Engine.model_fields:  # the issue-10 schema (lands on main)
+    if parameters is not None and "parameters" in Engine.model_fields:
         engine.append(parameters)
     used = int(p.get("used_memory", 0) or 0)
     type_mix = (
