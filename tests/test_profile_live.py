@@ -316,6 +316,7 @@ def test_self_check_after_a_bgsave(loaded_server, tmp_path, capfd):
     assert code == 0, err
     assert "self-check" in out and "fork stall" in out and "copy-on-write" in out and "predicted/server" in out
     assert "under the load of its own time" in out
+    assert ("copy-on-write error" in out) == (client.info("persistence")["rdb_last_cow_size"] > 0)
     text = out_file.read_text()
     assert "# self-check" in text and "latest_fork_usec" in text
     load_scenario(out_file)

@@ -29,6 +29,8 @@ CONFIG_KEYS = (
 )
 """Settings read with CONFIG GET when the server allows it (ElastiCache does not): backup settings, the eviction
 policy and the encoding thresholds (listpack names from Redis 7.0, ziplist names before)."""
+COW_TARGET = 0.20
+"""A profiled scenario should predict its node's own last copy-on-write within this relative error (issue 10)."""
 MIN_SAVE_S_FOR_RATIO = 5
 """rdb_last_bgsave_time_sec is a difference of whole-second clocks: too coarse for a ratio below this."""
 SECRET_QUERY_KEYS = ("password", "username")
@@ -257,6 +259,12 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def cow_error(profile: LiveProfile, summary: dict) -> float | None:
+    """(predicted - server) / server copy-on-write of the last save, or None when the server reports none."""
+    cow = int(profile.get("rdb_last_cow_size", 0) or 0)
+    return summary["cow_peak_bytes"] / cow - 1 if cow > 0 else None
+
+
 def self_check(profile: LiveProfile, summary: dict) -> list[str]:
     """Lines setting the simulated fork stall, copy-on-write and save time beside the server's last save."""
     from .. import units
@@ -282,6 +290,13 @@ def self_check(profile: LiveProfile, summary: dict) -> list[str]:
         else:
             ratio = f"{predicted / observed:.2g}x" if observed > 0 else "n/a (server figure is 0)"
         lines.append(f"  {label:<14} {fmt(predicted):>11} {fmt(observed):>11}  {ratio}")
+    error = cow_error(profile, summary)
+    if error is not None:
+        verdict = (
+            "within" if abs(error) <= COW_TARGET else "outside"
+        ) + f" the ±{COW_TARGET:.0%} a profiled scenario aims for"
+        hint = "" if abs(error) <= COW_TARGET else ": check the groups, the mix and key_distribution"
+        lines.append(f"  copy-on-write error {error:+.0%} ({verdict}{hint})")
     finished = datetime.fromtimestamp(int(info.get("rdb_last_save_time", 0) or 0), UTC)
     age = max(0.0, (profile.taken_at - finished).total_seconds())
     lines.append(

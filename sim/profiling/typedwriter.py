@@ -35,17 +35,17 @@ def needs_groups(groups: list[ProfiledGroup]) -> bool:
     return len(groups) > 1 or groups[0].type != "string" or groups[0].integers or groups[0].ttl_share() > 0
 
 
-def parameters_item(config: dict[str, str]) -> Item | None:
-    """``engine.parameters`` from CONFIG GET (listpack names, else their ziplist aliases); None without any."""
+def parameters_item(config: dict[str, str], source: str = "CONFIG GET") -> Item | None:
+    """``engine.parameters`` from server settings (listpack names, else their ziplist aliases); None without any."""
     children = []
     for name in PARAMETERS:
         alias = name.replace("listpack", "ziplist")
-        source = name if name in config else alias if alias in config else None
-        if source is None:
+        name_read = name if name in config else alias if alias in config else None
+        if name_read is None:
             continue
-        value = config[source]
+        value = config[name_read]
         number = value.lstrip("-").isdigit()
-        children.append(Item(name, int(value) if number else value, f"CONFIG GET {source}"))
+        children.append(Item(name, int(value) if number else value, f"{source} {name_read}"))
     return Item("parameters", children=children) if children else None
 
 

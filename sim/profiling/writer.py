@@ -511,7 +511,8 @@ def elasticache_document(
 ) -> Document:
     """The scenario of a :class:`sim.profiling.elasticache.ElastiCacheProfile` with a 24 h load profile."""
     from ..catalog import UnknownNodeTypeError, get_node_type
-    from . import ProfileError
+    from ..scenario import Engine
+    from . import ProfileError, typedwriter
 
     p = profile
     notes = list(p.notes)
@@ -539,6 +540,9 @@ def elasticache_document(
     else:
         notes.append("engine version unknown: rbsim's default engine version is used")
     engine.append(Item("allocator", "jemalloc", "ElastiCache's Redis and Valkey builds use jemalloc"))
+    parameters = typedwriter.parameters_item(p.parameters, f"parameter group {p.parameter_group}")
+    if parameters is not None and "parameters" in Engine.model_fields:
+        engine.append(parameters)
 
     chosen_type = node_type or (None if memory else p.node_type)
     node: list[Item] = []
