@@ -223,7 +223,8 @@ TYPED_COMMANDS: dict[str, tuple[str, str]] = {
     **dict.fromkeys("rpop brpop rpoplpush brpoplpush lmove blmove".split(), ("list", "RPOP")),
 }
 """Write commands (lower case, as INFO commandstats names them) -> (type, the SPEC10 mix command standing for
-them). HDEL, ZREM/ZPOP* and the moves rewrite the same allocations as the command they stand for."""
+them). HDEL, ZREM/ZPOP* and the moves rewrite the same allocations as the command they stand for; HINCRBY on
+hashes whose values are not integers counts as HSET (one field's value rewritten)."""
 ANY_TYPE_COMMANDS = {
     **dict.fromkeys("del unlink getdel".split(), "DEL"),
     **dict.fromkeys("expire pexpire expireat pexpireat persist getex".split(), "EXPIRE"),
@@ -291,6 +292,7 @@ def _targets(groups: list[ProfiledGroup], name: str) -> list[tuple[ProfiledGroup
         of_type = [g for g in of_type if g.integers]
     elif command == "APPEND":
         of_type = [g for g in of_type if not g.integers] or of_type
-    elif command == "HINCRBY":
-        of_type = [g for g in of_type if g.integers] or of_type
+    elif command == "HINCRBY":  # the schema's HINCRBY needs values: integers; on other hashes it rewrites as HSET
+        integers = [g for g in of_type if g.integers]
+        return [(g, "HINCRBY") for g in integers] or [(g, "HSET") for g in of_type]
     return [(g, command) for g in of_type]

@@ -104,26 +104,33 @@ def _take(source, name, node_type, memory, platform, window, sample_keys, sample
 
 def _self_check(live, scenario) -> list[str]:
     """Simulate the profiled scenario through the full pipeline and compare it with the server's last save."""
+    from ..inputs import InputError
     from ..run import run
     from .live import self_check
 
     try:
         summary = run(scenario, timeline=False).summary
-    except NotImplementedError as exc:
+    except (NotImplementedError, InputError) as exc:  # a scenario this build cannot simulate
         return [f"self-check skipped: {exc}"]
     return self_check(live, summary)
 
 
 def _summary(scenario, source: str) -> str:
     data = scenario.dataset
-    keys = f"{data.keys:,}" if data.keys is not None else "?"
-    size = (
-        f"value size {units.format_bytes(data.value_size)}"
-        if data.value_size
-        else f"used_memory {units.format_bytes(data.used_memory)}"
-    )
     where = source if source.startswith(ELASTICACHE_SCHEME) else redact_url(source)
+    if data.groups is not None:
+        groups = scenario.key_groups()
+        kinds = ", ".join(f"{g.name} ({g.type}) {g.keys:,}" for g in groups)
+        shape = f"{sum(g.keys for g in groups):,} keys in {len(groups)} groups: {kinds}"
+    else:
+        keys = f"{data.keys:,}" if data.keys is not None else "?"
+        size = (
+            f"value size {units.format_bytes(data.value_size)}"
+            if data.value_size
+            else f"used_memory {units.format_bytes(data.used_memory)}"
+        )
+        shape = f"{keys} keys, {size}"
     return (
-        f"profiled {where}: {keys} keys, {size}, "
+        f"profiled {where}: {shape}, "
         f"{scenario.workload.writes_per_sec:,.0f} writes/s, {scenario.workload.reads_per_sec:,.0f} reads/s"
     )

@@ -181,12 +181,11 @@ def validate(document: Document, source: str = "<profile>"):
     ``workload.daily_profile``, ``backup.start`` and ``backup.retention_days`` are dropped for the check when
     the installed model lacks them, so a profile can be written before the model grows those fields.
     """
-    from ..scenario import Backup, Engine, Workload, validate_scenario
+    from ..scenario import Backup, Workload, validate_scenario
 
     data = document.data()
     dropped = []
     optional = (
-        ("engine", "parameters", Engine),
         ("workload", "daily_profile", Workload),
         ("backup", "start", Backup),
         ("backup", "retention_days", Backup),
@@ -315,11 +314,8 @@ def live_document(
 
     groups, group_notes = typedwriter.groups_of(p)
     typed = typedwriter.needs_groups(groups)
-    from ..scenario import Dataset, Engine
-
-    typed = typed and "groups" in Dataset.model_fields  # the issue-10 schema (typed groups) lands on main separately
     parameters = typedwriter.parameters_item(p.config)
-    if parameters is not None and "parameters" in Engine.model_fields:
+    if parameters is not None:
         engine.append(parameters)
     used = int(p.get("used_memory", 0) or 0)
     type_mix = (
@@ -511,7 +507,6 @@ def elasticache_document(
 ) -> Document:
     """The scenario of a :class:`sim.profiling.elasticache.ElastiCacheProfile` with a 24 h load profile."""
     from ..catalog import UnknownNodeTypeError, get_node_type
-    from ..scenario import Engine
     from . import ProfileError, typedwriter
 
     p = profile
@@ -541,7 +536,7 @@ def elasticache_document(
         notes.append("engine version unknown: rbsim's default engine version is used")
     engine.append(Item("allocator", "jemalloc", "ElastiCache's Redis and Valkey builds use jemalloc"))
     parameters = typedwriter.parameters_item(p.parameters, f"parameter group {p.parameter_group}")
-    if parameters is not None and "parameters" in Engine.model_fields:
+    if parameters is not None:
         engine.append(parameters)
 
     chosen_type = node_type or (None if memory else p.node_type)
