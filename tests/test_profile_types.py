@@ -15,7 +15,7 @@ import time
 from collections import Counter
 
 import pytest
-from test_profile_live import PASSWORD, REDIS_SERVER, _start_server, _stop, _url
+from test_profile_live import PASSWORD, REDIS_SERVER, _start_server, _stop, _synthetic, _url
 
 from sim import units
 from sim.profiling import groups as grouping
@@ -255,3 +255,13 @@ def test_spread_is_a_mean_when_tight_and_a_mean_keeping_histogram_when_wide(valu
     assert grouping.spread_mean(got) == pytest.approx(sum(values) / len(values))
     if not fixed:
         assert sum(share for _, share in got) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("used,fragmentation", [(200_000_000, 1.15), (60 * 2**20, None)])
+def test_fragmentation_is_measured_on_large_enough_data(used, fragmentation):
+    """(rss - the platform's base RSS) / used_memory; small data is left to the platform's figure."""
+    nitro_base = 8 * 2**20
+    string = KeyRecord(b"k:1", "string", "raw", elements=1, element_sizes=[100])
+    info = {"used_memory": used, "used_memory_rss": nitro_base + round(used * 1.15), "maxmemory": 2**31}
+    scenario, _ = writer.validate(writer.live_document(_synthetic(info, [string]), platform="nitro"))
+    assert scenario.dataset.fragmentation == (pytest.approx(fragmentation, abs=0.005) if fragmentation else None)

@@ -342,6 +342,10 @@ def live_document(
     else:
         dataset = _shorthand_dataset(p, above_data, allocator or "jemalloc")
     dataset[0].above = above_data + dataset[0].above
+    platform_item = _platform_item(platform, node_type)
+    fragmentation = _fragmentation(p, platform_item.value)
+    if fragmentation is not None:
+        dataset.append(fragmentation)
 
     writes, reads = r.writes_per_sec, r.reads_per_sec
     reads_item = Item(
@@ -406,7 +410,7 @@ def live_document(
         Item("description", f"Profiled from {p.url} at {when} (window {r.seconds:.1f} s)"),
         Item("engine", children=engine),
         Item("node", children=node),
-        _platform_item(platform, node_type),
+        platform_item,
         Item("dataset", children=dataset),
         Item("workload", children=workload),
         Item("backup", children=backup),
@@ -451,6 +455,32 @@ def _shorthand_dataset(p, above_data: list[str], allocator: str) -> list[Item]:
         if key_size:
             dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
     return dataset
+
+
+MIN_USED_FOR_FRAGMENTATION = 64 * MIB
+"""Below this used_memory the server's own base RSS (a few MiB) swamps the ratio, so none is written."""
+
+
+def _fragmentation(p, platform: str) -> Item | None:
+    """``dataset.fragmentation``: (used_memory_rss - the platform's base RSS) / used_memory, on large enough data."""
+    from ..platform import PlatformError, load_platform
+
+    used, rss = int(p.get("used_memory", 0) or 0), int(p.get("used_memory_rss", 0) or 0)
+    if used < MIN_USED_FOR_FRAGMENTATION or rss <= 0:
+        return None
+    try:
+        base = load_platform(platform).memory.rss_base
+    except PlatformError:
+        return None
+    ratio = (rss - base) / used
+    if not 1.0 <= ratio <= 3.0:
+        return None
+    return Item(
+        "fragmentation",
+        Plain(_significant(ratio, 3)),
+        f"INFO memory (used_memory_rss {format_size(rss)} - {platform}'s base RSS {format_size(base)}) / "
+        f"used_memory {format_size(used)}",
+    )
 
 
 def live_footer(p, notes: list[str]) -> list[str]:
