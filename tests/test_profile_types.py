@@ -3,7 +3,7 @@
 The server holds 30,000 keys made here (so every share is known): small session hashes (listpack, half
 with a TTL), large profile hashes (hashtable: values over hash-max-listpack-value), leaderboard sorted
 sets (skiplist), list queues, integer counters and cached strings (some with a TTL). The profile's auto
-sample (3,000 keys) must find each group with its type, encoding, key share, element count, sizes and
+sample (5,000 keys) must find each group with its type, encoding, key share, element count, sizes and
 TTL share; a known batch of commands driven during the window must come back as the write mix.
 """
 
@@ -109,7 +109,7 @@ def mixed(tmp_path_factory):
 
 def test_the_auto_sample_grows_with_the_keyspace():
     assert keysample.plan(500, None, None) == (500, keysample.MIN_SAMPLE_S)
-    assert keysample.plan(30_000, None, None)[0] == 3000  # a type holding 1 % of the keys: ~30 samples
+    assert keysample.plan(30_000, None, None)[0] == 5000  # a type holding 1 % of the keys: >= 30 samples
     keys, seconds = keysample.plan(2_000_000, None, None)
     assert keys == 20_000 and seconds == 20.0  # 1 % of the keyspace, with a time cap to match
     assert keysample.plan(10**9, None, None) == (keysample.MAX_SAMPLE_KEYS, keysample.MAX_SAMPLE_S)
@@ -119,7 +119,9 @@ def test_the_auto_sample_grows_with_the_keyspace():
 def test_groups_match_what_was_written(mixed):
     _port, _client, profile = mixed
     sample = profile.sample
-    assert sample.keys == 3000 and sample.stopped_by == "the 3000 key limit" and sample.seconds < 5
+    assert sample.keys == 5000 and sample.stopped_by == "the 5000 key limit"
+    # the 1 % types (zset, list): 50 samples expected, >= 30 with 99.8 %; >= 25 keeps the test from flaking
+    assert min(Counter(r.type for r in sample.records).values()) >= 25
     groups, notes = grouping.find_groups(sample.records, profile.keys)
     assert notes == []
     found = {g.name: g for g in groups}
@@ -183,7 +185,7 @@ def test_the_document_has_typed_groups_and_the_mix(mixed):
     workload = document.data()["workload"]
     shares = [float(m["share"].rstrip("%")) for m in workload["mix"]]
     assert sum(shares) == pytest.approx(100, abs=1e-9) and "new_keys_fraction" not in workload
-    assert "3000 keys sampled with SCAN (10% of 30,000)" in document.text()
+    assert "5000 keys sampled with SCAN (16.7% of 30,000)" in document.text()
     assert PASSWORD not in document.text()
 
 

@@ -48,7 +48,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         default="auto",
         metavar="N",
         help=f"keys to sample with SCAN (default auto: 1%% of the keys, at least {MIN_SAMPLE_KEYS:,} and at most "
-        f"{MAX_SAMPLE_KEYS:,}, so a type holding 1%% of the keys is seen ~30 times)",
+        f"{MAX_SAMPLE_KEYS:,}, so a type holding 1%% of the keys is seen at least 30 times)",
     )
     live.add_argument(
         "--sample-time",

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-MIN_SAMPLE_KEYS = 3000
-"""Auto sample floor: a type holding 1 % of the keys is seen ~30 times (30 / 0.01)."""
+MIN_SAMPLE_KEYS = 5000
+"""Auto sample floor: a type holding 1 % of the keys is seen 50 times on average and at least 30 times with
+99.8 % probability (binomial, 50 - 3 x sqrt(5000 x 0.01 x 0.99) = 29)."""
 MAX_SAMPLE_KEYS = 30_000
 """Auto sample ceiling: 1 % of the keyspace up to this many keys (a 0.1 % group of 3M keys is seen ~30 times)."""
 MIN_SAMPLE_S = 5.0

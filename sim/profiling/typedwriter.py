@@ -139,17 +139,13 @@ def dataset_items(profile, groups: list[ProfiledGroup]) -> list[Item]:
     return [Item("groups", entries=entries)]
 
 
-def memory_check(profile, groups: list[ProfiledGroup]) -> str | None:
-    """A comment line: the sample's MEMORY USAGE per group scaled to its keys, beside INFO used_memory."""
+def memory_check(groups: list[ProfiledGroup]) -> str | None:
+    """A comment: the sample's MEMORY USAGE per group scaled to its keys (to set beside INFO used_memory)."""
     per_key = [(g, g.memory_per_key()) for g in groups]
     if any(m is None for _, m in per_key):
         return None
     estimate = sum(g.keys * m for g, m in per_key if m is not None)
-    used = int(profile.get("used_memory", 0) or 0)
-    return (
-        f"MEMORY USAGE of the sample, per group x its keys: {format_size(estimate)} "
-        f"(INFO used_memory {format_size(used)}, with the server's own overhead)"
-    )
+    return f"the sample's MEMORY USAGE per group x its keys gives {format_size(estimate)}"
 
 
 def mix_items(profile, groups: list[ProfiledGroup], notes: list[str]) -> list[Item]:

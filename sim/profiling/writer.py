@@ -330,7 +330,7 @@ def live_document(
     notes += group_notes
     if typed:
         dataset = typedwriter.dataset_items(p, groups)
-        check = typedwriter.memory_check(p, groups)
+        check = typedwriter.memory_check(groups)
         above_data.append(
             f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))})"
             + (f"; {check}" if check else "")
