@@ -150,7 +150,7 @@ def test_commandstats_become_the_write_mix(mixed):
     _port, _client, profile = mixed
     groups, _ = grouping.find_groups(profile.sample.records, profile.keys)
     assert profile.key_growth == 0
-    mix, notes = grouping.write_mix(groups, profile.rates.per_command, 0.0)
+    mix, notes = grouping.write_mix(groups, profile.rates.per_command)
     assert notes == []
     seconds = profile.rates.seconds
     per = Counter()
@@ -227,7 +227,9 @@ def test_rare_encodings_and_unmodelled_types_are_folded_with_a_note():
     groups, notes = grouping.find_groups(records, 10_000)
     assert [(g.name, g.samples, g.keys) for g in groups] == [("c", 401, 10_000)]
     assert "stream" in notes[0]
-    mix, notes = grouping.write_mix(groups, {"set": 10.0, "incr": 5.0, "xadd": 2.0, "get": 50.0}, 1.0)
+    mix, notes = grouping.write_mix(
+        groups, {"set": 10.0, "incr": 5.0, "xadd": 2.0, "get": 50.0}, grouping.Turnover(1.0)
+    )
     assert {(m.command, round(m.rate, 6)) for m in mix} == {("SET", 9.0), ("NEW", 1.0)}
     assert "INCR 5/s" in notes[0] and "XADD 2/s" in notes[0]
 
@@ -239,12 +241,26 @@ def test_hincrby_goes_to_integer_hashes_and_incr_to_counters():
     records = group("stats", "hash", "listpack", True, 100) + group("sess", "hash", "listpack", False, 300)
     records += group("n", "string", "int", True, 100)
     groups, _ = grouping.find_groups(records, 5000)
-    mix, notes = grouping.write_mix(groups, {"hincrby": 8.0, "hset": 4.0, "incr": 2.0, "expire": 5.0}, 0.0)
+    mix, notes = grouping.write_mix(groups, {"hincrby": 8.0, "hset": 4.0, "incr": 2.0, "expire": 5.0})
     rate = {(m.group, m.command): m.rate for m in mix}
     assert notes == [] and rate[("stats", "HINCRBY")] == 8.0 and rate[("n", "INCR")] == 2.0
     assert rate[("stats", "HSET")] == pytest.approx(1.0) and rate[("sess", "HSET")] == pytest.approx(3.0)
     assert sum(r for (_g, c), r in rate.items() if c == "EXPIRE") == pytest.approx(5.0)
     assert rate[("sess", "EXPIRE")] == pytest.approx(3.0)  # split by key share: 300 of 500
+
+
+def test_keys_created_are_growth_plus_removals_where_they_happen():
+    """A TTL cache holding steady sets its expiring keys again: those SETs are NEW, in the group that expires."""
+    cache = [KeyRecord(f"c:{i}".encode(), "string", "raw", 1, [100], ttl_ms=50_000) for i in range(300)]
+    plain = [KeyRecord(f"p:{i}".encode(), "string", "raw", 1, [100]) for i in range(100)]
+    groups, _ = grouping.find_groups(cache + plain, 4000)
+    turnover = grouping.Turnover(growth=-2.0, expired=10.0)
+    mix, notes = grouping.write_mix(groups, {"set": 40.0, "del": 4.0}, turnover)
+    rate = {(m.group, m.command): m.rate for m in mix}
+    assert notes == [] and sum(rate.values()) == pytest.approx(44.0)  # NEW comes out of the SETs
+    # c: 10 expired + 3 DEL (its key share of 4) - 1.5 (its share of the shrinking) = 11.5 keys/s created
+    assert rate["c", "NEW"] == pytest.approx(11.5) and rate["c", "SET"] == pytest.approx(30 - 11.5)
+    assert rate["p", "NEW"] == pytest.approx(1 - 0.5) and rate["p", "DEL"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(

@@ -242,10 +242,23 @@ class MixRate:
     sources: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class Turnover:
+    """Keys per second over the window: net growth (INFO keyspace) and removals (INFO stats expired/evicted)."""
+
+    growth: float = 0.0
+    expired: float = 0.0
+    evicted: float = 0.0
+
+
 def write_mix(
-    groups: list[ProfiledGroup], per_command: dict[str, float], new_keys_per_sec: float
+    groups: list[ProfiledGroup], per_command: dict[str, float], turnover: Turnover = Turnover()
 ) -> tuple[list[MixRate], list[str]]:
-    """The write mix of ``groups`` from commandstats rates; NEW from net key growth; notes on dropped commands."""
+    """The write mix of ``groups`` from commandstats rates, with NEW for the keys created; notes on what was left out.
+
+    Keys created = net growth + keys removed (DEL, expired, evicted): a cache whose keys expire and are set
+    again holds steady, and its SETs of new keys are NEW. NEW is taken out of the group's other writes.
+    """
     from .commands import classify
 
     rates: dict[tuple[str, str], float] = {}
@@ -268,16 +281,35 @@ def write_mix(
             "write commands left out of the mix (no sampled group of their type, or a command rbsim does not "
             "model): " + ", ".join(f"{n.upper()} {r:.3g}/s" for n, r in sorted(dropped.items(), key=lambda x: -x[1]))
         )
-    written = sum(rates.values())
-    if new_keys_per_sec > 0 and written > 0:
-        new = min(new_keys_per_sec, written)
-        rates = {k: v * (written - new) / written for k, v in rates.items()}
-        total = sum(g.keys for g in groups)
-        for group in groups:
-            rates[group.name, "NEW"] = rates.get((group.name, "NEW"), 0) + new * group.keys / total
-            sources.setdefault((group.name, "NEW"), set()).add("net key growth")
+    _add_new_keys(groups, rates, sources, turnover, notes)
     mix = [MixRate(g, c, r, tuple(sorted(sources[g, c]))) for (g, c), r in rates.items() if r > 0]
     return sorted(mix, key=lambda m: -m.rate), notes
+
+
+def _add_new_keys(groups, rates: dict, sources: dict, turnover: Turnover, notes: list[str]) -> None:
+    """NEW per group (growth and evictions by key share, expiries by TTL keys / TTL, DELs where they hit),
+    taken out of the group's writes other than DEL and EXPIRE."""
+    total_keys = sum(g.keys for g in groups)
+    expiring = {g.name: g.keys * g.ttl_share() / (g.ttl_seconds() or 1.0) for g in groups if g.ttl_share() > 0}
+    weight = sum(expiring.values())
+    for group in groups:
+        share = group.keys / total_keys
+        expired = turnover.expired * (expiring.get(group.name, 0.0) / weight if weight else share)
+        new = turnover.growth * share + turnover.evicted * share + expired + rates.get((group.name, "DEL"), 0.0)
+        writes = {k: v for k, v in rates.items() if k[0] == group.name and k[1] not in ("DEL", "EXPIRE")}
+        room = sum(writes.values())
+        if new <= 0 or room <= 0:
+            continue
+        if new > room:
+            notes.append(
+                f"group {group.name}: {new:.3g} keys/s created (growth + removals) but only {room:.3g} writes/s "
+                "seen: NEW capped at the writes"
+            )
+            new = room
+        for key, value in writes.items():
+            rates[key] = value * (room - new) / room
+        rates[group.name, "NEW"] = new
+        sources[group.name, "NEW"] = {"keys created: net growth + DEL + expired + evicted"}
 
 
 def _targets(groups: list[ProfiledGroup], name: str) -> list[tuple[ProfiledGroup, str]]:

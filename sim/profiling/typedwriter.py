@@ -3,7 +3,7 @@ commandstats and ``engine.parameters`` from CONFIG GET, each figure commented wi
 
 from __future__ import annotations
 
-from .groups import ProfiledGroup, Spread, find_groups, spread_mean, write_mix
+from .groups import ProfiledGroup, Spread, Turnover, find_groups, spread_mean, write_mix
 from .writer import Item, format_count, format_rate, format_size
 
 PARAMETERS = (
@@ -151,8 +151,12 @@ def memory_check(groups: list[ProfiledGroup]) -> str | None:
 def mix_items(profile, groups: list[ProfiledGroup], notes: list[str]) -> list[Item]:
     """``writes_per_sec`` (what the mix covers) and ``mix`` from commandstats, or just the total with no writes."""
     r = profile.rates
-    growth = max(0, profile.key_growth) / r.seconds
-    mix, mix_notes = write_mix(groups, r.per_command, growth)
+    turnover = Turnover(
+        growth=profile.key_growth / r.seconds,
+        expired=_delta(profile, "expired_keys") / r.seconds,
+        evicted=_delta(profile, "evicted_keys") / r.seconds,
+    )
+    mix, mix_notes = write_mix(groups, r.per_command, turnover)
     notes += mix_notes
     total = sum(m.rate for m in mix)
     if total <= 0:
@@ -177,6 +181,12 @@ def mix_items(profile, groups: list[ProfiledGroup], notes: list[str]) -> list[It
         Item(
             "mix",
             entries=entries,
-            comment="commands split over the groups of their type by key share; NEW from net key growth",
+            comment="commands split over the groups of their type by key share; NEW: keys created (net growth + "
+            "DEL + expired + evicted keys over the window)",
         ),
     ]
+
+
+def _delta(profile, key: str) -> float:
+    """Growth of an INFO counter over the window (0 if it went down: a restart or CONFIG RESETSTAT)."""
+    return max(0, int(profile.after.get(key, 0) or 0) - int(profile.before.get(key, 0) or 0))
