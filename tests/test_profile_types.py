@@ -220,6 +220,26 @@ def test_the_written_scenario_loads_and_the_self_check_runs(mixed, tmp_path, cap
     assert PASSWORD not in out + err + out_file.read_text()
 
 
+def test_servers_without_hrandfield_and_zrandmember_give_sizes_from_a_scan_page(tmp_path):
+    """Redis before 6.2 has neither: the first HSCAN/ZSCAN page stands in, with a note."""
+    if shutil.which(REDIS_SERVER) is None:
+        pytest.skip("redis-server is not installed")
+    renamed = ("--rename-command", "HRANDFIELD", "", "--rename-command", "ZRANDMEMBER", "")
+    proc, port, client = _start_server(tmp_path, *renamed)
+    try:
+        for i in range(150):
+            client.hset(f"h:{i}", mapping={f"field{j}": "v" * 33 for j in range(8)})
+            client.zadd(f"z:{i}", {f"m{j:04d}": j for j in range(200)})  # skiplist: ZSCAN pages by COUNT
+        profile = profile_server(_url(port), window=0.1)
+    finally:
+        _stop(proc)
+    found = {g.name: g for g in grouping.find_groups(profile.sample.records, profile.keys)[0]}
+    assert found["h"].element_size() == 33.0 and found["h"].field_size() == pytest.approx(6.0)
+    assert found["z"].element_size() == 5.0 and found["z"].encodings == Counter(skiplist=150)
+    assert any(n.startswith("HRANDFIELD is not available") and "HSCAN" in n for n in profile.notes)
+    assert any(n.startswith("ZRANDMEMBER is not available") and "ZSCAN" in n for n in profile.notes)
+
+
 def test_rare_encodings_and_unmodelled_types_are_folded_with_a_note():
     records = [KeyRecord(f"c:{i}".encode(), "string", "embstr", 1, [20]) for i in range(400)]
     records += [KeyRecord(b"c:x", "string", "int", 1, [3], integers=True)]  # a numeric value among cached strings

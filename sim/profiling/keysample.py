@@ -30,6 +30,11 @@ ELEMENT_COMMANDS = {
     "list": ("LRANGE", "0", str(ELEMENTS_PER_KEY - 1)),
 }
 """Commands reading a few elements of a key; LRANGE's indexes follow the key, the others' count does."""
+FALLBACKS = {
+    "HRANDFIELD": ("HSCAN", "0", "COUNT", str(ELEMENTS_PER_KEY)),
+    "ZRANDMEMBER": ("ZSCAN", "0", "COUNT", str(ELEMENTS_PER_KEY)),
+}
+"""Before Redis 6.2 (no HRANDFIELD/ZRANDMEMBER) the first page of HSCAN/ZSCAN gives the element sizes instead."""
 INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -175,6 +180,8 @@ def sample(
 
 
 _LOST = {
+    "HRANDFIELD": "the first page of HSCAN gives element sizes instead",
+    "ZRANDMEMBER": "the first page of ZSCAN gives element sizes instead",
     "MEMORY USAGE": "per-key memory not sampled",
     "OBJECT ENCODING": "encodings not sampled (grouped by type only)",
     "PTTL": "TTLs not sampled",
@@ -220,8 +227,9 @@ def _measure(client, keys: list, own: Counter, refused: dict[str, str]) -> list[
     for record in records:
         if record.type in LENGTH_COMMANDS:
             asked.append(((LENGTH_COMMANDS[record.type],), record.name))
-        if record.type in ELEMENT_COMMANDS and ELEMENT_COMMANDS[record.type][0] not in refused:
-            asked.append((ELEMENT_COMMANDS[record.type], record.name))
+        command = _element_command(record.type, refused)
+        if command is not None:
+            asked.append((command, record.name))
     replies = _pipelined(client, asked, own, refused)
     by_key: dict[bytes, list[tuple[str, Any]]] = {}
     for (command, key), reply in zip(asked, replies, strict=True):
@@ -230,6 +238,14 @@ def _measure(client, keys: list, own: Counter, refused: dict[str, str]) -> list[
         for name, reply in by_key.get(record.name, []):
             _fill(record, name, reply)
     return records
+
+
+def _element_command(kind: str, refused: dict[str, str]) -> tuple[str, ...] | None:
+    """The command reading a few elements of a ``kind`` key: the random one, else its SCAN fallback, else None."""
+    command = ELEMENT_COMMANDS.get(kind)
+    if command is not None and command[0] in refused:
+        command = FALLBACKS.get(command[0])
+    return None if command is None or command[0] in refused else command
 
 
 def _pipelined(client, asked: list, own: Counter, refused: dict[str, str]) -> list:
@@ -267,6 +283,10 @@ def _fill(record: KeyRecord, command: str, reply: Any) -> None:
             record.element_sizes = [int(reply)]
             record.integers = record.encoding == "int"
         return
+    if command in ("HSCAN", "ZSCAN"):  # (cursor, elements): redis-py gives a field -> value dict or (member, score)
+        elements = reply[1]
+        reply = list(elements.items()) if isinstance(elements, dict) else [m for m, _ in elements]
+        command = "HRANDFIELD" if command == "HSCAN" else command
     items = [part for item in reply for part in (item if isinstance(item, (list, tuple)) else (item,))]
     if command == "HRANDFIELD":  # field, value, ... (redis-py may pair them up)
         fields, values = items[0::2], items[1::2]
