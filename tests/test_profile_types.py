@@ -15,6 +15,8 @@ import time
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_profile_live import PASSWORD, REDIS_SERVER, _start_server, _stop, _synthetic, _url
 
 from sim import units
@@ -269,6 +271,13 @@ def test_hincrby_goes_to_integer_hashes_and_incr_to_counters():
     assert rate[("sess", "EXPIRE")] == pytest.approx(3.0)  # split by key share: 300 of 500
 
 
+def test_a_leaderboard_of_numeric_member_ids_is_not_an_integer_group():
+    """zset members that spell numbers are still strings (the schema has no integer zsets)."""
+    records = [KeyRecord(f"lb:{i}".encode(), "zset", "skiplist", 500, [7, 6], integers=True) for i in range(50)]
+    groups, _ = grouping.find_groups(records, 50)
+    assert not groups[0].integers and grouping.spread_mean(groups[0].element_size()) == 6.5
+
+
 def test_keys_created_are_growth_plus_removals_where_they_happen():
     """A TTL cache holding steady sets its expiring keys again: those SETs are NEW, in the group that expires."""
     cache = [KeyRecord(f"c:{i}".encode(), "string", "raw", 1, [100], ttl_ms=50_000) for i in range(300)]
@@ -303,3 +312,59 @@ def test_fragmentation_is_measured_on_large_enough_data(used, fragmentation):
     info = {"used_memory": used, "used_memory_rss": nitro_base + round(used * 1.15), "maxmemory": 2**31}
     scenario, _ = writer.validate(writer.live_document(_synthetic(info, [string]), platform="nitro"))
     assert scenario.dataset.fragmentation == (pytest.approx(fragmentation, abs=0.005) if fragmentation else None)
+
+
+ENCODINGS = {
+    "string": ["int", "embstr", "raw"],
+    "hash": ["listpack", "ziplist", "hashtable"],
+    "set": ["intset", "listpack", "hashtable"],
+    "zset": ["listpack", "skiplist"],
+    "list": ["quicklist", "listpack"],
+    "stream": ["stream"],
+}
+
+
+@st.composite
+def key_records(draw) -> KeyRecord:
+    kind = draw(st.sampled_from(sorted(ENCODINGS)))
+    count = 1 if kind == "string" else draw(st.integers(0, 5000))
+    sizes = draw(st.lists(st.integers(0, 5000), max_size=5 if kind != "string" else 1, min_size=kind == "string"))
+    return KeyRecord(
+        f"{draw(st.sampled_from(['a', 'b', 'user', 'x.y', '']))}:{draw(st.integers(0, 10**6))}".encode(),
+        kind,
+        draw(st.sampled_from(ENCODINGS[kind])),
+        elements=count if kind != "stream" else None,
+        element_sizes=sizes if kind != "stream" else [],
+        field_sizes=draw(st.lists(st.integers(0, 300), max_size=5)) if kind == "hash" else [],
+        integers=draw(st.booleans()),
+        ttl_ms=draw(st.none() | st.integers(0, 10**9)),
+        memory=draw(st.none() | st.integers(1, 10**7)),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    records=st.lists(key_records(), min_size=1, max_size=60),
+    keys=st.integers(60, 10**8),
+    calls=st.dictionaries(
+        st.sampled_from(sorted(grouping.TYPED_COMMANDS) + ["del", "expire", "xadd"]), st.integers(0, 10**6)
+    ),
+    growth=st.integers(-(10**5), 10**5),
+    expired=st.integers(0, 10**5),
+)
+def test_any_sample_becomes_a_scenario_that_validates(records, keys, calls, growth, expired):
+    """Whatever mix of types, encodings, sizes, TTLs and commands (calls over a 10 s window) a server shows,
+    the document validates."""
+    from sim.profiling.commands import CommandRates
+
+    info = {"db0": {"keys": keys, "expires": 0}, "maxmemory": 2**34}
+    profile = _synthetic(info, records)
+    rates = {name: count / 10 for name, count in calls.items()}
+    profile.rates = CommandRates(10.0, sum(rates.values()), 0.0, rates)
+    profile.before = {**profile.before, "db0": {"keys": keys - growth}, "expired_keys": 0}
+    profile.after = {**profile.after, "expired_keys": expired}
+    scenario, _ = writer.validate(writer.live_document(profile, platform="nitro"))
+    groups = scenario.key_groups()
+    assert sum(g.keys for g in groups) == keys or scenario.dataset.groups is None
+    if scenario.workload.mix:
+        assert sum(m.share for m in scenario.write_mix()) == pytest.approx(1.0)

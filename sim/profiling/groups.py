@@ -73,8 +73,9 @@ class ProfiledGroup:
 
     @property
     def integers(self) -> bool:
-        """Most sampled keys hold only integers (int-encoded strings, intsets, counter hashes)."""
-        return sum(r.integers for r in self.records) * 2 > len(self.records)
+        """Most sampled keys hold only integers (int-encoded strings, intsets, counter hashes); never a zset,
+        whose members are strings to Redis whatever they spell (the schema has no integer zsets)."""
+        return self.type != "zset" and sum(r.integers for r in self.records) * 2 > len(self.records)
 
     def elements(self) -> Spread | None:
         counts = [float(r.elements) for r in self.records if r.elements is not None]
@@ -122,9 +123,10 @@ def find_groups(records: list[KeyRecord], total_keys: int) -> tuple[list[Profile
         cells.setdefault((record.type, _family(record)), []).append(record)
     cells = _fold_small_cells(cells, len(modelled))
     groups: list[ProfiledGroup] = []
-    for (kind, family), members in sorted(cells.items(), key=lambda c: -len(c[1])):
+    for (kind, family), members in cells.items():
         for prefix, part in _by_prefix(members):
-            groups.append(ProfiledGroup(_base_name(kind, family, prefix, part, cells), kind, part, prefix=prefix))
+            groups.append(ProfiledGroup(_base_name(kind, family, prefix, cells), kind, part, prefix=prefix))
+    groups.sort(key=lambda g: -g.samples)
     _unique_names(groups)
     for group in groups:
         group.share = group.samples / len(modelled)
@@ -165,7 +167,7 @@ def _by_prefix(members: list[KeyRecord]) -> list[tuple[str, list[KeyRecord]]]:
     return [(main if count >= PREFIX_COVER * len(members) else "", members)]
 
 
-def _base_name(kind: str, family: str, prefix: str, part: list[KeyRecord], cells: dict) -> str:
+def _base_name(kind: str, family: str, prefix: str, cells: dict) -> str:
     if prefix:
         return _clean(prefix) or kind
     alone = sum(1 for c in cells if c[0] == kind) == 1

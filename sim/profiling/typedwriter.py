@@ -61,7 +61,7 @@ def _shares(weights: list[float]) -> list[str]:
 
 def _spread_value(value: Spread, unit: str) -> object:
     """A mean or a histogram as the schema writes it (``unit`` ``size``: bytes, ``count``: elements)."""
-    fmt = format_size if unit == "size" else lambda v: max(1, round(v))
+    fmt = (lambda v: format_size(max(1.0, v))) if unit == "size" else (lambda v: max(1, round(v)))  # the schema: >= 1
     if isinstance(value, float):
         return fmt(value)
     rows = [{unit: fmt(v), "share": share} for (v, _), share in zip(value, _shares([s for _, s in value]), strict=True)]
@@ -114,7 +114,7 @@ def group_entry(group: ProfiledGroup, sampled: int, total_keys: int) -> list[Ite
         items.append(Item("element_size", _spread_value(size, "size"), _spread_note(size, what, count)))
     field_size = group.field_size()
     if field_size is not None:
-        items.append(Item("field_size", format_size(field_size), "mean HRANDFIELD field name length"))
+        items.append(Item("field_size", format_size(max(1.0, field_size)), "mean HRANDFIELD field name length"))
     items.append(Item("key_size", format_size(group.key_size()), "mean key name length"))
     ttl_share = group.ttl_share()
     if ttl_share > 0:
