@@ -94,12 +94,11 @@ def _profile(args) -> tuple[list[str], str]:
     from ..platform import PlatformError
     from .take import profile
 
-    try:
-        memory = units.parse_size(args.memory) if args.memory else None
-        window = units.parse_duration(args.window)
-        sample_time = None if args.sample_time == "auto" else units.parse_duration(args.sample_time)
-    except units.UnitError as exc:
-        raise ProfileError(str(exc)) from None
+    memory = _option("--memory", units.parse_size, args.memory) if args.memory else None
+    window = _option("--window", units.parse_duration, args.window)
+    sample_time = (
+        None if args.sample_time == "auto" else _option("--sample-time", units.parse_duration, args.sample_time)
+    )
     sample_keys = None if args.sample_keys == "auto" else _count(args.sample_keys)
     try:
         taken = profile(
@@ -117,6 +116,14 @@ def _profile(args) -> tuple[list[str], str]:
     except (UnknownNodeTypeError, PlatformError) as exc:
         raise ProfileError(str(exc)) from None
     return taken.report, taken.text
+
+
+def _option(flag: str, parse, text: str):
+    """``parse(text)``, or a one-line error naming ``flag``."""
+    try:
+        return parse(text)
+    except units.UnitError as exc:
+        raise ProfileError(f"{flag}: {exc}") from None
 
 
 def _count(text: str) -> int:

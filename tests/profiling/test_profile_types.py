@@ -118,6 +118,13 @@ def test_the_auto_sample_grows_with_the_keyspace():
     assert keysample.plan(10**6, 200, 2.0) == (200, 2.0)
 
 
+@pytest.mark.parametrize("flag,value", [("--sample-keys", "lots"), ("--sample-keys", "-3"), ("--sample-time", "soon")])
+def test_bad_sample_options_are_one_line_errors(flag, value, capfd):
+    code = main(["redis://127.0.0.1:1/0", flag, value])
+    out, err = capfd.readouterr()
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and flag.lstrip("-") in err
+
+
 def test_groups_match_what_was_written(mixed):
     _port, _client, profile = mixed
     sample = profile.sample
