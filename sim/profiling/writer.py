@@ -72,13 +72,15 @@ def format_rate(per_sec: float, digits: int = 3) -> str:
 
 @dataclass
 class Item:
-    """One ``key: value`` line (or a mapping when ``children`` is set) with comments above and beside it."""
+    """One ``key: value`` line (a mapping when ``children`` is set, a sequence of mappings when ``entries`` is)
+    with comments above and beside it."""
 
     key: str
     value: Any = None
     comment: str = ""
     above: list[str] = field(default_factory=list)
     children: list[Item] | None = None
+    entries: list[list[Item]] | None = None
 
     def child(self, key: str) -> Item | None:
         return next((c for c in self.children or [] if c.key == key), None)
@@ -94,6 +96,8 @@ def scalar(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(scalar(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {scalar(v)}" for k, v in value.items()) + "}"
     text = str(value)
     if isinstance(value, Plain) and _PLAIN.match(text):
         return text
@@ -126,13 +130,28 @@ def _render(item: Item, depth: int, lines: list[str]) -> None:
         lines.append(f"{indent}{item.key}:{beside}")
         for child in item.children:
             _render(child, depth + 1, lines)
+    elif item.entries is not None:
+        lines.append(f"{indent}{item.key}:{beside}")
+        for entry in item.entries:
+            start = len(lines)
+            for child in entry:
+                _render(child, depth + 2, lines)
+            first = next(i for i in range(start, len(lines)) if not lines[i].lstrip().startswith("#"))
+            lines[first] = f"{indent}  - {lines[first][len(indent) + 4 :]}"
     else:
         lines.append(f"{indent}{item.key}: {scalar(item.value)}{beside}")
 
 
 def to_data(items: list[Item]) -> dict:
     """The plain mapping the rendered YAML parses to (for validation without re-parsing)."""
-    return {i.key: to_data(i.children) if i.children is not None else i.value for i in items}
+    return {
+        i.key: to_data(i.children)
+        if i.children is not None
+        else [to_data(e) for e in i.entries]
+        if i.entries is not None
+        else i.value
+        for i in items
+    }
 
 
 # --- scenario documents from profiles -------------------------------------------------------------------------
@@ -218,8 +237,7 @@ def live_document(
     platform: str | None = None,
 ) -> Document:
     """The scenario of a :class:`sim.profiling.live.LiveProfile`, every figure commented with its source."""
-    from ..physics.layout import used_memory as model_used_memory
-    from . import ProfileError
+    from . import ProfileError, typedwriter
 
     p, s, r = profile, profile.sample, profile.rates
     notes = list(p.notes)
@@ -228,7 +246,8 @@ def live_document(
     header = [
         f"rbsim scenario profiled from the live server {p.url}",
         f"taken {when} by `rbsim profile`: INFO read twice, {r.seconds:.1f} s apart (the sampling window);",
-        f"{s.keys} keys sampled with SCAN in {s.seconds:.2f} s (stopped by {s.stopped_by or 'nothing'}).",
+        f"{s.keys} keys sampled with SCAN ({_percent(s.keys / p.keys) if p.keys else '0%'} of {p.keys:,}) in "
+        f"{s.seconds:.2f} s (stopped by {s.stopped_by or 'nothing'}).",
         "Figures marked 'guess' were not measured: check them before trusting a prediction.",
     ]
     if p.keys == 0:
@@ -293,10 +312,12 @@ def live_document(
         value = p.config["oom-score-adj"]
         node.append(Item("oom_score_adj", value.lower() not in ("no", "0", ""), f"CONFIG GET oom-score-adj {value}"))
 
+    groups, group_notes = typedwriter.groups_of(p)
+    typed = typedwriter.needs_groups(groups)
+    parameters = typedwriter.parameters_item(p.config)
+    if parameters is not None:
+        engine.append(parameters)
     used = int(p.get("used_memory", 0) or 0)
-    dbs = ", ".join(f"db{n} {k}" for n, k in sorted(p.keys_per_db.items()))
-    dataset = [Item("keys", p.keys, f"INFO keyspace, all dbs summed ({dbs})")]
-    value_size, key_size = s.value_size, s.key_size
     type_mix = (
         ", ".join(f"{t} {_percent(c / s.keys)}" for t, c in s.types.most_common()) if s.keys else "no keys sampled"
     )
@@ -306,55 +327,48 @@ def live_document(
             f"MEMORY USAGE of {len(s.memory_usage)} sampled keys: mean {format_size(statistics_mean(s.memory_usage))} "
             "per key (value, key name and overheads)"
         )
-    if value_size:
-        lengths = sorted(s.string_lengths)
-        spread = (
-            f"median {format_size(lengths[len(lengths) // 2])}, "
-            f"p90 {format_size(lengths[int(0.9 * (len(lengths) - 1))])}, "
-            f"max {format_size(lengths[-1])}"
-        )
-        dataset.append(
-            Item("value_size", format_size(value_size), f"mean STRLEN of {len(lengths)} sampled string keys ({spread})")
-        )
-        if key_size:
-            dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
-        modelled = model_used_memory(p.keys, key_size or 16, value_size, allocator or "jemalloc")
+    notes += group_notes
+    if typed:
+        dataset = typedwriter.dataset_items(p, groups)
+        check = typedwriter.memory_check(groups)
         above_data.append(
-            f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))}); "
-            f"rbsim's layout model gives {format_size(modelled)} for these keys and sizes"
+            f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))})"
+            + (f"; {check}" if check else "")
         )
-        if s.string_share() < 0.9:
-            notes.append(
-                f"only {_percent(s.string_share())} of the sampled keys are strings; rbsim models string "
-                "keys, so the other types are simulated as strings of the mean string size"
-            )
+        above_data.append(
+            f"{len(groups)} key groups: by TYPE and OBJECT ENCODING, split by key-name prefix where prefixes "
+            "separate the keys"
+        )
     else:
-        dataset.append(
-            Item(
-                "used_memory",
-                format_memory(used),
-                "INFO memory used_memory; value size derived from it (no string keys sampled)",
-            )
-        )
-        if key_size:
-            dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
-    dataset[0].above = above_data
+        dataset = _shorthand_dataset(p, above_data, allocator or "jemalloc")
+    dataset[0].above = above_data + dataset[0].above
+    platform_item = _platform_item(platform, node_type)
+    fragmentation = _fragmentation(p, platform_item.value)
+    if fragmentation is not None:
+        dataset.append(fragmentation)
 
     writes, reads = r.writes_per_sec, r.reads_per_sec
-    workload = [
-        Item(
-            "writes_per_sec",
-            format_rate(writes),
-            f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('write', 3))}",
-        ),
-        Item(
-            "reads_per_sec", format_rate(reads), f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('read', 3))}"
-        ),
-        Item(
-            "key_distribution", "uniform", "guess: INFO cannot tell which keys are hot; uniform copies the most pages"
-        ),
-    ]
-    if writes > 0:
+    reads_item = Item(
+        "reads_per_sec", format_rate(reads), f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('read', 3))}"
+    )
+    hot = Item(
+        "key_distribution", "uniform", "guess: INFO cannot tell which keys are hot; uniform copies the most pages"
+    )
+    if typed:
+        workload = typedwriter.mix_items(p, groups, notes)
+        workload[0].above = [f"write commands: {_top(r.top('write', 6))}"]
+        workload[1:1] = [reads_item, hot]
+    else:
+        workload = [
+            Item(
+                "writes_per_sec",
+                format_rate(writes),
+                f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('write', 3))}",
+            ),
+            reads_item,
+            hot,
+        ]
+    if writes > 0 and not typed:
         fraction = min(1.0, max(0, p.key_growth) / (writes * r.seconds))
         workload.append(
             Item(
@@ -365,7 +379,7 @@ def live_document(
         )
     expired = _delta(p, "expired_keys") / r.seconds
     evicted = _delta(p, "evicted_keys") / r.seconds
-    workload[0].above = [
+    workload[0].above += [
         f"not counted as writes: {format_rate(expired)} keys/s expired, {format_rate(evicted)} keys/s evicted"
     ]
     if r.unknown:
@@ -396,12 +410,77 @@ def live_document(
         Item("description", f"Profiled from {p.url} at {when} (window {r.seconds:.1f} s)"),
         Item("engine", children=engine),
         Item("node", children=node),
-        _platform_item(platform, node_type),
+        platform_item,
         Item("dataset", children=dataset),
         Item("workload", children=workload),
         Item("backup", children=backup),
     ]
     return Document(items, header, live_footer(p, notes))
+
+
+def _shorthand_dataset(p, above_data: list[str], allocator: str) -> list[Item]:
+    """The one-string-group shorthand (``keys``, ``value_size``, ``key_size``; ``used_memory`` without a sample)."""
+    from ..physics.layout import used_memory as model_used_memory
+
+    s = p.sample
+    used = int(p.get("used_memory", 0) or 0)
+    dbs = ", ".join(f"db{n} {k}" for n, k in sorted(p.keys_per_db.items()))
+    dataset = [Item("keys", p.keys, f"INFO keyspace, all dbs summed ({dbs})")]
+    value_size, key_size = s.value_size, s.key_size
+    if value_size:
+        lengths = sorted(s.string_lengths)
+        spread = (
+            f"median {format_size(lengths[len(lengths) // 2])}, "
+            f"p90 {format_size(lengths[int(0.9 * (len(lengths) - 1))])}, "
+            f"max {format_size(lengths[-1])}"
+        )
+        dataset.append(
+            Item("value_size", format_size(value_size), f"mean STRLEN of {len(lengths)} sampled string keys ({spread})")
+        )
+        if key_size:
+            dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
+        modelled = model_used_memory(p.keys, key_size or 16, value_size, allocator)
+        above_data.append(
+            f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))}); "
+            f"rbsim's layout model gives {format_size(modelled)} for these keys and sizes"
+        )
+    else:
+        dataset.append(
+            Item(
+                "used_memory",
+                format_memory(used),
+                "INFO memory used_memory; value size derived from it (no string keys sampled)",
+            )
+        )
+        if key_size:
+            dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
+    return dataset
+
+
+MIN_USED_FOR_FRAGMENTATION = 64 * MIB
+"""Below this used_memory the server's own base RSS (a few MiB) swamps the ratio, so none is written."""
+
+
+def _fragmentation(p, platform: str) -> Item | None:
+    """``dataset.fragmentation``: (used_memory_rss - the platform's base RSS) / used_memory, on large enough data."""
+    from ..platform import PlatformError, load_platform
+
+    used, rss = int(p.get("used_memory", 0) or 0), int(p.get("used_memory_rss", 0) or 0)
+    if used < MIN_USED_FOR_FRAGMENTATION or rss <= 0:
+        return None
+    try:
+        base = load_platform(platform).memory.rss_base
+    except PlatformError:
+        return None
+    ratio = (rss - base) / used
+    if not 1.0 <= ratio <= 3.0:
+        return None
+    return Item(
+        "fragmentation",
+        Plain(_significant(ratio, 3)),
+        f"INFO memory (used_memory_rss {format_size(rss)} - {platform}'s base RSS {format_size(base)}) / "
+        f"used_memory {format_size(used)}",
+    )
 
 
 def live_footer(p, notes: list[str]) -> list[str]:
@@ -458,7 +537,7 @@ def elasticache_document(
 ) -> Document:
     """The scenario of a :class:`sim.profiling.elasticache.ElastiCacheProfile` with a 24 h load profile."""
     from ..elasticache.catalog import UnknownNodeTypeError, get_node_type
-    from . import ProfileError
+    from . import ProfileError, typedwriter
 
     p = profile
     notes = list(p.notes)
@@ -486,6 +565,9 @@ def elasticache_document(
     else:
         notes.append("engine version unknown: rbsim's default engine version is used")
     engine.append(Item("allocator", "jemalloc", "ElastiCache's Redis and Valkey builds use jemalloc"))
+    parameters = typedwriter.parameters_item(p.parameters, f"parameter group {p.parameter_group}")
+    if parameters is not None:
+        engine.append(parameters)
 
     chosen_type = node_type or (None if memory else p.node_type)
     node: list[Item] = []
