@@ -271,7 +271,7 @@ def cow_error(profile: LiveProfile, summary: Summary) -> float | None:
 def self_check(profile: LiveProfile, summary: Summary) -> list[str]:
     """Lines setting the simulated fork stall, copy-on-write and save time beside the server's last save."""
     from .. import units
-    from .writer import format_rate
+    from .yamltext import format_rate
 
     info = profile.after
     fork_s = int(info.get("latest_fork_usec", 0) or 0) / 1e6

@@ -4,7 +4,7 @@ commandstats and ``engine.parameters`` from CONFIG GET, each figure commented wi
 from __future__ import annotations
 
 from .groups import ProfiledGroup, Spread, Turnover, find_groups, spread_mean, write_mix
-from .writer import Item, format_count, format_rate, format_size
+from .yamltext import Item, format_count, format_rate, format_size
 
 PARAMETERS = (
     "hash-max-listpack-entries",

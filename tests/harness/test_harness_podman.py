@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from helpers import REPO_ROOT
 
-from sim.harness.cleanup import sweep_leftovers
 from sim.harness.cli import register
+from sim.harness.janitor import sweep_leftovers
 from sim.harness.podman import OWNER_LABEL, podman, podman_available, rbsim_containers, rootfs_for, shared_libraries
 from sim.harness.record import load_record, missing_fields
 from sim.harness.run import check_environment

@@ -21,7 +21,7 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 from sim import units
-from sim.profiling import typedwriter, writer
+from sim.profiling import typedwriter, writer, yamltext
 from sim.profiling.cli import main
 from sim.profiling.elasticache import profile_elasticache
 from sim.scenario import Backup, Workload, parse_scenario
@@ -214,14 +214,14 @@ def test_encoding_thresholds_and_eviction_policy_come_from_the_parameter_group(a
         "zset-max-listpack-value": "32",
     }
     item = typedwriter.parameters_item(profile.parameters, "parameter group orders-params")
-    assert writer.to_data([item]) == {
+    assert yamltext.to_data([item]) == {
         "parameters": {
             "hash-max-listpack-entries": 256,
             "zset-max-listpack-value": 32,
             "maxmemory-policy": "volatile-lru",
         }
     }
-    assert "parameter group orders-params hash-max-ziplist-entries" in writer.render([item])
+    assert "parameter group orders-params hash-max-ziplist-entries" in yamltext.render([item])
 
 
 def test_a_parameter_group_moto_cannot_read_is_noted(aws):

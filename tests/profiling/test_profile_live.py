@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from sim import units
-from sim.profiling import commands, writer
+from sim.profiling import commands, writer, yamltext
 from sim.profiling.cli import main, register
 from sim.profiling.live import redact_url, scrub, secrets_in
 from sim.scenario import load_scenario, parse_scenario
@@ -105,31 +105,31 @@ def test_urls_are_redacted(url, shown):
 
 @pytest.mark.parametrize("value", [0, 0.5, 1, 7.25, 999, 999.6, 1000, 1999.7, 18_333, 999_960, 2.5e6, 7.3e9])
 def test_rates_and_counts_round_trip_through_units(value):
-    assert units.parse_rate(writer.format_rate(value)) == pytest.approx(value, rel=0.005)
-    assert units.parse_count(writer.format_count(value, 4)) == pytest.approx(round(value), rel=0.0005, abs=0.5)
+    assert units.parse_rate(yamltext.format_rate(value)) == pytest.approx(value, rel=0.005)
+    assert units.parse_count(yamltext.format_count(value, 4)) == pytest.approx(round(value), rel=0.0005, abs=0.5)
 
 
 @pytest.mark.parametrize("size", [0, 1, 500, 999, 1000, 1020, 4096, 999_960, 14_037_181_030, 2**30, 25_276_063_744])
 def test_sizes_round_trip_through_units(size):
-    assert units.parse_size(writer.format_size(size)) == pytest.approx(size, rel=0.005, abs=0.5)
-    assert units.parse_size(writer.format_memory(size)) == pytest.approx(size, rel=0.0005)
+    assert units.parse_size(yamltext.format_size(size)) == pytest.approx(size, rel=0.005, abs=0.5)
+    assert units.parse_size(yamltext.format_memory(size)) == pytest.approx(size, rel=0.0005)
     if size % 2**20 == 0 and size:
-        assert units.parse_size(writer.format_memory(size)) == size
+        assert units.parse_size(yamltext.format_memory(size)) == size
 
 
 def test_rendered_yaml_reads_back_as_the_same_data():
     items = [
-        writer.Item("name", "x", "a comment"),
-        writer.Item(
+        yamltext.Item("name", "x", "a comment"),
+        yamltext.Item(
             "engine",
             children=[
-                writer.Item("version", "7.0", above=["quoted: 7.0 would read as a float"]),
-                writer.Item("start", "15:30"),
+                yamltext.Item("version", "7.0", above=["quoted: 7.0 would read as a float"]),
+                yamltext.Item("start", "15:30"),
             ],
         ),
-        writer.Item("list", [writer.format_rate(3), writer.format_rate(3000)]),
+        yamltext.Item("list", [yamltext.format_rate(3), yamltext.format_rate(3000)]),
     ]
-    text = writer.render(items, header=["top"], footer=["bottom"])
+    text = yamltext.render(items, header=["top"], footer=["bottom"])
     assert yaml.safe_load(text) == {"name": "x", "engine": {"version": "7.0", "start": "15:30"}, "list": [3, "3k"]}
     assert text.startswith("# top\n") and text.rstrip().endswith("# bottom")
 
