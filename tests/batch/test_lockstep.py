@@ -15,6 +15,7 @@ from sim.physics.eviction import Churn
 from sim.prepare import prepare
 from sim.run import finish, managed_source
 from sim.scenario import merge, validate_scenario
+from sim.summary import as_dict
 
 rates = st.floats(0, 150_000)
 distributions = st.one_of(
@@ -116,7 +117,8 @@ def batched(datas: list[dict]) -> list[dict]:
     runs = [managed_source(validate_scenario(d)) for d in datas]
     preps = [prepare(s) for s, _ in runs]
     assert all(lockstep.supported(p) is None for p in preps)
-    return [finish(s, r, notes).summary for (s, notes), r in zip(runs, lockstep.simulate_many(preps), strict=True)]
+    done = lockstep.simulate_many(preps)
+    return [as_dict(finish(s, r, notes).summary) for (s, notes), r in zip(runs, done, strict=True)]
 
 
 def assert_agree(batch: dict, engine: dict):
@@ -191,4 +193,4 @@ def churning(draw):
 @given(st.lists(churning(), min_size=1, max_size=5))
 def test_batch_agrees_with_the_engine_on_expiry_eviction_and_refused_writes(preps):
     for p, batch in zip(preps, lockstep.simulate_many(preps), strict=True):
-        assert_agree(batch.summary, simulate(p.scenario, p, timeline=False).summary)
+        assert_agree(as_dict(batch.summary), as_dict(simulate(p.scenario, p, timeline=False).summary))
