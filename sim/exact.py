@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .physics.datatypes import group_layouts
 from .physics.keyspace import sample_keys
-from .physics.layout import key_layout
 from .prepare import Prepared
 
 
@@ -41,13 +41,23 @@ def play(p: Prepared, window_s: float, rng: np.random.Generator, warmup_s: float
     is_write = rng.random(count) < writes_rate / rate
     keys = sample_keys(scenario.workload.key_distribution, p.keys, count, rng)
     service = rng.exponential(p.service_s, count)
-    layout = key_layout(p.key_size, p.value_size, p.keys, scenario.engine.allocator)
+    engine = scenario.engine
+    ((_, layout),) = group_layouts(
+        "string",
+        p.keys,
+        p.value_size,
+        p.value_size,
+        key_size=p.key_size,
+        engine_version=engine.version,
+        engine=engine.name,
+        allocator=engine.allocator,
+    )
     slot_of_key = rng.permutation(p.keys)  # keys sit on slots independently of their popularity
     first, last, dirty = [], [], []
-    for alloc in layout.rewritten:
-        offset = slot_of_key * alloc.size
+    for rewrite in layout.effect("SET").rewrites:  # the stride a rewritten slot repeats at (its class's neighbours)
+        offset = slot_of_key * rewrite.size
         first.append(offset // p.page_size)
-        last.append((offset + alloc.size - 1) // p.page_size)
+        last.append((offset + rewrite.size - 1) // p.page_size)
         dirty.append(np.zeros(int(last[-1].max()) + 1, dtype=bool))
 
     stall_end = p.fork_stall_s
