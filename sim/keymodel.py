@@ -72,8 +72,12 @@ def key_model(
     for entry in scenario.write_mix():
         by_group[entry.group].append(entry)
     db_keys = sum(g.keys for g in groups)
-    parts = [_group(scenario, g, by_group.get(g.name, []), db_keys, page_size) for g in groups]
-    policy = scenario.engine_parameters().maxmemory_policy
+    params = scenario.engine_parameters()
+    encoding = EncodingParams(
+        **{f.name: getattr(params, f.name) for f in fields(EncodingParams) if getattr(params, f.name) is not None}
+    )
+    parts = [_group(scenario, g, by_group.get(g.name, []), db_keys, page_size, encoding) for g in groups]
+    policy = params.maxmemory_policy
     data = sum(part.used for part in parts)
     mean_key = data / db_keys
     used_by_group = [(g.name, int(part.used)) for g, part in zip(groups, parts, strict=True)]
@@ -129,9 +133,11 @@ def key_model(
     )
 
 
-def _group(scenario: Scenario, g: KeyGroup, entries: list[MixEntry], db_keys: int, page_size: int) -> _Group:
+def _group(
+    scenario: Scenario, g: KeyGroup, entries: list[MixEntry], db_keys: int, page_size: int, encoding: EncodingParams
+) -> _Group:
     """Lay out group ``g`` and apply its mix ``entries``: memory, copy-on-write targets, growth and frees."""
-    engine, params = scenario.engine, scenario.engine_parameters()
+    engine = scenario.engine
     layouts = group_layouts(
         g.type,
         g.keys,
@@ -141,9 +147,7 @@ def _group(scenario: Scenario, g: KeyGroup, entries: list[MixEntry], db_keys: in
         key_size=g.key_size,
         integers=g.values == "integers",
         ttl_share=g.ttl_share,
-        params=EncodingParams(
-            **{f.name: getattr(params, f.name) for f in fields(EncodingParams) if getattr(params, f.name) is not None}
-        ),
+        params=encoding,
         engine_version=engine.version,
         engine=engine.name,
         allocator=engine.allocator,
