@@ -169,7 +169,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
             if platform.cpu.client_us_per_request
             else ""
         ),
-        unvalidated=_unvalidated(scenario, platform, method),
+        unvalidated=_unvalidated(scenario, platform, method, model.churn),
     )
 
 
@@ -184,9 +184,16 @@ def node_budget(node: Node) -> MemoryBudget:
     return memory_budget(memory, node.reserved_percent, node.reserved_memory, node.swap)
 
 
-def _unvalidated(scenario: Scenario, platform: Platform, method: str) -> tuple[str, ...]:
+def _unvalidated(scenario: Scenario, platform: Platform, method: str, churn: Churn) -> tuple[str, ...]:
     """The parts of this run's figures that no harness run has checked (README "What is checked")."""
     out = []
+    if scenario.dataset.groups is not None:
+        out.append("typed key groups (dataset.groups): no harness record has checked them yet")
+    if churn.active:
+        out.append(
+            "memory churn (TTL expiry, eviction or refused writes at maxmemory, writes into freed slots "
+            "under a fork): modelled, not checked by harness runs"
+        )
     if method == "forkless":
         out.append("forkless backup: no forkless server was run; the model follows Valkey's published design")
     if platform.calibration is None:
