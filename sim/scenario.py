@@ -9,6 +9,7 @@ documented in README.md. :func:`load_scenario` turns a file into a validated
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,20 @@ from .dayload import DayLoadError
 from .fieldtypes import Count, Duration, Fraction, FreeText, Rate, Size, Text, TimeOfDay
 from .inputs import MAX_MESSAGE_CHARS, FileReadError, InputError, YamlError, cut, load_yaml, node_line, read_text, shown
 from .inputs import Node as YamlNode
+from .keydist import KeyDistribution, Uniform, Zipf
+from .keygroups import (
+    EngineParameters,
+    EngineParametersSpec,
+    KeyGroup,
+    KeyGroupSpec,
+    MixEntry,
+    MixEntrySpec,
+    check_groups_and_mix,
+    engine_parameters,
+    has_listpack_sets,
+    key_groups,
+    write_mix,
+)
 from .planner.model import PlanSpec
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
@@ -44,6 +59,7 @@ class Engine(_Model):
     version: str = "7.0.15"
     allocator: Literal["jemalloc", "libc"] = "jemalloc"
     build: Literal["elasticache", "open-source"] | None = None  # None: ElastiCache with a node.type, else open source
+    parameters: EngineParametersSpec | None = None  # encoding thresholds and maxmemory-policy (sim/keygroups.py)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -104,60 +120,29 @@ class Node(_Model):
         return 25.0 if self.reserved_memory_percent is None else self.reserved_memory_percent
 
 
-class Zipf(_Model):
-    """Zipf popularity: the key of rank r is written with probability proportional to r^-s."""
-
-    zipf: float = Field(gt=0, le=5)
-
-
-class HotSetSpec(_Model):
-    keys: Fraction
-    writes: Fraction
-
-    @model_validator(mode="after")
-    def _proper(self) -> HotSetSpec:
-        if not 0 < self.keys < 1:
-            raise ValueError("hot_set.keys must be strictly between 0% and 100%")
-        return self
-
-
-class HotSet(_Model):
-    """A hot set: ``keys`` share of the keys takes ``writes`` share of the writes, uniformly within."""
-
-    hot_set: HotSetSpec
-
-
-class Uniform(_Model):
-    """Every key equally likely (written as the plain string ``uniform``)."""
-
-    uniform: bool = True
-
-
-def _distribution(value: Any) -> Any:
-    if value == "uniform":
-        return {"uniform": True}
-    if isinstance(value, str):
-        raise ValueError(
-            f"{shown(value)} is not a key distribution; use uniform, {{zipf: 0.99}} "
-            f"or {{hot_set: {{keys: 10%, writes: 90%}}}}"
-        )
-    return value
-
-
-KeyDistribution = Annotated[Uniform | Zipf | HotSet, BeforeValidator(_distribution)]
-
-
 class Dataset(_Model):
-    """The data at the start of the backup: keys × value size, or used_memory with one of them."""
+    """The data at the start of the backup: typed key ``groups``, or the one-string-group shorthand
+    (keys × value size, or used_memory with one of them)."""
 
     keys: Count | None = None
     value_size: Size | None = None
     used_memory: Size | None = None
     key_size: Size = 16
     value_pattern: Literal["random", "repetitive"] = "random"
+    groups: list[KeyGroupSpec] | None = Field(default=None, min_length=1, max_length=100)
+    fragmentation: float | None = Field(default=None, ge=1.0, le=3.0)  # RSS / used_memory; None: the platform's
 
     @model_validator(mode="after")
     def _enough(self) -> Dataset:
+        if self.groups is not None:
+            shorthand = {"keys", "value_size", "used_memory", "key_size", "value_pattern"} & self.model_fields_set
+            if shorthand:
+                raise ValueError(
+                    f"give either dataset.groups or the one-group shorthand, not both: move "
+                    f"{', '.join(sorted(shorthand))} into the groups (each group has keys, element_size, key_size, "
+                    "value_pattern)"
+                )
+            return self
         if self.keys is not None and self.value_size is not None:
             if self.used_memory is not None:
                 raise ValueError("give keys and value_size, or used_memory with one of them, not all three")
@@ -204,6 +189,7 @@ class Workload(_Model):
     key_distribution: KeyDistribution = Uniform()
     new_keys_fraction: Fraction = 0.0
     clients: int = Field(default=500, ge=1)
+    mix: list[MixEntrySpec] | None = Field(default=None, min_length=1, max_length=500)  # writes per (group, command)
 
 
 class Backup(_Model):
@@ -327,8 +313,31 @@ class Scenario(_Model):
         """Whether this scenario's server can back up without forking."""
         return flavor.has_forkless(self.build, self.engine.name, self.engine.version_tuple)
 
+    def key_groups(self) -> tuple[KeyGroup, ...]:
+        """The dataset's key groups, defaults resolved (the shorthand is one string group)."""
+        return key_groups(self)
+
+    def write_mix(self) -> tuple[MixEntry, ...]:
+        """The writes split over (group, command), shares adding to 1."""
+        return write_mix(self)
+
+    def engine_parameters(self) -> EngineParameters:
+        """Encoding thresholds and maxmemory-policy with the engine's and build's defaults."""
+        return engine_parameters(self)
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
+        check_groups_and_mix(self.dataset.groups, self.workload.mix, self.workload.new_keys_fraction)
+        params = self.engine.parameters
+        if params is not None and not has_listpack_sets(self.engine.name, self.engine.version_tuple):
+            given = [
+                n for n in ("set_max_listpack_entries", "set_max_listpack_value") if getattr(params, n) is not None
+            ]
+            if given:
+                raise ValueError(
+                    f"engine.parameters: {given[0].replace('_', '-')} needs Redis 7.2 or later or Valkey "
+                    f"(listpack sets); this engine is {self.engine.name} {self.engine.version}"
+                )
         if self.backup.method == "forkless" and not self.has_forkless:
             raise ValueError(
                 f"backup.method forkless: {self.build} {self.engine.name} {self.engine.version} "
@@ -463,6 +472,9 @@ def _problems(exc: ValidationError, data: dict, tree: YamlNode | None) -> list[t
             message = error["msg"].removeprefix("Value error, ")
             if "input" in error and error["type"] not in ("value_error",):
                 message = f"{message} (got {shown(error['input'])})"
+        if not loc:
+            loc, message = _located(message)
+            path = ".".join(str(p) for p in loc)
         key = (path, message)
         if key in seen:
             continue
@@ -471,7 +483,27 @@ def _problems(exc: ValidationError, data: dict, tree: YamlNode | None) -> list[t
     return problems
 
 
-_UNION_TAGS = {"Uniform", "Zipf", "HotSet", "ShardWeights"}
+_LEADING_PATH = re.compile(r"^((?:dataset|workload|engine)(?:\.[A-Za-z_-]+|\[\d+\])*): (.+)$", re.DOTALL)
+
+
+def _located(message: str) -> tuple[tuple, str]:
+    """A whole-scenario rule's message that starts with a field path (``workload.mix[2]: ...``) gets that location."""
+    match = _LEADING_PATH.match(message)
+    if not match:
+        return (), message
+    loc = tuple(int(p) if p.isdigit() else p for p in re.findall(r"[A-Za-z_-]+|\d+", match.group(1)))
+    return loc, match.group(2)
+
+
+_UNION_TAGS = {
+    "Uniform",
+    "Zipf",
+    "HotSet",
+    "ShardWeights",
+    "fixed",
+    "LogNormal",
+    "Histogram",
+}
 
 
 def _clean_loc(loc: tuple) -> tuple:
@@ -494,6 +526,8 @@ def _unknown_field_message(loc: tuple) -> str:
 def _allowed_fields(parent: tuple) -> list[str]:
     model: Any = Scenario
     for part in parent:
+        if isinstance(part, int):  # an index into a list of models
+            continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return []
         field = model.model_fields.get(str(part))
@@ -503,7 +537,7 @@ def _allowed_fields(parent: tuple) -> list[str]:
     if _is_distribution(parent):
         return ["uniform", "zipf", "hot_set"]
     if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
+        return [info.alias or name for name, info in model.model_fields.items()]
     return []
 
 

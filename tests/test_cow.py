@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.keydist import HotSet, HotSetSpec, Uniform, Zipf
 from sim.physics.cow import cow_model
 from sim.physics.keyspace import popularity, sample_keys
 from sim.physics.layout import Allocation, KeyLayout, key_layout
-from sim.scenario import HotSet, HotSetSpec, Uniform, Zipf
 
 PAGE = 4096
 

@@ -17,10 +17,10 @@ from test_cow import PAGE, one_class
 
 from sim import exact
 from sim.engine import simulate
+from sim.keydist import Uniform
 from sim.physics.cow import cow_model, page_overlaps
 from sim.physics.keyspace import popularity
 from sim.prepare import prepare
-from sim.scenario import Uniform
 
 CASES = [("uniform", "1000B"), ({"zipf": 1.0}, "3000B"), ({"hot_set": {"keys": 0.1, "writes": 0.9}}, "1000B")]
 

@@ -10,10 +10,10 @@ import pytest
 from helpers import scenario
 
 from sim.engine import simulate
+from sim.keydist import Uniform
 from sim.physics import forkless
 from sim.physics.keyspace import popularity
 from sim.prepare import prepare
-from sim.scenario import Uniform
 
 
 def test_auto_forks_with_room_and_goes_forkless_when_memory_is_short():

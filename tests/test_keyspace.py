@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.keydist import HotSet, HotSetSpec, Uniform, Zipf
 from sim.physics.keyspace import popularity, sample_keys, scatter
-from sim.scenario import HotSet, HotSetSpec, Uniform, Zipf
 
 
 def test_uniform_distinct_fraction_closed_form():

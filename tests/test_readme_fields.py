@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 from sim.fieldpaths import models_in
@@ -19,6 +20,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCUMENTED_WHOLE = {
     "workload.daily_profile": "shown by its YAML form ({writes_per_sec: [...]} or {csv: ...})",
     "restore.engine": "the same fields as engine.*",
+    "engine.parameters": "one row listing the server parameters under their Redis names",
     "plan": "the planner's block, described field by field in 'Plan, sweep, what-if' (pinned below)",
 }
 """Model-valued fields the table documents in one row instead of one row per sub-field."""
@@ -44,13 +46,29 @@ def table_paths() -> list[str]:
     return paths
 
 
+LISTS_OF_GROUPS = {"dataset.groups", "workload.mix"}
+"""Lists of models: one row for the list and one per item field."""
+
+
+def list_item_models(annotation) -> list:
+    """The models a ``list[Model]`` (optionally ``| None``) holds."""
+    if typing.get_origin(annotation) is list:
+        return models_in(typing.get_args(annotation)[0])
+    found = []
+    for arg in typing.get_args(annotation):
+        found += list_item_models(arg)
+    return found
+
+
 def model_paths(model=Scenario, prefix: str = "") -> tuple[set[str], set[str]]:
     """(every field path, the paths a user must find documented): leaves, and groups documented whole."""
     every, needed = set(), set()
     for name, info in model.model_fields.items():
         path = prefix + name
         every.add(path)
-        inner = models_in(info.annotation)
+        inner = models_in(info.annotation) or list_item_models(info.annotation)
+        if inner and path in LISTS_OF_GROUPS:  # the list itself has a row, and each item field too
+            needed.add(path)
         if len(inner) == 1 and path not in DOCUMENTED_WHOLE:  # a group of fields: document each
             sub_every, sub_needed = model_paths(inner[0], path + ".")
             every |= sub_every

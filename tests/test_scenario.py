@@ -4,7 +4,8 @@ import textwrap
 
 import pytest
 
-from sim.scenario import HotSet, ScenarioError, Uniform, Zipf, load_scenario, parse_scenario
+from sim.keydist import HotSet, Uniform, Zipf
+from sim.scenario import ScenarioError, load_scenario, parse_scenario
 
 GOOD = """
 name: orders-cache

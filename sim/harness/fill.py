@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from sim.errors import RbsimError
 from sim.harness.resp import RespConnection, ValueSource, mean_key_name_bytes
+from sim.keygroups import dataset_sizes
 from sim.physics import layout as layout_mod
-from sim.prepare import dataset_sizes
 
 if TYPE_CHECKING:
     from sim.harness.server import RedisServer

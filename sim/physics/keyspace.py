@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..scenario import HotSet, KeyDistribution, Uniform, Zipf
+from ..keydist import HotSet, KeyDistribution, Uniform, Zipf
 
 EXACT_ZIPF_RANKS = 500
 ZIPF_BUCKETS = 1000
