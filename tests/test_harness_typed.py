@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import sys
-import textwrap
 import threading
 import time
 
@@ -21,7 +20,7 @@ from scipy import stats
 from sim.harness.cgroup import find_rbsim_cgroups
 from sim.harness.cleanup import owner_pid
 from sim.harness.fill import FillError
-from sim.harness.groups import EngineConfig, MixSpec, Payloads, TypedDataset, group_spec
+from sim.harness.groups import EngineConfig, MixSpec, Payloads, TypedDataset, group_spec, typed_dataset
 from sim.harness.loadgen import WriteLoad, write_spec
 from sim.harness.resp import RespConnection
 from sim.harness.run import check_environment, execute, plan_run
@@ -227,22 +226,40 @@ def test_clustered_hot_keys_are_the_first_ids_scattered_ones_are_spread():
 TYPED_RUN = """\
 name: t-typed
 platform: lab
+engine: {parameters: {maxmemory-policy: allkeys-lru, hash-max-listpack-entries: 128}}
 node: {memory: 256MiB}
-dataset: {keys: 1k, value_size: 100B}
-workload: {writes_per_sec: 3k}
+dataset:
+  groups:
+    - {name: sessions, type: hash, keys: 20k, elements: 20, element_size: 64B, ttl: {share: 50%, mean: 1min}}
+    - {name: queue, type: list, keys: 100, elements: 500, element_size: 100B}
+workload:
+  writes_per_sec: 3k
+  mix:
+    - {group: sessions, command: HSET, share: 80%}
+    - {group: queue, command: LPUSH, share: 10%}
+    - {group: queue, command: RPOP, share: 10%}
 """
+
+
+def test_a_scenario_becomes_what_the_harness_writes():
+    shorthand = "name: s\nplatform: lab\nnode: {memory: 1GiB}\ndataset: {keys: 1k, value_size: 100B}\n"
+    assert typed_dataset(parse_scenario(shorthand)) is None  # DEBUG POPULATE / pipelined SETs as before
+    mixed = typed_dataset(parse_scenario(shorthand + "workload: {mix: [{group: strings, command: APPEND, share: 1}]}"))
+    assert mixed is not None and mixed.groups[0].key(7) == b"key:7" and mixed.mix[0].command == "APPEND"
+    typed = typed_dataset(parse_scenario(TYPED_RUN))
+    assert typed is not None and [g.name for g in typed.groups] == ["sessions", "queue"]
+    sessions = typed.groups[0]
+    assert sessions.key(7) == b"sessions:7" and sessions.ttl_share == 0.5 and sessions.ttl_mean_s == 60
+    assert set(sessions.counts.tolist()) == {20} and set(sessions.sizes.tolist()) == {64}
+    assert typed.engine.maxmemory_policy == "allkeys-lru"
+    assert ("hash-max-listpack-entries", "128") in typed.engine.settings
+    assert typed.write_commands() == ("hset", "lpush", "rpop")
 
 
 @needs_container
 def test_a_typed_run_records_groups_commands_and_expiry(tmp_path):
-    groups = (
-        group_spec("sessions", "hash", 20_000, 20, 64, ttl_share=0.5, ttl_mean_s=60),
-        group_spec("queue", "list", 100, 500, 100),
-    )
-    mix = (MixSpec("sessions", "HSET", 0.8), MixSpec("queue", "LPUSH", 0.1), MixSpec("queue", "RPOP", 0.1))
-    typed = TypedDataset(groups, mix, EngineConfig((), "allkeys-lru"))
-    scenario = parse_scenario(textwrap.dedent(TYPED_RUN))
-    record = execute(plan_run(scenario, "t-typed.yaml", TYPED_RUN, typed=typed), timeout=90, steady_s=1.0)
+    scenario = parse_scenario(TYPED_RUN)
+    record = execute(plan_run(scenario, "t-typed.yaml", TYPED_RUN), timeout=90, steady_s=1.0)
     json.dumps(record)
     m, fill, load = record["measured"], record["fill"], record["load"]
     assert m["outcome"] == "ok" and record["config"]["maxmemory_policy"] == "allkeys-lru"

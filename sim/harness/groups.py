@@ -3,18 +3,22 @@
 A :class:`GroupSpec` is one key group (its type, keys, per-key element counts and element sizes already
 drawn into tables by a seeded rng), a :class:`MixSpec` one share of the write load. Fill and write load
 build their commands here from the same tables, so a write hits a field, member or value the fill made:
-key ``i`` of group ``g`` is ``g:<i>`` and holds ``counts[i % keys]`` elements; element ``j`` of key ``i`` is
-``sizes[(i * 40503 + j) % len(sizes)]`` bytes (a string's value: ``sizes[i % len(sizes)]``). Hash fields are
-``f<j>`` zero-padded to ``field_size``; set and sorted-set members start with ``<j>:`` and are padded to their
-size with bytes that depend only on (i, j) (integer members are ``1000000 + j``).
+key ``i`` of group ``g`` is ``g:<i>`` (the shorthand's one group: ``key:<i>``) and holds
+``counts[i % keys]`` elements; element ``j`` of key ``i`` is ``sizes[(i * 40503 + j) % len(sizes)]`` bytes
+(a string's value: ``sizes[i % len(sizes)]``). Hash fields are ``f<j>`` zero-padded to ``field_size``; set
+and sorted-set members start with ``<j>:`` and are padded to their size with bytes that depend only on
+(i, j) (integer members are ``1000000 + j``). :func:`typed_dataset` reads all of it from a scenario.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
 
 TYPES = ("string", "hash", "set", "zset", "list")
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -52,12 +56,13 @@ class GroupSpec:
     pattern: str = "random"
     ttl_share: float = 0.0
     ttl_mean_s: float = 0.0
-    distribution: Any = None  # a sim.scenario key distribution (None: uniform)
+    distribution: Any = None  # a sim.keydist key distribution (None: uniform)
     clustered: bool = False
+    prefix: str = ""  # key names' prefix: the group's name unless set (the shorthand's group: "key")
 
     def key(self, i: int) -> bytes:
         """The name of key ``i``: ``<group>:<i>``."""
-        return b"%s:%d" % (self.name.encode(), i)
+        return b"%s:%d" % ((self.prefix or self.name).encode(), i)
 
     def count(self, i: int) -> int:
         """Elements key ``i`` was created with (new keys beyond ``keys`` reuse the table)."""
@@ -310,5 +315,35 @@ class TypedDataset:
         """Mean length of the key names ``<group>:<i>`` over every key."""
         from sim.harness.resp import mean_key_name_bytes
 
-        total = sum(g.keys * (mean_key_name_bytes(g.keys) - 4 + len(g.name.encode()) + 1) for g in self.groups)
+        total = sum(g.keys * (mean_key_name_bytes(g.keys) - 4 + len(g.key(0)) - 1) for g in self.groups)
         return total / max(1, self.keys)
+
+
+def typed_dataset(scenario: Scenario) -> TypedDataset | None:
+    """What a scenario's typed groups, write mix and engine parameters make the harness write; None for the
+    plain shorthand (string keys, no mix, no parameters), which keeps DEBUG POPULATE / pipelined SETs."""
+    shorthand = scenario.dataset.groups is None
+    if shorthand and scenario.workload.mix is None and scenario.engine.parameters is None:
+        return None
+    groups = tuple(
+        group_spec(
+            g.name,
+            g.type,
+            g.keys,
+            g.elements.values[0] if g.elements.is_fixed else g.elements,
+            g.element_size.values[0] if g.element_size.is_fixed else g.element_size,
+            field_size=g.field_size or 10,
+            integers=g.values == "integers",
+            pattern=g.value_pattern,
+            ttl_share=g.ttl_share,
+            ttl_mean_s=g.ttl_mean_s or 0.0,
+            distribution=g.key_distribution,
+            clustered=g.locality == "clustered",
+            prefix="key" if shorthand else "",
+        )
+        for g in scenario.key_groups()
+    )
+    mix = tuple(MixSpec(m.group, m.command, m.share, m.bytes) for m in scenario.write_mix())
+    config = scenario.engine_parameters().as_config()
+    policy = config.pop("maxmemory-policy")
+    return TypedDataset(groups, mix, EngineConfig(tuple(config.items()), policy))

@@ -27,7 +27,7 @@ from sim.errors import RbsimError
 from sim.harness import DEFAULT_TIMEOUT_S, STEADY_S  # defaults live in the light package: `rbsim --help` needs them
 from sim.harness.cgroup import MemoryCgroup, memory_cgroup_available
 from sim.harness.fill import DatasetShape, FillError, FillResult, check_fits, dataset_shape, fill
-from sim.harness.groups import TypedDataset
+from sim.harness.groups import TypedDataset, typed_dataset
 from sim.harness.loadgen import WriteLoad, write_spec
 from sim.harness.oom import OomWatcher
 from sim.harness.record import SCHEMA, TIMELINE_FIELDS, new_id, now_iso, thin_pings
@@ -128,7 +128,8 @@ def plan_run(
 ) -> RunPlan:
     """Limits and settings of a run; raises HarnessError if this machine cannot run the scenario.
 
-    ``typed`` (typed key groups, their write mix and engine settings) replaces the shorthand's string keys.
+    ``typed`` (typed key groups, their write mix and engine settings; default: the scenario's, see
+    :func:`~sim.harness.groups.typed_dataset`) replaces the shorthand's string keys.
     """
     problems = unsupported(scenario)
     if problems:
@@ -150,6 +151,7 @@ def plan_run(
                 f"{scenario_file}: node.swap {budget.swap / GIB:.2f} GiB does not fit the "
                 f"{free / GIB:.1f} GiB free in {DEFAULT_SWAP_DIR}"
             )
+    typed = typed if typed is not None else typed_dataset(scenario)
     shape = None if typed else dataset_shape(scenario)
     try:
         if shape is not None:

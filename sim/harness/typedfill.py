@@ -48,12 +48,28 @@ class GroupFill:
         return asdict(self)
 
 
+ZIPLIST_NAMES = {
+    "hash-max-listpack-entries": "hash-max-ziplist-entries",
+    "hash-max-listpack-value": "hash-max-ziplist-value",
+    "zset-max-listpack-entries": "zset-max-ziplist-entries",
+    "zset-max-listpack-value": "zset-max-ziplist-value",
+    "list-max-listpack-size": "list-max-ziplist-size",
+}
+"""Before Redis 7.0 the listpack parameters were called ziplist (7.0 renamed them, keeping aliases)."""
+
+
 def apply_engine_config(server: RedisServer, config: EngineConfig) -> None:
-    """CONFIG SET every engine parameter; FillError naming the parameter when the server refuses it."""
+    """CONFIG SET every engine parameter (a pre-7.0 server by its ziplist name); FillError naming the parameter
+    when the server refuses it."""
     client = server.client()
     for name, value in (*config.settings, ("maxmemory-policy", config.maxmemory_policy)):
         try:
-            client.config_set(name, value)
+            try:
+                client.config_set(name, value)
+            except redis.ResponseError:
+                if name not in ZIPLIST_NAMES:
+                    raise
+                client.config_set(ZIPLIST_NAMES[name], value)
         except redis.ResponseError as exc:
             raise FillError(
                 f"engine.parameters.{name}: {server.version.flavor} {server.version.string} refuses {value!r}: {exc}"
