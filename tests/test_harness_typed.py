@@ -272,3 +272,20 @@ def test_a_typed_run_records_groups_commands_and_expiry(tmp_path):
     assert m["expired_keys_after_save"] > m["expired_keys_before_save"] > 0
     assert m["evicted_keys_after_save"] == 0 and m["used_memory_end"] > 0
     assert any(r["write_calls"] for r in record["timeline"])
+
+
+@needs_container
+def test_typed_data_past_maxmemory_stops_the_run_with_one_clear_line(tmp_path, capsys):
+    import argparse
+
+    from sim.harness.cli import register
+
+    path = tmp_path / "big.yaml"
+    path.write_text(TYPED_RUN.replace("memory: 256MiB", "memory: 64MiB").replace("allkeys-lru", "noeviction"))
+    parser = argparse.ArgumentParser(prog="rbsim")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["harness", str(path), "--out", str(tmp_path / "out"), "--quiet-wait", "0"])
+    assert args.handler(args) == 1
+    err = capsys.readouterr().err
+    assert "big.yaml: group sessions: the server refused" in err and "maxmemory" in err
+    assert "Traceback" not in err and not list((tmp_path / "out").glob("*.json"))

@@ -499,6 +499,8 @@ def execute(
             state.timed_out_in = str(exc)
         except (redis.ConnectionError, ConnectionError, FillError, redis.TimeoutError) as exc:
             if server.alive():
+                if isinstance(exc, FillError):  # the data does not fit, or a parameter was refused: bad input
+                    raise HarnessError(f"{plan.scenario_file or plan.scenario.name}: {exc}") from None
                 raise
             state.died_in = state.phase  # the OOM killer (or a crash) took the server: an outcome
             state.bgsave_error = state.bgsave_error or f"server died during {state.phase}: {exc!r}"
