@@ -281,7 +281,8 @@ def test_typed_data_past_maxmemory_stops_the_run_with_one_clear_line(tmp_path, c
     from sim.harness.cli import register
 
     path = tmp_path / "big.yaml"
-    path.write_text(TYPED_RUN.replace("memory: 256MiB", "memory: 64MiB").replace("allkeys-lru", "noeviction"))
+    too_big = TYPED_RUN.replace("memory: 256MiB", "memory: 64MiB").replace("keys: 20k", "keys: 60k")  # ~110 MB
+    path.write_text(too_big.replace("allkeys-lru", "noeviction"))
     parser = argparse.ArgumentParser(prog="rbsim")
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["harness", str(path), "--out", str(tmp_path / "out"), "--quiet-wait", "0"])
