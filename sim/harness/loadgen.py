@@ -32,6 +32,9 @@ PIPELINES_PER_SEC = 200
 ONE_PROCESS_MAX_RATE = 40_000
 ONE_PROCESS_MAX_BYTES = 150e6
 """One Python process keeps ~180k SET/s of 1 KB unpaced here; above these it gets a helper process."""
+TYPED_ONE_PROCESS_MAX_RATE = 25_000
+"""One process builds ~100k typed mix commands/s here (lab machine, busy); with replies and pacing a
+second process takes over above this rate."""
 KEY_BLOCK = 65_536
 
 

@@ -28,7 +28,7 @@ from sim.harness import DEFAULT_TIMEOUT_S, STEADY_S  # defaults live in the ligh
 from sim.harness.cgroup import MemoryCgroup, memory_cgroup_available
 from sim.harness.fill import DatasetShape, FillError, FillResult, check_fits, dataset_shape, fill
 from sim.harness.groups import TypedDataset, typed_dataset
-from sim.harness.loadgen import WriteLoad, write_spec
+from sim.harness.loadgen import TYPED_ONE_PROCESS_MAX_RATE, WriteLoad, write_spec
 from sim.harness.oom import OomWatcher
 from sim.harness.record import SCHEMA, TIMELINE_FIELDS, new_id, now_iso, thin_pings
 from sim.harness.sampler import PingLoop, Sampler, latency_stats
@@ -431,7 +431,8 @@ def write_load(plan: RunPlan, server: RedisServer) -> WriteLoad:
     if plan.typed:
         spec = server.dir / "loadgen-spec.pickle"  # type: ignore[operator]
         write_spec(spec, plan.typed.groups, plan.typed.mix)
-        return WriteLoad(server.listening_port, plan.typed.keys, 64, plan.writes_per_sec, spec_path=spec)
+        procs = 2 if plan.writes_per_sec > TYPED_ONE_PROCESS_MAX_RATE else 1
+        return WriteLoad(server.listening_port, plan.typed.keys, 0, plan.writes_per_sec, procs=procs, spec_path=spec)
     shape = plan.shape
     assert shape is not None
     return WriteLoad(
