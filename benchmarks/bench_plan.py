@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 from common import ROOT, busy, line
 
-from sim.batch import Runner
-from sim.catalog import load_catalog
+from sim.batch.runner import Runner
+from sim.elasticache.catalog import load_catalog
 from sim.planner import plan
 
 

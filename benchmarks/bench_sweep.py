@@ -1,5 +1,5 @@
 """How fast a Monte-Carlo sweep runs: one process, local worker processes, and a local Dask cluster
-with 1 and with 2 workers (the same code path: chunks of runs advanced together, sim.lockstep).
+with 1 and with 2 workers (the same code path: chunks of runs advanced together, sim.batch.lockstep).
 
 Run: .venv/bin/python benchmarks/bench_sweep.py [--runs 10000] [--workers N] [--scenario FILE] [--modes
 serial,local,dask]
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from common import busy
 
-from sim.batch import Runner
-from sim.sweeps import sweep
+from sim.batch.runner import Runner
+from sim.batch.sweep import sweep
 
 SMALL_NODE = """\
 name: bench-small-node

@@ -48,8 +48,8 @@ _WHERE = {
     "simulate": ("sim.run", "run"),
     "Result": ("sim.result", "Result"),
     "plot_memory": ("sim.plot", "plot_memory"),
-    "sweep": ("sim.sweeps", "sweep"),
-    "Runner": ("sim.batch", "Runner"),
+    "sweep": ("sim.batch.sweep", "sweep"),
+    "Runner": ("sim.batch.runner", "Runner"),
     "plan": ("sim.planner", "plan"),
     "PlanResult": ("sim.planner", "PlanResult"),
     "profile": ("sim.profiling.take", "profile"),
@@ -58,7 +58,7 @@ _WHERE = {
     "InputError": ("sim.inputs", "InputError"),
     "ScenarioError": ("sim.scenario", "ScenarioError"),
     "PlatformError": ("sim.platform", "PlatformError"),
-    "UnknownNodeTypeError": ("sim.catalog", "UnknownNodeTypeError"),
+    "UnknownNodeTypeError": ("sim.elasticache.catalog", "UnknownNodeTypeError"),
     "ProfileError": ("sim.profiling", "ProfileError"),
     "HarnessError": ("sim.harness.run", "HarnessError"),
     "CgroupError": ("sim.harness.cgroup", "CgroupError"),
@@ -68,8 +68,9 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
-    from .batch import Runner
-    from .catalog import UnknownNodeTypeError
+    from .batch.runner import Runner
+    from .batch.sweep import sweep
+    from .elasticache.catalog import UnknownNodeTypeError
     from .errors import RbsimError
     from .harness.cgroup import CgroupError
     from .harness.fill import FillError
@@ -85,7 +86,6 @@ if TYPE_CHECKING:
     from .result import Result
     from .run import run as simulate
     from .scenario import Scenario, ScenarioError, load_scenario
-    from .sweeps import sweep
 
 
 def __getattr__(name: str) -> Any:

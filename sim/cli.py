@@ -80,10 +80,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _front_ends():
     """``register(subparsers)`` of the commands that live in their own packages."""
+    from .batch.sweep import register as sweep
     from .harness.cli import register as harness
     from .planner.cli import register as plan
     from .profiling.cli import register as profile
-    from .sweeps import register as sweep
     from .validation.cli import register as validation
 
     return [plan, sweep, harness, profile, validation]
@@ -248,7 +248,7 @@ def _finite_number(value) -> bool:
 
 
 def _catalog(args) -> int:
-    from .catalog import load_catalog
+    from .elasticache.catalog import load_catalog
 
     print(f"{'node type':<22} {'vCPU':>4} {'memory':>11} {'USD/h':>7}  backups")
     for node in load_catalog().values():

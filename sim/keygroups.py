@@ -464,7 +464,7 @@ def engine_parameters(scenario: Scenario) -> EngineParameters:
         values[name] = (default if value is None else value) if listpack_sets else None
     policy: str | None = given.maxmemory_policy
     if policy is None:
-        from .flavor import ELASTICACHE
+        from .elasticache.flavor import ELASTICACHE
 
         policy = ELASTICACHE_DEFAULT_POLICY if scenario.build == ELASTICACHE else OPEN_SOURCE_DEFAULT_POLICY
     return EngineParameters(maxmemory_policy=policy, **values)

@@ -1,6 +1,6 @@
 """Platform profiles: the machine-dependent costs of a backup (fork, save, memory, latency).
 
-A profile is a small YAML file. Built-in ones live in ``sim/profiles/`` (``nitro``,
+A profile is a small YAML file. Built-in ones live in ``sim/platforms/`` (``nitro``,
 ``xen-pv``, ``lab``); a scenario may also name a profile file of its own, for instance
 one written by ``rbsim calibrate``.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .fieldtypes import Size
 from .inputs import FileReadError, InputError, YamlError, cut, load_yaml, read_text, shown
-from .scenario import Size
 
 
 class _Section(BaseModel):
@@ -131,7 +131,7 @@ class PlatformError(InputError):
 
 def builtin_platforms() -> list[str]:
     """Names of the profiles shipped in the package."""
-    folder = resources.files("sim") / "profiles"
+    folder = resources.files("sim") / "platforms"
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -160,7 +160,7 @@ def load_platform(name_or_path: str, relative_to: Path | None = None) -> Platfor
 
 @cache
 def _builtin(name: str) -> Platform:
-    text = (resources.files("sim") / "profiles" / f"{name}.yaml").read_text()
+    text = (resources.files("sim") / "platforms" / f"{name}.yaml").read_text()
     return _read(text, f"built-in profile {name}")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog import get_node_type
 from .dayload import DayLoad, read_day_csv
-from .flavor import ELASTICACHE
-from .generations import platform_warning
+from .elasticache.catalog import get_node_type
+from .elasticache.flavor import ELASTICACHE
+from .elasticache.generations import platform_warning
 from .inputs import InputError
 from .keygroups import dataset_sizes
 from .physics import layout as layout_mod
@@ -20,7 +20,7 @@ from .physics.keyspace import popularity
 from .physics.save import effective_key_delay_us, lzf_scanned_bytes, rdb_bytes, save_seconds
 from .physics.throughput import ceiling_per_sec, io_thread_speedup
 from .platform import Platform, load_platform
-from .scenario import Scenario, resolve_path
+from .scenario import Node, Scenario, resolve_path
 
 HUGE_PAGE = 2 * 1024 * 1024
 SMALL_PAGE = 4096
@@ -90,7 +90,7 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
     page_size = HUGE_PAGE if node.transparent_huge_pages else SMALL_PAGE
     layout = layout_mod.key_layout(data.key_size, value_size, keys, engine.allocator)
     rss = int(platform.memory.rss_base + used * platform.memory.fragmentation)
-    budget = memory_budget(node)
+    budget = node_budget(node)
 
     if used > budget.maxmemory:
         warnings.append(
@@ -172,6 +172,17 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         ),
         unvalidated=_unvalidated(scenario, platform, method),
     )
+
+
+def node_budget(node: Node) -> MemoryBudget:
+    """The memory budget of a scenario's node: its catalog type's maxmemory, or its explicit memory."""
+    if node.type:
+        memory = get_node_type(node.type).maxmemory_bytes
+    elif node.memory is not None:
+        memory = int(node.memory)
+    else:  # the Node model requires one of them
+        raise ValueError("node: give node.type or node.memory")
+    return memory_budget(memory, node.reserved_percent, node.reserved_memory, node.swap)
 
 
 def _unvalidated(scenario: Scenario, platform: Platform, method: str) -> tuple[str, ...]:

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .catalog import get_node_type
-from .cluster import shard_weights
+from .elasticache.catalog import get_node_type
+from .elasticache.cluster import shard_weights
 from .physics import layout as layout_mod
 from .physics import restore as phys
-from .physics.budget import MemoryBudget, memory_budget
+from .physics.budget import MemoryBudget
 from .physics.changelog import command_bytes, output_buffer_limit
 from .physics.cow import cow_model
 from .physics.fork import fork_stall_seconds, page_table_bytes
 from .physics.keyspace import popularity
 from .physics.save import LZF_MIN_LENGTH, lzf_scanned_bytes, rdb_bytes, save_seconds
 from .platform import Platform, RestoreCost, load_platform
-from .prepare import SMALL_PAGE, Prepared
+from .prepare import SMALL_PAGE, Prepared, node_budget
 from .rdb_versions import load_refusal, rdb_version_written
 from .scenario import Cluster, Engine, Node, Restore, Scenario
 from .units import format_bytes, format_duration
@@ -41,7 +41,7 @@ def target_budget(r: Restore) -> MemoryBudget:
     node = Node.model_validate(
         {"type": r.node_type, "memory": memory, "reserved_memory_percent": r.reserved_memory_percent}
     )
-    return memory_budget(node)
+    return node_budget(node)
 
 
 def restore_costs(platform: Platform) -> tuple[RestoreCost, bool]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from .dayload import DAY
-from .flavor import ELASTICACHE
+from .elasticache.flavor import ELASTICACHE
 from .physics import latency, oom
 from .physics.budget import MIN_DATA_GROWTH
 from .physics.forkless import SLICE_S

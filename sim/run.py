@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import managed
-from .cluster import combine, shard_scenarios
-from .costs import backup_storage_usd_per_month
+from .elasticache import managed
+from .elasticache.cluster import combine, shard_scenarios
+from .elasticache.costs import backup_storage_usd_per_month
 from .engine import simulate
 from .prepare import prepare
 from .restore import restore_fields
@@ -70,9 +70,9 @@ def _shards(
 ) -> list[Result]:
     """Simulate each shard; shards alike but for their name (an even split) are simulated once.
 
-    Without a timeline, many distinct shards (a skewed cluster) advance together (sim.lockstep).
+    Without a timeline, many distinct shards (a skewed cluster) advance together (sim.batch.lockstep).
     """
-    from . import lockstep
+    from .batch import lockstep
 
     distinct: dict[str, Scenario] = {}
     for shard in shards:

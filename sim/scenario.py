@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from . import flavor
 from .dayload import DayLoadError
+from .elasticache import flavor
 from .fieldtypes import Count, Duration, Fraction, FreeText, Rate, Size, Text, TimeOfDay
 from .inputs import MAX_MESSAGE_CHARS, FileReadError, InputError, YamlError, cut, load_yaml, node_line, read_text, shown
 from .inputs import Node as YamlNode
@@ -53,7 +53,7 @@ class _Model(BaseModel):
 
 
 class Engine(_Model):
-    """Server engine, version, allocator and build (ElastiCache's or open source; see :mod:`sim.flavor`)."""
+    """Server engine, version, allocator and build (ElastiCache's or open source; see :mod:`sim.elasticache.flavor`)."""
 
     name: Literal["redis", "valkey"] = "redis"
     version: str = "7.0.15"
@@ -295,8 +295,9 @@ class Scenario(_Model):
     @model_validator(mode="before")
     @classmethod
     def _platform_of_node(cls, data: Any) -> Any:
-        """Without ``platform``, old PV-only node generations get ``xen-pv`` (sim/generations.py), others ``nitro``."""
-        from .generations import default_platform
+        """Without ``platform``, old PV-only node generations get ``xen-pv`` (sim/elasticache/generations.py),
+        others ``nitro``."""
+        from .elasticache.generations import default_platform
 
         if isinstance(data, dict) and data.get("platform") is None and isinstance(data.get("node"), dict):
             node_type = data["node"].get("type")
@@ -305,7 +306,7 @@ class Scenario(_Model):
 
     @property
     def build(self) -> str:
-        """``elasticache`` or ``open-source``: ``engine.build``, else derived (see :mod:`sim.flavor`)."""
+        """``elasticache`` or ``open-source``: ``engine.build``, else derived (see :mod:`sim.elasticache.flavor`)."""
         return flavor.build_of(self.engine.build, self.node.type, self.platform)
 
     @property
@@ -418,7 +419,7 @@ def validate_scenario(data: dict, source: str = "<scenario>", tree: YamlNode | N
 
 def _check_references(scenario: Scenario, source: str, tree: YamlNode | None) -> None:
     """Check names that point outside the file: the node type and the platform profile."""
-    from .catalog import UnknownNodeTypeError, get_node_type
+    from .elasticache.catalog import UnknownNodeTypeError, get_node_type
     from .platform import PlatformError, load_platform
 
     if scenario.node.type is not None:

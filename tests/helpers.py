@@ -1,6 +1,10 @@
-"""Small scenario builder shared by the engine tests."""
+"""Small scenario builder shared by the engine tests, and the repository root for tests in subfolders."""
+
+from pathlib import Path
 
 from sim.scenario import merge, validate_scenario
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 BASE = {
     "name": "t",

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 import sim
+from sim.batch.sweep import sweep
 from sim.cli import EXIT_OUTCOME, main
 from sim.inputs import MAX_NODES, load_yaml
 from sim.planner.spec import load_plan
 from sim.profiling.live import redact_url, secrets_in
 from sim.scenario import parse_scenario
-from sim.sweeps import sweep
 
 BASE = "node: {type: cache.r6g.large}\ndataset: {keys: 100k, value_size: 1KB}\n"
 

@@ -11,7 +11,7 @@ import sys
 import typing
 from pathlib import Path
 
-from sim.fieldpaths import models_in
+from sim.batch.fieldpaths import models_in
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 SKIPPED = {
     "make ": "installs packages or runs this suite, the benchmarks or a Jupyter server",
     "rbsim profile": "reads a live Redis server or an AWS account (network, credentials)",
-    "rbsim harness": "runs as root for minutes (memory cgroups, swap files); tests/test_harness_*.py cover it",
+    "rbsim harness": "runs as root for minutes (memory cgroups, swap files); tests/harness/ covers it",
     "--scheduler": "needs a running Dask scheduler at the address shown",
     "run_restores.sh": "runs as root for about 8 minutes",
 }

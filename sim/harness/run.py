@@ -35,7 +35,7 @@ from sim.harness.sampler import PingLoop, Sampler, latency_stats
 from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, server_version
 from sim.harness.swap import DEFAULT_SWAP_DIR, SwapFile
 from sim.harness.typedfill import fill_groups
-from sim.physics.budget import memory_budget
+from sim.prepare import node_budget
 from sim.scenario import Scenario, load_scenario
 from sim.units import GIB
 
@@ -134,7 +134,7 @@ def plan_run(
     problems = unsupported(scenario)
     if problems:
         raise HarnessError(f"{scenario_file or scenario.name}: cannot run on the harness: " + "; ".join(problems))
-    budget = memory_budget(scenario.node)
+    budget = node_budget(scenario.node)
     memory = memory or meminfo()
     room = memory.get("MemAvailable", memory.get("MemTotal", 0)) - MACHINE_HEADROOM
     if budget.node_memory > room:

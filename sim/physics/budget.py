@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-from ..catalog import get_node_type
-
-if TYPE_CHECKING:  # an annotation only: the plan block (in the scenario) imports this module's constant
-    from ..scenario import Node
 
 
 @dataclass(frozen=True)
@@ -30,23 +24,18 @@ class MemoryBudget:
         return self.node_memory + self.swap
 
 
-def memory_budget(node: Node) -> MemoryBudget:
-    """Budget of a scenario's node.
+def memory_budget(node_memory: int, reserved_percent: float, reserved_bytes: int | None, swap: int) -> MemoryBudget:
+    """Budget of a node of ``node_memory`` bytes (its maxmemory, or a container's limit).
 
     ElastiCache reserves ``reserved-memory-percent`` of the node type's ``maxmemory`` (docs/elasticache.md
-    §1.1: cache.t3.micro 536870912 x 0.75 = the 402653184 INFO shows); a container is treated alike.
+    §1.1: cache.t3.micro 536870912 x 0.75 = the 402653184 INFO shows), or ``reserved-memory`` bytes when
+    given; a container is treated alike.
     """
-    if node.type:
-        memory = get_node_type(node.type).maxmemory_bytes
-    elif node.memory is not None:
-        memory = int(node.memory)
-    else:  # the Node model requires one of them
-        raise ValueError("node: give node.type or node.memory")
-    if node.reserved_memory is not None:
-        reserved = min(int(node.reserved_memory), memory)
+    if reserved_bytes is not None:
+        reserved = min(int(reserved_bytes), node_memory)
     else:
-        reserved = int(round(memory * node.reserved_percent / 100.0))
-    return MemoryBudget(node_memory=memory, reserved=reserved, swap=int(node.swap))
+        reserved = int(round(node_memory * reserved_percent / 100.0))
+    return MemoryBudget(node_memory=node_memory, reserved=reserved, swap=int(swap))
 
 
 MIN_DATA_GROWTH = 1.25

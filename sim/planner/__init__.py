@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the planner's machinery loads on first use, so `rbsim --help` starts at once
-    from ..batch import Runner
+    from ..batch.runner import Runner
     from ..scenario import Scenario
     from .headroom import Headroom
     from .search import Candidate, Planner, SearchResult
@@ -166,7 +166,7 @@ def _finite(value):
 
 def plan(path: str | Path, runner: Runner | None = None) -> PlanResult:
     """Plan the scenario file's backups under its ``plan:`` block (serially unless given a runner)."""
-    from ..batch import Runner
+    from ..batch.runner import Runner
     from .explain import reasons
     from .headroom import headroom
     from .search import Planner

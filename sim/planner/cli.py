@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 def run_plan_command(args) -> int:
     """Handler of ``rbsim plan``: 0 with a recommendation, 1 without one, 2 on bad input."""
-    from ..batch import Runner
+    from ..batch.runner import Runner
     from ..scenario import ScenarioError
     from . import plan
     from .render import render_plan

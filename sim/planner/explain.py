@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..catalog import get_node_type
+from ..elasticache.catalog import get_node_type
 from ..units import format_bytes
 from .headroom import count
 from .search import Candidate, SearchResult, WindowRisk

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from ..fieldpaths import with_value
+from ..batch.fieldpaths import with_value
 from .objectives import Violation
 from .variants import Config, Window, variant
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..catalog import UnknownNodeTypeError, get_node_type, load_catalog
+from ..elasticache.catalog import UnknownNodeTypeError, get_node_type, load_catalog
 from ..fieldtypes import Duration, Fraction, Size, TimeOfDay
 from ..physics.budget import MIN_DATA_GROWTH
 

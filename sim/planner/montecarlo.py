@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import distributions
-from ..fieldpaths import check_path, number_encoder, number_parser, with_value
+from ..batch import distributions
+from ..batch.fieldpaths import check_path, number_encoder, number_parser, with_value
 from .objectives import Violation
 from .spec import LOAD_FACTOR, Uncertainty
 

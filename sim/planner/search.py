@@ -19,10 +19,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..batch import Job, Runner
-from ..catalog import get_node_type
-from ..costs import MonthlyCost, monthly_cost
+from ..batch.runner import Job, Runner
 from ..dayload import DayLoad
+from ..elasticache.catalog import get_node_type
+from ..elasticache.costs import MonthlyCost, monthly_cost
 from ..prepare import day_load, prepare
 from ..scenario import Scenario, validate_scenario
 from ..units import format_bytes
@@ -37,7 +37,7 @@ PREFETCH_RUNS = 24
 """Configurations simulated together while no node type has met the objectives yet."""
 MC_CHECKS = 4
 """Early-stopping checks over a candidate's Monte-Carlo: runs go in quarters (100 runs: chunks of 25,
-enough to advance together in sim.lockstep), at least 10 at a time."""
+enough to advance together in sim.batch.lockstep), at least 10 at a time."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class Planner:
         """Simulate the configurations of the next node types in one batch (cached for the loop).
 
         Until one type meets the objectives, the next ones will be needed: one batch of them
-        advances together (sim.lockstep) instead of a few runs per node type on the engine.
+        advances together (sim.batch.lockstep) instead of a few runs per node type on the engine.
         """
         datas = []
         for node_type, reserved in types:

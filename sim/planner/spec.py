@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .. import distributions
-from ..fieldpaths import FieldPathError, check_path, number_parser
+from ..batch import distributions
+from ..batch.fieldpaths import FieldPathError, check_path, number_parser
 from ..inputs import Node, load_yaml, read_text, shown
 from ..scenario import Scenario, ScenarioError, _line, load_scenario
 from .model import Objectives, PlanSpec, Uncertainty

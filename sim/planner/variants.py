@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..batch.fieldpaths import with_value
 from ..dayload import DAY, DayLoad
-from ..fieldpaths import with_value
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def run_profile(args) -> int:
 
 def _profile(args) -> tuple[list[str], str]:
     """(report lines, scenario YAML) for the parsed arguments."""
-    from ..catalog import UnknownNodeTypeError
+    from ..elasticache.catalog import UnknownNodeTypeError
     from ..platform import PlatformError
     from .take import profile
 

@@ -58,7 +58,7 @@ def profile(
 
 
 def _take(source, name, node_type, memory, platform, window, sample_keys, sample_time, region, self_check):
-    from ..catalog import get_node_type
+    from ..elasticache.catalog import get_node_type
     from ..platform import load_platform
     from ..scenario import ScenarioError
     from . import writer

@@ -188,7 +188,7 @@ def platform_for(node_type: str | None) -> str | None:
 
 def node_type_matching(maxmemory: int) -> list[str]:
     """Catalog node types whose ``maxmemory`` equals ``maxmemory`` exactly."""
-    from ..catalog import load_catalog
+    from ..elasticache.catalog import load_catalog
 
     return [n.node_type for n in load_catalog().values() if n.maxmemory_bytes == maxmemory]
 
@@ -457,7 +457,7 @@ def elasticache_document(
     platform: str | None = None,
 ) -> Document:
     """The scenario of a :class:`sim.profiling.elasticache.ElastiCacheProfile` with a 24 h load profile."""
-    from ..catalog import UnknownNodeTypeError, get_node_type
+    from ..elasticache.catalog import UnknownNodeTypeError, get_node_type
     from . import ProfileError
 
     p = profile

@@ -15,8 +15,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..batch import Job, simulate_job
-from ..catalog import get_node_type
+from ..batch.runner import Job, simulate_job
+from ..elasticache.catalog import get_node_type
 from ..humanize import nice_round
 from ..planner import PlanResult
 from ..planner.objectives import describe, violations

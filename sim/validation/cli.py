@@ -111,7 +111,7 @@ def _validate(args) -> int:
     if args.out:
         check_out_dir(args.out)
     from ..platform import PlatformError, load_platform
-    from .errors import confusion, error_table, summary_table
+    from .errors import confusion, error_table, per_kind_table, summary_table
     from .predict import predict
     from .report import write_report
 
@@ -131,6 +131,10 @@ def _validate(args) -> int:
         print(f"== {name} records: {len(comparisons)}")
         table = summary_table(errors[name])
         print(table.drop(columns=["what"]).to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        kinds = per_kind_table(errors[name])
+        if len(kinds) > 1 or (len(kinds) and kinds["kind"].iloc[0] != "string"):
+            print("per data type (copy-on-write; peaks pinned at the limit apart):")
+            print(kinds.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         print("outcomes (rows measured, columns predicted):")
         print(confusion(comparisons).to_string())
         print()

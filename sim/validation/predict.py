@@ -35,12 +35,33 @@ def prediction_scenario(record: dict) -> Scenario:
     """
     load, fill = record["load"], record["fill"]
     writes = load.get("served_writes_per_sec_before") or load.get("target_writes_per_sec") or 0
-    overrides = {
+    overrides: dict = {
         "workload": {"writes_per_sec": f"{float(writes):.3f}/s", "reads_per_sec": f"{1 / PING_INTERVAL_S:.0f}/s"},
-        "dataset": {"key_size": f"{max(1, round(fill['key_name_bytes_mean']))}B"},
         "simulation": {"before": "1s", "after": "1s"},
     }
+    if not typed(record):  # typed groups carry their own key sizes
+        overrides["dataset"] = {"key_size": f"{max(1, round(fill['key_name_bytes_mean']))}B"}
     return parse_scenario(record["scenario_yaml"], source=record["id"], overrides=overrides)
+
+
+def typed(record: dict) -> bool:
+    """Whether the record's scenario describes its data as typed key groups."""
+    return bool((record.get("scenario") or {}).get("dataset", {}).get("groups"))
+
+
+def record_kind(record: dict) -> str:
+    """The data type that takes most of a record's writes (``string``, ``hash``, ...), or ``mixed`` when
+    none takes 70 %: the per-type split of the validation report."""
+    scenario = parse_scenario(record["scenario_yaml"], source=record["id"])
+    types = {g.name: g.type for g in scenario.key_groups()}
+    shares: dict[str, float] = {}
+    for entry in scenario.write_mix():
+        shares[types[entry.group]] = shares.get(types[entry.group], 0.0) + entry.share
+    kind, share = max(shares.items(), key=lambda kv: kv[1]) if shares else ("string", 1.0)
+    return kind if share >= MIXED_BELOW else "mixed"
+
+
+MIXED_BELOW = 0.7
 
 
 def predict(record: dict, platform: Platform) -> Comparison:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..figure import pyplot
-from .errors import METRICS, confusion, paging_table, summary_table
+from .errors import METRICS, confusion, paging_table, per_kind_table, summary_table
 from .predict import Comparison
 
 MIB = 1024**2
@@ -21,6 +21,14 @@ def write_report(groups: dict[str, list[Comparison]], errors: dict[str, pd.DataF
     for name, comparisons in groups.items():
         err = errors[name]
         lines += [f"## {name} records ({len(comparisons)})", "", _markdown(summary_table(err)), ""]
+        kinds = per_kind_table(err)
+        if len(kinds):
+            lines += [
+                "Per data type (the type taking most writes; peaks within 2 % of the container limit apart):",
+                "",
+                _markdown(kinds),
+                "",
+            ]
         lines += [
             "Outcome confusion (rows measured, columns predicted):",
             "",

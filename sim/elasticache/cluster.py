@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .keydist import Uniform, Zipf
-from .outcomes import OUTCOMES
-from .result import Result
-from .scenario import Cluster, Scenario, ShardWeights
+from ..keydist import Uniform, Zipf
+from ..outcomes import OUTCOMES
+from ..result import Result
+from ..scenario import Cluster, Scenario, ShardWeights
 
 
 def shard_weights(cluster: Cluster) -> np.ndarray:

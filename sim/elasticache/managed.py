@@ -6,7 +6,7 @@ cluster mode, retention of at most 35 days); this module adds what depends on th
 
 from __future__ import annotations
 
-from .units import format_duration
+from ..units import format_duration
 
 BACKUP_WINDOW_S = 3600
 """'The minimum length for the backup window is 60 minutes' (docs/elasticache.md §3.4, BKAUTO)."""

@@ -13,8 +13,8 @@ from functools import cache
 from importlib import resources
 from typing import TypeVar
 
-from .inputs import InputError
-from .units import GIB
+from ..inputs import InputError
+from ..units import GIB
 
 __all__ = ["NodeType", "UnknownNodeTypeError", "get_node_type", "load_catalog", "node_type_names"]
 
@@ -67,7 +67,7 @@ class UnknownNodeTypeError(InputError):
     def __str__(self) -> str:
         message = f"unknown node type {self.name!r}"
         if not self.suggestions:
-            return f"{message}; sim.catalog.node_type_names() lists the {len(_catalog())} known types"
+            return f"{message}; sim.elasticache.catalog.node_type_names() lists the {len(_catalog())} known types"
         quoted = [repr(s) for s in self.suggestions]
         choices = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
         return f"{message}; did you mean {choices}?"
@@ -115,7 +115,7 @@ def _parse_row(row: dict[str, str]) -> NodeType:
 
 @cache
 def _catalog() -> dict[str, NodeType]:
-    text = resources.files(__package__).joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    text = resources.files("sim").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
     reader = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
     if tuple(reader.fieldnames or ()) != COLUMNS:
         raise ValueError(f"{DATA_FILE}: columns are {reader.fieldnames}, expected {list(COLUMNS)}")

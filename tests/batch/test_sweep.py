@@ -5,9 +5,9 @@ import argparse
 import pandas as pd
 import pytest
 
-from sim import sweeps as sweep_mod
-from sim.batch import Runner
-from sim.sweeps import split_top_level, sweep
+from sim.batch import sweep as sweep_mod
+from sim.batch.runner import Runner
+from sim.batch.sweep import split_top_level, sweep
 
 TINY = """\
 name: tiny

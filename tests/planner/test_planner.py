@@ -5,8 +5,10 @@ import textwrap
 
 import pytest
 import yaml
+from helpers import REPO_ROOT
 
-from sim import batch, lockstep
+from sim.batch import lockstep
+from sim.batch import runner as batch
 from sim.dayload import DayLoad
 from sim.planner import plan
 from sim.planner.cli import run_plan_command
@@ -253,7 +255,7 @@ def test_data_headroom_is_the_same_whether_the_data_is_keys_and_value_size_or_ke
 
 
 def test_growing_keys_by_path_keeps_the_value_size_when_used_memory_is_given():
-    from sim.fieldpaths import with_value
+    from sim.batch.fieldpaths import with_value
 
     grown = with_value({"dataset": {"keys": "1M", "used_memory": "1GiB"}}, ("dataset", "keys"), 2_000_000)
     assert grown["dataset"] == {"keys": 2_000_000, "used_memory": f"{2 * 1024**3}B"}
@@ -290,9 +292,8 @@ def test_every_command_refuses_a_misspelled_plan_field(tmp_path):
     """The plan block is part of the scenario model: `rbsim run` names a typo in it as for any field."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = REPO_ROOT
     path = tmp_path / "typo.yaml"
     path.write_text(
         (root / "scenarios/comfortable.yaml").read_text()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from helpers import REPO_ROOT
 
 from sim.harness.cgroup import MemoryCgroup, find_rbsim_cgroups, memory_cgroup_available
 from sim.harness.cleanup import CleanupRegistry, owner_pid, pid_alive, sweep_leftovers
@@ -21,7 +22,7 @@ from sim.harness.server import DEFAULT_BINARY, RedisServer
 from sim.harness.swap import SwapError, SwapFile, active_swap_files
 
 MiB = 1 << 20
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 
 _why_not = memory_cgroup_available()
 if _why_not is None and not os.access(DEFAULT_BINARY, os.X_OK):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.cluster import shard_scenarios, shard_weights
+from sim.elasticache.cluster import shard_scenarios, shard_weights
 from sim.run import run
 from sim.scenario import ScenarioError, parse_scenario
 

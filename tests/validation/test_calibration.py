@@ -6,10 +6,10 @@ that profile again: a closed loop that does not depend on how noisy the real run
 """
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 
 from sim.harness.record import load_records
 from sim.platform import load_platform
@@ -17,7 +17,7 @@ from sim.validation.calibrate import calibrate, split
 from sim.validation.errors import confusion, error_table, summary_table
 from sim.validation.predict import predict
 
-RECORDS = Path(__file__).resolve().parent.parent / "reports" / "validation" / "records"
+RECORDS = REPO_ROOT / "reports" / "validation" / "records"
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from . import units
-from .inputs import InputError, shown
-from .scenario import Scenario, ScenarioError, validate_scenario
+from .. import units
+from ..inputs import InputError, shown
+from ..scenario import Scenario, ScenarioError, validate_scenario
 
 NOT_VARIABLE = {"plan", "name", "description"}
 """Top-level fields a sweep cannot vary: they do not change the simulation."""

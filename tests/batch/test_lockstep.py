@@ -1,4 +1,4 @@
-"""The batch path (:mod:`sim.lockstep`, used by sweeps and the planner) agrees with the SimPy engine."""
+"""The batch path (:mod:`sim.batch.lockstep`, used by sweeps and the planner) agrees with the SimPy engine."""
 
 import math
 
@@ -7,8 +7,8 @@ from helpers import BASE, scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import lockstep
-from sim.batch import Job, run_job, summaries
+from sim.batch import lockstep
+from sim.batch.runner import Job, run_job, summaries
 from sim.prepare import prepare
 from sim.run import finish, managed_source
 from sim.scenario import merge, validate_scenario

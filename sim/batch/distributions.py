@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from .inputs import shown
+from ..inputs import shown
 
 HELP = "use {range: [lo, hi]}, {normal: {mean: m, sd: s}}, {lognormal: {mean: m, sd: s}} or {choice: [a, b, ...]}"
 

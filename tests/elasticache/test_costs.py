@@ -2,8 +2,8 @@
 
 import pytest
 
-from sim.catalog import get_node_type
-from sim.costs import (
+from sim.elasticache.catalog import get_node_type
+from sim.elasticache.costs import (
     BACKUP_USD_PER_GB_MONTH,
     HOURS_PER_MONTH,
     backup_storage_usd_per_month,

@@ -1,4 +1,4 @@
-"""Tests for the ElastiCache node-type catalog (sim/data/node_types.csv and sim.catalog)."""
+"""Tests for the ElastiCache node-type catalog (sim/data/node_types.csv and sim.elasticache.catalog)."""
 
 import csv
 import dataclasses
@@ -9,7 +9,14 @@ from importlib import resources
 
 import pytest
 
-from sim.catalog import COLUMNS, NodeType, UnknownNodeTypeError, get_node_type, load_catalog, node_type_names
+from sim.elasticache.catalog import (
+    COLUMNS,
+    NodeType,
+    UnknownNodeTypeError,
+    get_node_type,
+    load_catalog,
+    node_type_names,
+)
 
 # Rows per family, counted by hand from the "| cache." rows of the research notes' tables (docs/elasticache.md):
 # section 1.2, the Redis OSS table, has 91 rows and section 1.3, the Valkey-only table, 21 (m8g, r8g, c8gn, 7 each).

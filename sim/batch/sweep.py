@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import EXIT_BAD_INPUT
-from .inputs import InputError, YamlError, cut, load_yaml, load_yaml_file, shown
-from .outputs import check_out_file, write_atomic
+from ..errors import EXIT_BAD_INPUT
+from ..inputs import InputError, YamlError, cut, load_yaml, load_yaml_file, shown
+from ..outputs import check_out_file, write_atomic
 
 if TYPE_CHECKING:  # numpy, pandas and pydantic load when a sweep runs, not for `rbsim --help`
     import pandas as pd
 
-    from .batch import Runner
+    from .runner import Runner
 
 NEEDS_RUNS = "--sample needs --runs N (how many random runs)"
 MAX_RUNS = 10_000_000
@@ -81,8 +81,8 @@ def _column_value(value: Any) -> Any:
 
 def grid_variants(base: dict, specs: list[str], source: str) -> list[dict[tuple[str, ...], tuple[Any, Any]]]:
     """Cartesian product of ``--grid`` options: per run, path → (value written, value as parsed)."""
+    from ..scenario import validate_scenario
     from .fieldpaths import read_value, with_value
-    from .scenario import validate_scenario
 
     axes = []
     for spec in specs:
@@ -104,9 +104,9 @@ def sample_variants(
     """``runs`` random draws of the ``--sample`` options: per run, path → (value written, value drawn)."""
     import numpy as np
 
+    from ..scenario import ScenarioError, validate_scenario
     from . import distributions
     from .fieldpaths import number_encoder, number_parser, with_value
-    from .scenario import ScenarioError, validate_scenario
 
     rng = np.random.default_rng(seed)
     columns = []
@@ -148,9 +148,9 @@ def sweep(
     """Simulate every variant of the scenario file and return one row per run."""
     import pandas as pd
 
-    from .batch import Job, Runner
+    from ..scenario import load_scenario
     from .fieldpaths import with_value
-    from .scenario import load_scenario
+    from .runner import Job, Runner
 
     if bool(grids) == bool(samples):
         raise SweepSpecError(
@@ -291,7 +291,7 @@ def run_sweep_command(args) -> int:
 
 
 def _runner(args) -> Runner:
-    from .batch import Runner
+    from .runner import Runner
 
     if args.scheduler is None:
         return Runner(workers=args.workers, chunk_size=args.chunk_size, progress=not args.quiet)

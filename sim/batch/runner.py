@@ -3,7 +3,7 @@
 Sweeps and the planner hand over scenario mappings (plain dicts, cheap to ship) and get one
 summary dict back per variant, in order. A variant the simulator cannot run (an odd combination,
 an invalid value) comes back as ``{"error": "..."}`` instead of stopping the batch. Each chunk's
-fork backups advance together (:mod:`sim.lockstep`); clusters, forkless saves and old engines run
+fork backups advance together (:mod:`sim.batch.lockstep`); clusters, forkless saves and old engines run
 one by one on the SimPy engine.
 """
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .result import Result
-from .run import run as _run
-from .scenario import validate_scenario
+from ..result import Result
+from ..run import run as _run
+from ..scenario import validate_scenario
 
 CHUNK = 100
 """Runs advanced together in one process (and the most shipped to a worker at once)."""
@@ -57,9 +57,9 @@ def run_chunk(jobs: Sequence[Job]) -> list[dict]:
 
 def summaries(jobs: Sequence[Job]) -> list[dict]:
     """Summaries of the jobs, in order: fork backups advanced together, the rest on the engine."""
+    from ..prepare import prepare
+    from ..run import finish, managed_source
     from . import lockstep
-    from .prepare import prepare
-    from .run import finish, managed_source
 
     out: dict[int, dict] = {}  # job index -> its summary
     together: dict[bool, list] = {False: [], True: []}  # by popularity width: uniform/hot set, Zipf
@@ -172,7 +172,7 @@ class Runner:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # safe beside threads (Dask, tqdm)
-            context.set_forkserver_preload(["sim.batch"])
+            context.set_forkserver_preload(["sim.batch.runner"])
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         return self._pool
 

@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 
 from sim.harness.cgroup import find_rbsim_cgroups
 from sim.harness.cleanup import PARENT_FLAG, WORKER_MODULES, owner_pid, sweep_leftovers
 from sim.harness.run import check_environment
 from sim.harness.server import DEFAULT_BINARY
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 _why_not = check_environment(DEFAULT_BINARY)
 
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dayload import DAY
-from .engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, NO_PROGRESS, SAVE_STEP_LIMIT, STEPS_PER_SAVE, STEPS_PER_STEADY
-from .physics import oom
-from .prepare import Prepared
-from .result import Result, RunRecord, request_stalls, summarize
+from ..dayload import DAY
+from ..engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, NO_PROGRESS, SAVE_STEP_LIMIT, STEPS_PER_SAVE, STEPS_PER_STEADY
+from ..physics import oom
+from ..prepare import Prepared
+from ..result import Result, RunRecord, request_stalls, summarize
 
 STEADY, FORK, SAVE, AFTER, FAILED, LOST, DONE = range(7)
 PHASES = ("steady", "fork", "save", "after", "failed", "lost")
