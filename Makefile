@@ -37,12 +37,13 @@ $(VENV)/.rbsim-test-installed: pyproject.toml $(VENV)/.rbsim-installed
 	$(BIN)/python -m pip install --quiet -e '.[test,parquet,aws]'
 	touch $@
 
-## system packages: Debian's redis-server for the harness tests, chromium to check the HTML report renders
+## system packages: Debian's redis-server for the harness tests, chromium to check the HTML report renders,
+## podman and runc for the harness's container backend (--backend podman; ~15 s more on a fresh machine)
 system-deps:
-	@{ command -v redis-server && command -v chromium; } >/dev/null 2>&1 || { \
+	@{ command -v redis-server && command -v chromium && command -v podman && command -v runc; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends redis-server chromium; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends redis-server chromium podman runc; }
 
 ## make bench: the speed figures (CLI start, sweep rate locally and on Dask, planner, simulation per scenario)
 bench: install

@@ -6,7 +6,7 @@ The public API, for notebooks and scripts::
 
     scenario = sim.load_scenario("scenarios/orders-cache.yaml")
     result = sim.simulate(scenario)          # the full pipeline of `rbsim run`
-    print(result["outcome"], result.summary["peak_memory_bytes"])
+    print(result.summary.outcome, result.summary.peak_memory_bytes)  # or result["outcome"]
 
 Names load on first use (PEP 562), so ``import sim`` (and ``rbsim --help``) stays fast:
 numpy, pandas and pydantic load when a scenario is first read or simulated.

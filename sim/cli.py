@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -100,9 +99,9 @@ def _outcomes(text: str) -> tuple[str, ...]:
 
 def _run(args) -> int:
     from .outputs import check_out_dir, safe_stem, unique_stems
-    from .result import finite
     from .run import run as run_scenario
     from .scenario import load_scenario
+    from .summary import to_json
 
     scenarios = [(path, load_scenario(path)) for path in args.files]  # validate all before running any
     out = check_out_dir(args.out) if args.out else None  # and the output folder: nothing simulated is lost
@@ -123,7 +122,7 @@ def _run(args) -> int:
         if not args.json:
             print(render_summary(result, path))
     if args.json:
-        print(json.dumps([finite(r.summary) for r in results], indent=2, default=float))
+        print(to_json([r.summary for r in results]))
     hit = sorted({o for r in results for o in outcomes_of(r)} & set(args.fail_on))
     if hit:
         print(
@@ -136,7 +135,7 @@ def _run(args) -> int:
 
 def outcomes_of(result: Result) -> set[str]:
     """The run's outcome and, for a cluster, every shard's."""
-    return {result["outcome"]} | {s["outcome"] for s in result.summary.get("shards") or []}
+    return {result.summary.outcome} | {s.outcome for s in result.summary.shards or ()}
 
 
 def _need_parquet() -> None:
@@ -153,13 +152,14 @@ def _need_parquet() -> None:
 def _write_outputs(result: Result, out: Path, stem: str, fmt: str) -> None:
     from .outputs import write_atomic
     from .plot import plot_memory
+    from .summary import to_json
 
     timeline = out / f"{stem}.timeline.{fmt}"
     if fmt == "parquet":
         write_atomic(timeline, lambda tmp: result.timeline.to_parquet(tmp, index=False))
     else:
         write_atomic(timeline, lambda tmp: result.timeline.to_csv(tmp, index=False))
-    write_atomic(out / f"{stem}.json", lambda tmp: tmp.write_text(result.to_json() + "\n"))
+    write_atomic(out / f"{stem}.json", lambda tmp: tmp.write_text(to_json(result.summary) + "\n"))
     write_atomic(out / f"{stem}.png", lambda tmp: plot_memory(result, tmp))
 
 
@@ -179,72 +179,65 @@ def render_summary(result: Result, path: str = "") -> str:
     r = result.summary
     b, d, ms = humanize.size, units.format_duration, humanize.latency
     calibrated = (
-        "calibrated on harness runs" if r["platform_calibrated"] else "published figures, not checked by harness runs"
+        "calibrated on harness runs" if r.platform_calibrated else "published figures, not checked by harness runs"
     )
-    outcome = f"{r['outcome'].upper()}: {OUTCOME_TEXT[r['outcome']]}"
-    if r["oom_victim"]:
-        outcome += f" ({r['oom_consequence']})"
+    outcome = f"{r.outcome.upper()}: {OUTCOME_TEXT[r.outcome]}"
+    if r.oom_victim:
+        outcome += f" ({r.oom_consequence})"
     rows = [
         ("outcome", outcome),
-        ("method", f"{r['method']} from the {r['backup_source']} ({r['engine_build']} build)"),
-        ("fork stall", d(r["fork_stall_s"])),
-        ("save duration", d(r["save_duration_s"]) if r["save_duration_s"] is not None else "did not finish"),
-        ("copy-on-write peak", b(r["cow_peak_bytes"])),
+        ("method", f"{r.method} from the {r.backup_source} ({r.engine_build} build)"),
+        ("fork stall", d(r.fork_stall_s)),
+        ("save duration", d(r.save_duration_s) if r.save_duration_s is not None else "did not finish"),
+        ("copy-on-write peak", b(r.cow_peak_bytes)),
         (
             "peak memory",
-            f"{b(r['peak_memory_bytes'])} of {b(r['memory_limit_bytes'])} node memory "
-            f"(headroom {b(r['headroom_bytes'])})",
+            f"{b(r.peak_memory_bytes)} of {b(r.memory_limit_bytes)} node memory (headroom {b(r.headroom_bytes)})",
         ),
         (
             "data limit",
-            f"maxmemory {b(r['maxmemory_bytes'])}, reserved {b(r['reserved_memory_bytes'])}; "
-            f"dataset used_memory {b(r['used_memory_bytes'])} (can grow x{r['data_growth_to_maxmemory']:.2f})",
+            f"maxmemory {b(r.maxmemory_bytes)}, reserved {b(r.reserved_memory_bytes)}; "
+            f"dataset used_memory {b(r.used_memory_bytes)} (can grow x{r.data_growth_to_maxmemory:.2f})",
         ),
-        ("swap peak", f"{b(r['swap_peak_bytes'])} of {b(r['swap_limit_bytes'])} allowed"),
+        ("swap peak", f"{b(r.swap_peak_bytes)} of {b(r.swap_limit_bytes)} allowed"),
         (
             "load",
-            f"{humanize.per_second(r['offered_load_per_sec'])} offered, one node serves "
-            f"~{humanize.per_second(r['throughput_ceiling_per_sec'])}",
+            f"{humanize.per_second(r.offered_load_per_sec)} offered, one node serves "
+            f"~{humanize.per_second(r.throughput_ceiling_per_sec)}",
         ),
         (
             "max latency",
-            f"{ms(r['max_latency_ms'])} (mean before the backup {ms(r['baseline_latency_ms'])})"
-            + (" at the primary, which does not fork" if r["backup_source"] == "replica" else ""),
+            f"{ms(r.max_latency_ms)} (mean before the backup {ms(r.baseline_latency_ms)})"
+            + (" at the primary, which does not fork" if r.backup_source == "replica" else ""),
         ),
-        ("latency before", f"p50 {ms(r['p50_latency_before_ms'])}, p99 {ms(r['p99_latency_before_ms'])}"),
+        ("latency before", f"p50 {ms(r.p50_latency_before_ms)}, p99 {ms(r.p99_latency_before_ms)}"),
         (
             "latency in backup",
-            f"p50 {ms(r['p50_latency_ms'])}, p99 {ms(r['p99_latency_ms'])}, p99.9 {ms(r['p999_latency_ms'])}",
+            f"p50 {ms(r.p50_latency_ms)}, p99 {ms(r.p99_latency_ms)}, p99.9 {ms(r.p999_latency_ms)}",
         ),
     ]
-    if not _finite_number(
-        r["p50_latency_ms"]
-    ):  # no request met the backup: it never started (OOM first) or nothing was sent
+    if not math.isfinite(r.p50_latency_ms):  # no request met the backup: it never started (OOM) or none was sent
         rows[-1] = ("latency in backup", "no requests during a backup")
-    if r["method"] == "forkless":
-        rows.append(("writes delayed", f"{r['writes_delayed']:,.0f}"))
-    if r["failure"]:
-        rows.append(("failure", r["failure"]))
-    if r["oom_assumption"]:
-        rows.append(("OOM victim rule", r["oom_assumption"]))
-    if r["backup_source"] == "replica":
-        rows.append(("replica lag", d(r["replica_lag_s"])))
-    if r.get("cluster"):
-        c = r["cluster"]
-        rows.append(("cluster", f"{c['shards']} shards, worst {r['worst_shard']}, {c['shards_failing']} not ok"))
-    rows.append(("RDB size", b(r["rdb_bytes"])))
-    rows += restore_rows(r)
+    if r.method == "forkless":
+        rows.append(("writes delayed", f"{r.writes_delayed:,.0f}"))
+    if r.failure:
+        rows.append(("failure", r.failure))
+    if r.oom_assumption:
+        rows.append(("OOM victim rule", r.oom_assumption))
+    if r.backup_source == "replica":
+        rows.append(("replica lag", d(r.replica_lag_s)))
+    if r.cluster is not None:
+        c = r.cluster
+        rows.append(("cluster", f"{c.shards} shards, worst {r.worst_shard}, {c.shards_failing} not ok"))
+    rows.append(("RDB size", b(r.rdb_bytes)))
+    rows += restore_rows(r.restore)
     width = max(len(k) for k, _ in rows)
-    head = f"{r['scenario']}" + (f"  [{path}]" if path else "")
-    lines = [head, f"  platform {r['platform']} ({calibrated})"]
+    head = f"{r.scenario}" + (f"  [{path}]" if path else "")
+    lines = [head, f"  platform {r.platform} ({calibrated})"]
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
-    lines += [f"  unvalidated: {u}" for u in r["unvalidated"] if not u.startswith("platform ")]
-    lines += [f"  warning: {w}" for w in r["warnings"]]
+    lines += [f"  unvalidated: {u}" for u in r.unvalidated if not u.startswith("platform ")]
+    lines += [f"  warning: {w}" for w in r.warnings]
     return "\n".join(lines) + "\n"
-
-
-def _finite_number(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _catalog(args) -> int:

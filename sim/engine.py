@@ -25,6 +25,7 @@ from .physics.changelog import command_bytes
 from .prepare import Prepared, prepare
 from .result import Result, RunRecord, request_stalls, summarize
 from .scenario import Scenario
+from .summary import Event
 
 STEPS_PER_SAVE = 400
 MAX_STEPS_PER_SAVE = 4 * STEPS_PER_SAVE
@@ -92,7 +93,7 @@ class BackupSimulation:
         self._node_memory, self._hard_limit = p.budget.node_memory, p.budget.hard_limit
         self._command_bytes = command_bytes(p.key_size, p.value_size) if p.old_engine else 0.0
         self._big_values = p.value_size > prof.forkless.clone_max_value
-        self.events: list[tuple[float, str]] = []
+        self.events: list[Event] = []
         self.over_limit = self.env.event()
         self.oom_victim: str | None = None
         self.oom_choice: oom.Choice | None = None
@@ -124,7 +125,7 @@ class BackupSimulation:
         yield self.over_limit
         victim = self._oom_victim()
         self.oom_victim = victim
-        self.events.append((self.env.now, f"OOM kills the {victim}"))
+        self.events.append(Event(self.env.now, f"OOM kills the {victim}"))
         if victim == "child":
             self.state = replace(self.state, child_alive=False, phase="failed")
         else:
@@ -136,7 +137,7 @@ class BackupSimulation:
     def _fork(self):
         p = self.p
         self.backup_started_at = self.env.now
-        self.events.append((self.env.now, "fork"))
+        self.events.append(Event(self.env.now, "fork"))
         self.state = replace(self.state, phase="fork", child_alive=True, stall_left=p.fork_stall_s)
         self._record()
         yield from self._run("fork", p.fork_stall_s)
@@ -145,7 +146,7 @@ class BackupSimulation:
     def _save(self):
         if self.backup_started_at is None:
             self.backup_started_at = self.env.now
-            self.events.append((self.env.now, "forkless save"))
+            self.events.append(Event(self.env.now, "forkless save"))
         self.state = replace(self.state, phase="save", child_alive=True)
         nominal = max(MIN_STEP_S, self.p.save_s / STEPS_PER_SAVE)
         steps = 0
@@ -155,13 +156,13 @@ class BackupSimulation:
             steps += 1
             if steps >= SAVE_STEP_LIMIT and self.failure is None:
                 self.failure = NO_PROGRESS
-                self.events.append((self.env.now, "the save makes no progress: backup fails"))
+                self.events.append(Event(self.env.now, "the save makes no progress: backup fails"))
             if self.failure:
                 self.state = replace(self.state, child_alive=False, phase="failed")
                 self._record()
                 return
         self.save_ended_at = self.env.now
-        self.events.append((self.env.now, "save done"))
+        self.events.append(Event(self.env.now, "save done"))
         self.state = replace(self.state, phase="after", child_alive=False, change_log=0.0)
         self._record()
 
@@ -283,7 +284,7 @@ class BackupSimulation:
         """Before 2.8.22 the backup fails once its change log overflows the output buffer."""
         if self.failure is None and self.state.change_log > self.p.output_buffer_limit:
             self.failure = "change log exceeded the client output buffer limit"
-            self.events.append((self.env.now, "output buffer overflow: backup fails"))
+            self.events.append(Event(self.env.now, "output buffer overflow: backup fails"))
 
     def _time_to_finish(self, s: NodeState, dt: float) -> float:
         """Time until the save completes at the current pace (at most ``dt``)."""

@@ -24,27 +24,26 @@ def plot_memory(result: Result, path: str | Path | None = None):
         colors=("#4c72b0", "#dd8452", "#937860", "#cccccc"),
         alpha=0.85,
     )
-    mem.axhline(result["memory_limit_bytes"] / GIB, color="crimson", lw=1.5, label="node memory")
-    mem.axhline(result["maxmemory_bytes"] / GIB, color="gray", lw=1, ls="--", label="maxmemory (data limit)")
-    if result["swap_limit_bytes"]:
+    s = result.summary
+    mem.axhline(s.memory_limit_bytes / GIB, color="crimson", lw=1.5, label="node memory")
+    mem.axhline(s.maxmemory_bytes / GIB, color="gray", lw=1, ls="--", label="maxmemory (data limit)")
+    if s.swap_limit_bytes:
         mem.axhline(
-            (result["memory_limit_bytes"] + result["swap_limit_bytes"]) / GIB,
+            (s.memory_limit_bytes + s.swap_limit_bytes) / GIB,
             color="black",
             lw=1,
             ls=":",
             label="memory + swap",
         )
-    for when, what in result.events:
-        mem.axvline(when, color="black", lw=0.6, alpha=0.4)
-        mem.annotate(what, (when, mem.get_ylim()[1]), rotation=90, va="top", ha="right", fontsize=7)
-    if result["oom_victim"]:  # the run ends in a kill: mark it where demand met memory + swap
-        x = next(when for when, what in result.events if what.startswith("OOM kills"))
+    for event in result.events:
+        mem.axvline(event.time_s, color="black", lw=0.6, alpha=0.4)
+        mem.annotate(event.what, (event.time_s, mem.get_ylim()[1]), rotation=90, va="top", ha="right", fontsize=7)
+    if s.oom_victim:  # the run ends in a kill: mark it where demand met memory + swap
+        x = next(e.time_s for e in result.events if e.what.startswith("OOM kills"))
         y = float(tl.loc[tl["time_s"] <= x + 1e-9, "demand_bytes"].max()) / GIB
-        mem.plot([x], [y], marker="X", ms=11, color="crimson", mec="black", label=f"OOM kill ({result['oom_victim']})")
+        mem.plot([x], [y], marker="X", ms=11, color="crimson", mec="black", label=f"OOM kill ({s.oom_victim})")
     mem.set_ylabel("GiB")
-    mem.set_title(
-        f"{result['scenario']}: {result['outcome']} ({result['method']} backup from {result['backup_source']})"
-    )
+    mem.set_title(f"{s.scenario}: {s.outcome} ({s.method} backup from {s.backup_source})")
     mem.legend(loc="lower right", fontsize=7)
     lat.plot(t, tl["latency_ms"], color="#55a868")
     lat.set_ylabel("wait (ms)")

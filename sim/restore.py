@@ -25,6 +25,7 @@ from .platform import Platform, RestoreCost, load_platform
 from .prepare import SMALL_PAGE, Prepared, node_budget
 from .rdb_versions import load_refusal, rdb_version_written
 from .scenario import Cluster, Engine, Node, Restore, Scenario
+from .summary import RestoreShard, RestoreSummary
 from .units import format_bytes, format_duration
 
 RESTORE_OUTCOMES = ("ok", "sync-fails", "sync-oom", "over-maxmemory", "oom", "unreadable-rdb", "unsupported-node")
@@ -70,8 +71,9 @@ def shard_restore(
     allocator: str,
     replicas: int,
     writes_per_sec: float,
-) -> dict:
-    """Load time, memory and replica sync of one target shard holding ``share`` of the backup."""
+    slots: int,
+) -> RestoreShard:
+    """Load time, memory and replica sync of one target shard holding ``share`` of the backup (``slots`` hash slots)."""
     s, platform = p.scenario, p.platform
     keys = max(1, round(p.keys * share))
     used = layout_mod.used_memory(keys, p.key_size, p.value_size, allocator)
@@ -89,18 +91,7 @@ def shard_restore(
         cost.first_touch_us_per_page,
     )
     peak = phys.peak_load_memory(rss, cost.peak_extra)
-    out = {
-        "keys": keys,
-        "used_memory_bytes": used,
-        "rss_bytes": rss,
-        "rdb_bytes": rdb,
-        "load_s": load_s,
-        "peak_memory_bytes": peak,
-        "fits": phys.fits(used, budget.maxmemory) and peak <= budget.node_memory,
-        "replica_sync_s": None,
-        "sync_peak_memory_bytes": None,
-        "sync_buffer_bytes": None,
-    }
+    sync_s = sync_peak = sync_buffer = None
     if replicas:
         fork_s = fork_stall_seconds(rss, platform.fork.base_ms, platform.fork.ms_per_gib)
         save = platform.save
@@ -126,13 +117,24 @@ def shard_restore(
         )
         cow_peak = max(float(cow.cow_bytes(writes * x, x)) for x in (0.0, 0.25, 0.5, 0.75, 1.0))
         sync_s = phys.full_sync_seconds(fork_s, save_s, transfer_s, load_s)
-        out["replica_sync_s"] = sync_s
-        out["sync_peak_memory_bytes"] = rss + cow_peak + page_table_bytes(rss)
-        out["sync_buffer_bytes"] = writes_per_sec * share * sync_s * command_bytes(p.key_size, p.value_size)
-    return out
+        sync_peak = rss + cow_peak + page_table_bytes(rss)
+        sync_buffer = writes_per_sec * share * sync_s * command_bytes(p.key_size, p.value_size)
+    return RestoreShard(
+        keys=keys,
+        used_memory_bytes=used,
+        rss_bytes=rss,
+        rdb_bytes=rdb,
+        load_s=load_s,
+        peak_memory_bytes=peak,
+        fits=phys.fits(used, budget.maxmemory) and peak <= budget.node_memory,
+        replica_sync_s=sync_s,
+        sync_peak_memory_bytes=sync_peak,
+        sync_buffer_bytes=sync_buffer,
+        slots=slots,
+    )
 
 
-def restore_fields(p: Prepared) -> dict:
+def restore_fields(p: Prepared) -> RestoreSummary:
     """The ``restore_*`` summary fields of a prepared scenario with a ``restore:`` block."""
     s, r = p.scenario, p.scenario.restore
     if r is None:
@@ -147,30 +149,28 @@ def restore_fields(p: Prepared) -> dict:
     blocked = _blocked(s, r, engine, rdb_version)
     weights = shard_weights(Cluster(shards=r.shards, skew=r.skew))
     writes = s.workload.writes_per_sec if r.writes_per_sec is None else r.writes_per_sec
-    shards = [shard_restore(p, float(w), budget, cost, engine.allocator, r.replicas, writes) for w in weights]
-    slots = phys.slots_per_shard(r.shards)
-    for shard, n in zip(shards, slots, strict=True):
-        shard["slots"] = n
-    worst = max(shards, key=lambda x: (x["used_memory_bytes"], x["load_s"]))
-    syncs = [x["replica_sync_s"] for x in shards if x["replica_sync_s"] is not None]
-    sync_peak = max(
-        (x["sync_peak_memory_bytes"] for x in shards if x["sync_peak_memory_bytes"] is not None), default=None
-    )
-    buffered = max((x["sync_buffer_bytes"] for x in shards if x["sync_buffer_bytes"] is not None), default=None)
+    shards = [
+        shard_restore(p, float(w), budget, cost, engine.allocator, r.replicas, writes, n)
+        for w, n in zip(weights, phys.slots_per_shard(r.shards), strict=True)
+    ]
+    worst = max(shards, key=lambda x: (x.used_memory_bytes, x.load_s))
+    syncs = [x.replica_sync_s for x in shards if x.replica_sync_s is not None]
+    sync_peak = max((x.sync_peak_memory_bytes for x in shards if x.sync_peak_memory_bytes is not None), default=None)
+    buffered = max((x.sync_buffer_bytes for x in shards if x.sync_buffer_bytes is not None), default=None)
     catalog_limit = get_node_type(r.node_type).replica_output_buffer_limit_bytes if r.node_type else None
     cob_limit = output_buffer_limit(catalog_limit, budget.node_memory)
     if blocked:
         outcome, messages = blocked[0], messages + [blocked[1]]
-    elif worst["peak_memory_bytes"] > budget.node_memory:
+    elif worst.peak_memory_bytes > budget.node_memory:
         outcome = "oom"
         messages.append(
-            f"loading needs {format_bytes(worst['peak_memory_bytes'])} but the node has "
+            f"loading needs {format_bytes(worst.peak_memory_bytes)} but the node has "
             f"{format_bytes(budget.node_memory)}: the kernel kills the server while it loads"
         )
-    elif worst["used_memory_bytes"] > budget.maxmemory:
+    elif worst.used_memory_bytes > budget.maxmemory:
         outcome = "over-maxmemory"
         messages.append(
-            f"the data ({format_bytes(worst['used_memory_bytes'])} used_memory per node) exceeds "
+            f"the data ({format_bytes(worst.used_memory_bytes)} used_memory per node) exceeds "
             f"maxmemory {format_bytes(budget.maxmemory)} (node memory minus reserved): choose a larger "
             f"node type{', more shards' if r.shards > 1 or r.node_type else ''} or a smaller reserve"
         )
@@ -189,28 +189,28 @@ def restore_fields(p: Prepared) -> dict:
         )
     else:
         outcome = "ok"
-    load_s = max(x["load_s"] for x in shards)
+    load_s = max(x.load_s for x in shards)
     sync_s = max(syncs) if syncs else None
-    return {
-        "restore_outcome": outcome,
-        "restore_fits": outcome in ("ok", "sync-oom", "sync-fails"),
-        "restore_load_s": load_s,
-        "restore_peak_memory_bytes": worst["peak_memory_bytes"],
-        "replica_sync_s": sync_s,
-        "restore_ready_s": load_s + (sync_s or 0.0),
-        "restore_used_memory_bytes": worst["used_memory_bytes"],
-        "restore_maxmemory_bytes": budget.maxmemory,
-        "restore_node_memory_bytes": budget.node_memory,
-        "restore_node_type": r.node_type,
-        "restore_engine": f"{engine.name} {engine.version}",
-        "restore_rdb_version": rdb_version,
-        "restore_shards": shards,
-        "restore_sync_peak_memory_bytes": sync_peak,
-        "restore_sync_buffer_bytes": buffered,
-        "restore_output_buffer_limit_bytes": cob_limit,
-        "restore_costs_calibrated": own and p.platform.calibration is not None,
-        "restore_messages": messages,
-    }
+    return RestoreSummary(
+        restore_outcome=outcome,
+        restore_fits=outcome in ("ok", "sync-oom", "sync-fails"),
+        restore_load_s=load_s,
+        restore_peak_memory_bytes=worst.peak_memory_bytes,
+        replica_sync_s=sync_s,
+        restore_ready_s=load_s + (sync_s or 0.0),
+        restore_used_memory_bytes=worst.used_memory_bytes,
+        restore_maxmemory_bytes=budget.maxmemory,
+        restore_node_memory_bytes=budget.node_memory,
+        restore_node_type=r.node_type,
+        restore_engine=f"{engine.name} {engine.version}",
+        restore_rdb_version=rdb_version,
+        restore_shards=tuple(shards),
+        restore_sync_peak_memory_bytes=sync_peak,
+        restore_sync_buffer_bytes=buffered,
+        restore_output_buffer_limit_bytes=cob_limit,
+        restore_costs_calibrated=own and p.platform.calibration is not None,
+        restore_messages=tuple(messages),
+    )
 
 
 def _blocked(s: Scenario, r: Restore, engine: Engine, rdb_version: int) -> tuple[str, str] | None:
@@ -233,40 +233,40 @@ def _blocked(s: Scenario, r: Restore, engine: Engine, rdb_version: int) -> tuple
     return None
 
 
-def restore_rows(r: dict) -> list[tuple[str, str]]:
-    """Rows of the run table for the restore fields (empty without a restore block)."""
-    if "restore_outcome" not in r:
+def restore_rows(r: RestoreSummary | None) -> list[tuple[str, str]]:
+    """Rows of the run table for the restore figures (empty without a restore block)."""
+    if r is None:
         return []
     b, d = format_bytes, format_duration
-    target = r["restore_node_type"] or f"{b(r['restore_node_memory_bytes'])} node"
-    shards = len(r["restore_shards"])
+    target = r.restore_node_type or f"{b(r.restore_node_memory_bytes)} node"
+    shards = len(r.restore_shards)
     rows = [
         (
             "restore",
-            f"{r['restore_outcome'].upper()} onto {target} ({r['restore_engine']}, RDB format "
-            f"{r['restore_rdb_version']}{f', {shards} shards' if shards > 1 else ''})",
+            f"{r.restore_outcome.upper()} onto {target} ({r.restore_engine}, RDB format "
+            f"{r.restore_rdb_version}{f', {shards} shards' if shards > 1 else ''})",
         ),
         (
             "restore load",
-            f"{d(r['restore_load_s'])} unavailable while loading; peak {b(r['restore_peak_memory_bytes'])}, "
-            f"data {b(r['restore_used_memory_bytes'])} of maxmemory {b(r['restore_maxmemory_bytes'])}",
+            f"{d(r.restore_load_s)} unavailable while loading; peak {b(r.restore_peak_memory_bytes)}, "
+            f"data {b(r.restore_used_memory_bytes)} of maxmemory {b(r.restore_maxmemory_bytes)}",
         ),
     ]
-    if r["replica_sync_s"] is not None:
+    if r.replica_sync_s is not None and r.restore_sync_peak_memory_bytes is not None:
         rows.append(
             (
                 "replica sync",
-                f"{d(r['replica_sync_s'])} (new primary peaks at "
-                f"{b(r['restore_sync_peak_memory_bytes'])}); all in sync after {d(r['restore_ready_s'])}",
+                f"{d(r.replica_sync_s)} (new primary peaks at "
+                f"{b(r.restore_sync_peak_memory_bytes)}); all in sync after {d(r.restore_ready_s)}",
             )
         )
-    if not r["restore_costs_calibrated"]:
+    if not r.restore_costs_calibrated:
         rows.append(("restore costs", "not checked by harness runs on this platform"))
-    rows += [("restore note", m) for m in r["restore_messages"]]
+    rows += [("restore note", m) for m in r.restore_messages]
     return rows
 
 
-def smallest_target(p: Prepared, node_types: list[str]) -> tuple[str, dict] | None:
+def smallest_target(p: Prepared, node_types: list[str]) -> tuple[str, RestoreSummary] | None:
     """The node type with the least memory among ``node_types`` that the backup restores onto (outcome ok),
     with its restore fields; None when none does. Uses the ``restore:`` block's reserve, else 25 %."""
     r = p.scenario.restore
@@ -275,6 +275,6 @@ def smallest_target(p: Prepared, node_types: list[str]) -> tuple[str, dict] | No
     for name in sorted(node_types, key=lambda n: get_node_type(n).maxmemory_bytes):
         target = r.model_copy(update={"node_type": name, "memory": None})
         fields = restore_fields(replace(p, scenario=p.scenario.model_copy(update={"restore": target})))
-        if fields["restore_outcome"] == "ok":
+        if fields.restore_outcome == "ok":
             return name, fields
     return None

@@ -1,10 +1,9 @@
-"""The result of one simulated backup: a flat summary and a timeline DataFrame."""
+"""The result of one simulated backup: its Summary record (sim.summary), events and timeline DataFrame."""
 
 from __future__ import annotations
 
-import json
 import math
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -13,6 +12,7 @@ from .elasticache.flavor import ELASTICACHE
 from .physics import latency, oom
 from .physics.budget import MIN_DATA_GROWTH
 from .physics.forkless import SLICE_S
+from .summary import Event, Summary
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,13 +28,13 @@ QUANTILES = (0.5, 0.99, 0.999)
 
 
 class Result:
-    """Summary figures (JSON-ready) and the per-step timeline of one run (a DataFrame built on first use)."""
+    """The run's :class:`~sim.summary.Summary`, its events and its timeline (a DataFrame built on first use)."""
 
     def __init__(
         self,
-        summary: dict,
+        summary: Summary,
         timeline: pd.DataFrame | None = None,
-        events: list[tuple[float, str]] | None = None,
+        events: list[Event] | None = None,
         columns: dict | None = None,
     ):
         self.summary = summary
@@ -42,7 +42,8 @@ class Result:
         self._timeline = timeline
         self._columns = columns
 
-    def __getitem__(self, key: str):
+    def __getitem__(self, key: str) -> Any:
+        """A summary field by its JSON key: ``result["outcome"]``."""
         return self.summary[key]
 
     @property
@@ -50,18 +51,15 @@ class Result:
         """One row per step; only runs simulated with ``timeline=True`` have one."""
         if self._timeline is None:
             if self._columns is None:
-                raise ValueError(f"{self.summary.get('scenario')}: simulated without a timeline (timeline=False)")
+                raise ValueError(f"{self.summary.scenario}: simulated without a timeline (timeline=False)")
             import pandas as pd
 
             self._timeline = pd.DataFrame(self._columns)
         return self._timeline
 
-    def with_summary(self, summary: dict) -> Result:
+    def with_summary(self, summary: Summary) -> Result:
         """The same run (timeline, events) under another summary."""
         return Result(summary, self._timeline, self.events, self._columns)
-
-    def to_json(self) -> str:
-        return json.dumps(finite(self.summary), indent=2, default=_jsonable)
 
 
 TIMELINE_COLUMNS = (
@@ -88,6 +86,14 @@ TIMELINE_COLUMNS = (
     "latency_ms",
 )
 """Numeric timeline columns in the order a row tuple holds them (``phase`` and the limit lines are added)."""
+LIMIT_COLUMNS = ("memory_limit_bytes", "maxmemory_bytes", "hard_limit_bytes")
+"""The node's limits, constant over a run, drawn as lines."""
+TIMELINE_SCHEMA: dict[str, str] = {
+    name: "str" if name == "phase" else "int64" if name in LIMIT_COLUMNS else "float64"
+    for name in ("time_s", "phase", *TIMELINE_COLUMNS[1:13], *LIMIT_COLUMNS, *TIMELINE_COLUMNS[13:])
+}
+"""The timeline's columns, in the order of the CSV and Parquet files, and their dtypes (one row per step;
+``phase`` is steady, fork, save, after, failed or lost)."""
 
 
 def request_stalls(p: Prepared) -> tuple[float, float, float]:
@@ -181,36 +187,9 @@ class RunRecord:
         columns = {name: values[:, i] for i, name in enumerate(TIMELINE_COLUMNS)}
         n, b = len(self.rows), self.budget
         columns["phase"] = np.array(self.phases, dtype=object)
-        for name, value in (
-            ("memory_limit_bytes", b.node_memory),
-            ("maxmemory_bytes", b.maxmemory),
-            ("hard_limit_bytes", b.hard_limit),
-        ):
+        for name, value in zip(LIMIT_COLUMNS, (b.node_memory, b.maxmemory, b.hard_limit), strict=True):
             columns[name] = np.full(n, value)
-        order = (
-            ("time_s", "phase")
-            + TIMELINE_COLUMNS[1:13]
-            + ("memory_limit_bytes", "maxmemory_bytes", "hard_limit_bytes")
-            + TIMELINE_COLUMNS[13:]
-        )
-        return {name: columns[name] for name in order}
-
-
-def finite(value):
-    """The value with non-finite floats replaced by None, so the JSON stays standard."""
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite(v) for v in value]
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-        return None
-    return value
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot serialize {type(value).__name__}")
+        return {name: columns[name] for name in TIMELINE_SCHEMA}
 
 
 class FinishedRun(Protocol):
@@ -221,7 +200,7 @@ class FinishedRun(Protocol):
     oom_victim: str | None
     oom_choice: oom.Choice | None
     failure: str | None
-    events: list[tuple[float, str]]
+    events: list[Event]
     backup_started_at: float | None
     save_ended_at: float | None
 
@@ -253,60 +232,61 @@ def summarize(run: FinishedRun) -> Result:
     clients = p.scenario.workload.clients  # a saturated server makes its clients wait, not queue forever
     base_ms = 1000 * min(latency.mm1_mean_sojourn(p.service_s, primary_rho), clients * p.service_s)
     on_primary = p.scenario.backup.source == "primary"
-    summary = {
-        "scenario": p.scenario.name,
-        "outcome": outcome,
-        "method": p.method,
-        "backup_source": p.scenario.backup.source,
-        "backup_completed": completed,
-        "failure": run.failure,
-        "oom_victim": run.oom_victim,
-        "fork_stall_s": stall,
-        "save_duration_s": save_duration,
-        "backup_duration_s": (stall + save_duration) if save_duration is not None else None,
-        "cow_peak_bytes": float(rec.cow_peak),
-        "peak_memory_bytes": peak_demand,
-        "peak_container_usage_bytes": float(rec.container_peak),
-        "memory_limit_bytes": budget.node_memory,
-        "maxmemory_bytes": budget.maxmemory,
-        "reserved_memory_bytes": budget.reserved,
-        "swap_limit_bytes": budget.swap,
-        "swap_peak_bytes": swap_peak,
-        "headroom_bytes": budget.node_memory - peak_demand,
-        "max_latency_ms": max(
-            base_ms + (1000 * rec.max_wait_s if on_primary else 0.0),
-            1000 * rec.worst_request_s if on_primary else base_ms,
-            *[x for x in before + during if math.isfinite(x)],
-        ),
-        "p50_latency_ms": during[0],
-        "p99_latency_ms": during[1],
-        "p999_latency_ms": during[2],
-        "p50_latency_before_ms": before[0],
-        "p99_latency_before_ms": before[1],
-        "baseline_latency_ms": base_ms,
-        "writes_delayed": float(rec.delayed_writes),
-        "min_served_writes_per_sec": None if math.isnan(rec.min_served_in_save) else float(rec.min_served_in_save),
-        "offered_load_per_sec": offered,
-        "throughput_ceiling_per_sec": p.throughput_ceiling,
-        "throughput_ceiling_source": p.ceiling_source,
-        "overloaded": overloaded,
-        "data_growth_to_maxmemory": budget.maxmemory / p.used_memory,
-        "requests_deferred": float(rec.deferred_requests),
-        "replica_lag_s": rec.max_wait_s if not on_primary else 0.0,
-        "rdb_bytes": p.rdb_bytes,
-        "used_memory_bytes": p.used_memory,
-        "rss_bytes": p.rss,
-        "keys": p.keys,
-        "value_size_bytes": p.value_size,
-        "writes_per_sec": p.writes_per_sec,
-        "platform": p.platform.name,
-        "platform_calibrated": p.platform.calibration is not None,
-        "oom_consequence": _oom_consequence(run),
-        "oom_assumption": _oom_assumption(run),
-        "engine_build": p.scenario.build,
-        "unvalidated": list(p.unvalidated),
-        "warnings": list(p.warnings) + _load_warnings(p, offered, overloaded),
-    }
+    max_latency = max(
+        base_ms + (1000 * rec.max_wait_s if on_primary else 0.0),
+        1000 * rec.worst_request_s if on_primary else base_ms,
+        *[x for x in before + during if math.isfinite(x)],
+    )
+    summary = Summary(
+        scenario=p.scenario.name,
+        outcome=outcome,
+        failure=run.failure,
+        oom_victim=run.oom_victim,
+        oom_consequence=_oom_consequence(run),
+        oom_assumption=_oom_assumption(run),
+        method=p.method,
+        engine_build=p.scenario.build,
+        backup_source=p.scenario.backup.source,
+        backup_completed=completed,
+        fork_stall_s=stall,
+        save_duration_s=save_duration,
+        backup_duration_s=(stall + save_duration) if save_duration is not None else None,
+        cow_peak_bytes=float(rec.cow_peak),
+        peak_memory_bytes=peak_demand,
+        peak_container_usage_bytes=float(rec.container_peak),
+        memory_limit_bytes=budget.node_memory,
+        maxmemory_bytes=budget.maxmemory,
+        reserved_memory_bytes=budget.reserved,
+        swap_limit_bytes=budget.swap,
+        swap_peak_bytes=swap_peak,
+        headroom_bytes=budget.node_memory - peak_demand,
+        data_growth_to_maxmemory=budget.maxmemory / p.used_memory,
+        max_latency_ms=float(max_latency),
+        p50_latency_ms=float(during[0]),
+        p99_latency_ms=float(during[1]),
+        p999_latency_ms=float(during[2]),
+        p50_latency_before_ms=float(before[0]),
+        p99_latency_before_ms=float(before[1]),
+        baseline_latency_ms=base_ms,
+        writes_delayed=float(rec.delayed_writes),
+        min_served_writes_per_sec=None if math.isnan(rec.min_served_in_save) else float(rec.min_served_in_save),
+        requests_deferred=float(rec.deferred_requests),
+        offered_load_per_sec=offered,
+        throughput_ceiling_per_sec=p.throughput_ceiling,
+        throughput_ceiling_source=p.ceiling_source,
+        overloaded=overloaded,
+        replica_lag_s=rec.max_wait_s if not on_primary else 0.0,
+        rdb_bytes=p.rdb_bytes,
+        used_memory_bytes=p.used_memory,
+        rss_bytes=p.rss,
+        keys=p.keys,
+        value_size_bytes=p.value_size,
+        writes_per_sec=p.writes_per_sec,
+        platform=p.platform.name,
+        platform_calibrated=p.platform.calibration is not None,
+        unvalidated=tuple(p.unvalidated),
+        warnings=tuple(p.warnings) + tuple(_load_warnings(p, offered, overloaded)),
+    )
     return Result(summary=summary, events=run.events, columns=rec.columns())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from .prepare import prepare
 from .restore import restore_fields
 from .result import Result
 from .scenario import Scenario
+from .summary import Managed
 
 if TYPE_CHECKING:
     from .platform import Platform
@@ -49,20 +51,21 @@ def finish(
     source_dir: Path | None = None,
     platform: Platform | None = None,
 ) -> Result:
-    """Add the managed-backup warnings, blocked operations, storage cost and restore figures to a simulated result."""
-    result.summary["warnings"] = (
-        notes
-        + result.summary["warnings"]
-        + managed.run_warnings(scenario.backup.kind, result.summary["backup_duration_s"])
-    )
-    result.summary["operations_blocked_s"] = managed.operations_blocked_s(result.summary["backup_duration_s"])
-    backup = scenario.backup
+    """The simulated result with the run's summary: the managed-backup warnings and figures (blocked
+    operations, storage cost) and, with a ``restore:`` block, the restore figures."""
+    s, backup = result.summary, scenario.backup
     kept = backup.retention_days * (backup.per_day if backup.kind == "manual" else 1)
-    result.summary["backups_kept"] = kept
-    result.summary["backup_storage_usd_month"] = backup_storage_usd_per_month(result.summary["rdb_bytes"], kept)
-    if scenario.restore is not None:
-        result.summary.update(restore_fields(prepare(scenario, platform, source_dir)))
-    return result
+    summary = replace(
+        s,
+        warnings=(*notes, *s.warnings, *managed.run_warnings(backup.kind, s.backup_duration_s)),
+        managed=Managed(
+            operations_blocked_s=managed.operations_blocked_s(s.backup_duration_s),
+            backups_kept=kept,
+            backup_storage_usd_month=backup_storage_usd_per_month(s.rdb_bytes, kept),
+        ),
+        restore=restore_fields(prepare(scenario, platform, source_dir)) if scenario.restore is not None else None,
+    )
+    return result.with_summary(summary)
 
 
 def _shards(
@@ -90,9 +93,5 @@ def _shards(
     out = []
     for shard in shards:
         key = shard.model_copy(update={"name": ""}).model_dump_json()
-        out.append(
-            done[key].with_summary(
-                {**done[key].summary, "scenario": shard.name, "warnings": list(done[key].summary["warnings"])}
-            )
-        )
+        out.append(done[key].with_summary(replace(done[key].summary, scenario=shard.name)))
     return out

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import typing
+from dataclasses import fields
 from pathlib import Path
 
 from sim.batch.fieldpaths import models_in
@@ -143,3 +144,28 @@ def test_example_table_lists_every_scenario_file():
     listed = set(re.findall(r"^\| `(scenarios/[^`]+\.yaml)` \|", table, re.M))
     on_disk = {f"scenarios/{p.name}" for p in (ROOT / "scenarios").glob("*.yaml")}
     assert sorted(on_disk - listed) == [] and sorted(listed - on_disk) == []
+
+
+def summary_keys(record) -> list[str]:
+    """The JSON keys of a result record in field order, a flattened sub-record's keys in its place."""
+    import sim.summary
+
+    keys = []
+    for f in fields(record):
+        if f.metadata.get("json") == "flatten":  # annotated "Managed | None": the record's class by name
+            keys += summary_keys(getattr(sim.summary, f.type.split(" | ")[0]))
+        else:
+            keys.append(f.name)
+    return keys
+
+
+def test_results_list_names_the_records_fields_in_their_order():
+    from sim.outcomes import OUTCOMES
+    from sim.summary import Summary
+
+    values = set(OUTCOMES) | {"parent", "child"}  # `overloaded` is a value and a key: its place is not checked
+    named = re.findall(r"`([a-z][a-z0-9_]*)`", results_text())
+    keys = summary_keys(Summary)
+    assert sorted(set(keys) - set(named)) == [], "Summary fields missing from README's Results"
+    in_order = [n for n in dict.fromkeys(named) if n not in values]
+    assert in_order == [k for k in keys if k not in values], "README's Results lists the fields in another order"

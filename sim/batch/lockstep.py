@@ -22,6 +22,7 @@ from ..engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, NO_PROGRESS, SAVE_STEP_LIMI
 from ..physics import oom
 from ..prepare import Prepared
 from ..result import Result, RunRecord, request_stalls, summarize
+from ..summary import Event
 
 STEADY, FORK, SAVE, AFTER, FAILED, LOST, DONE = range(7)
 PHASES = ("steady", "fork", "save", "after", "failed", "lost")
@@ -196,7 +197,7 @@ class _BatchRun:
     oom_victim: str | None
     oom_choice: oom.Choice | None
     failure: str | None
-    events: list[tuple[float, str]]
+    events: list[Event]
     backup_started_at: float | None
     save_ended_at: float | None
 
@@ -218,7 +219,7 @@ class Lockstep:
         self.victim = np.full(size, None, object)
         self.failure = np.full(size, None, object)
         self.save_steps = np.zeros(size, int)
-        self.events: list[list[tuple[float, str]]] = [[] for _ in preps]
+        self.events: list[list[Event]] = [[] for _ in preps]
         self.peaks = {k: np.full(size, -np.inf) for k in ("cow", "demand", "container", "swap", "wait", "worst")}
         self.choice: list[oom.Choice | None] = [None] * size
         self.min_served = np.full(size, np.nan)
@@ -346,7 +347,7 @@ class Lockstep:
         """The engine's failed save: still running after SAVE_STEP_LIMIT steps."""
         for k in i:
             self.failure[k] = NO_PROGRESS
-            self.events[k].append((float(self.s["t"][k]), "the save makes no progress: backup fails"))
+            self.events[k].append(Event(float(self.s["t"][k]), "the save makes no progress: backup fails"))
         self.s["phase"][i] = FAILED
         self._changed(i, child=False)
         self.record(i)
@@ -375,7 +376,7 @@ class Lockstep:
                 child[j] = not s["parent"][k]
         for k, was_child in zip(i, child, strict=True):
             self.victim[k] = "child" if was_child else "parent"
-            self.events[k].append((float(s["t"][k]), f"OOM kills the {self.victim[k]}"))
+            self.events[k].append(Event(float(s["t"][k]), f"OOM kills the {self.victim[k]}"))
         s["phase"][i] = np.where(child, FAILED, LOST)
         self._changed(i, parent=child, child=False)
         self.record(i)
@@ -400,7 +401,7 @@ class Lockstep:
             if len(fork):
                 self.started[fork] = s["t"][fork]
                 for k in fork:
-                    self.events[k].append((float(s["t"][k]), "fork"))
+                    self.events[k].append(Event(float(s["t"][k]), "fork"))
                 s["phase"][fork] = FORK
                 self._changed(fork, child=True, stall=r.stall[fork])
                 self.record(fork)
@@ -413,7 +414,7 @@ class Lockstep:
             if len(done):
                 self.ended[done] = s["t"][done]
                 for k in done:
-                    self.events[k].append((float(s["t"][k]), "save done"))
+                    self.events[k].append(Event(float(s["t"][k]), "save done"))
                 s["phase"][done] = AFTER
                 self._changed(done, child=False)
                 self.record(done)

@@ -1,10 +1,11 @@
 """Run many scenario variants: in this process, in local worker processes, or on a Dask cluster.
 
 Sweeps and the planner hand over scenario mappings (plain dicts, cheap to ship) and get one
-summary dict back per variant, in order. A variant the simulator cannot run (an odd combination,
-an invalid value) comes back as ``{"error": "..."}`` instead of stopping the batch. Each chunk's
-fork backups advance together (:mod:`sim.batch.lockstep`); clusters, forkless saves and old engines run
-one by one on the SimPy engine.
+summary back per variant, in order, as its JSON keys and raw values (:func:`sim.summary.as_dict`:
+table rows and the planner's objectives read them). A variant the simulator cannot run (an odd
+combination, an invalid value) comes back as ``{"error": "..."}`` instead of stopping the batch.
+Each chunk's fork backups advance together (:mod:`sim.batch.lockstep`); clusters, forkless saves and old
+engines run one by one on the SimPy engine.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from ..result import Result
 from ..run import run as _run
 from ..scenario import validate_scenario
+from ..summary import as_dict
 
 CHUNK = 100
 """Runs advanced together in one process (and the most shipped to a worker at once)."""
@@ -44,7 +46,7 @@ def simulate_job(job: Job, timeline: bool = True) -> Result:
 def run_job(job: Job) -> dict:
     """The summary of one variant, or ``{"error": reason}`` if it cannot be simulated."""
     try:
-        return simulate_job(job, timeline=False).summary
+        return as_dict(simulate_job(job, timeline=False).summary)
     except Exception as exc:  # noqa: BLE001 - a sweep records odd combinations instead of stopping
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -92,7 +94,7 @@ def summaries(jobs: Sequence[Job]) -> list[dict]:
                 out[k] = run_job(jobs[k])
             else:
                 source_dir = Path(jobs[k].source_dir) if jobs[k].source_dir else None
-                out[k] = finish(scenario, result, notes, source_dir).summary
+                out[k] = as_dict(finish(scenario, result, notes, source_dir).summary)
     return [out[k] for k in range(len(jobs))]
 
 

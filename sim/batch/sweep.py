@@ -188,10 +188,13 @@ def sweep(
 
 
 def _flat(value: Any) -> Any:
-    if isinstance(value, list):
-        return "; ".join(map(str, value))
-    if isinstance(value, dict):
-        return json.dumps(value, default=str)
+    """A table cell: a list of texts (warnings) joined by "; ", a record or list of them as JSON."""
+    from ..summary import to_json
+
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    if isinstance(value, (list, dict)):
+        return to_json(value, indent=None)
     return value
 
 

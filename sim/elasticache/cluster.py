@@ -6,12 +6,15 @@ ElastiCache backs up a cluster-mode-enabled cluster as a whole: every shard save
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..keydist import Uniform, Zipf
 from ..outcomes import OUTCOMES
 from ..result import Result
 from ..scenario import Cluster, Scenario, ShardWeights
+from ..summary import ClusterTotals
 
 
 def shard_weights(cluster: Cluster) -> np.ndarray:
@@ -71,31 +74,31 @@ def shard_scenarios(scenario: Scenario) -> list[Scenario]:
 
 
 def combine(scenario: Scenario, shards: list[Result]) -> Result:
-    """The worst shard's summary and timeline, with cluster totals and every shard's summary."""
+    """The worst shard's result (summary and timeline) with the cluster's totals and every shard's summary."""
 
-    def badness(r: Result) -> tuple:
-        return (OUTCOMES.index(r["outcome"]), r["peak_memory_bytes"] / r["memory_limit_bytes"])
+    def badness(r: Result) -> tuple[int, float]:
+        return (OUTCOMES.index(r.summary.outcome), r.summary.peak_memory_bytes / r.summary.memory_limit_bytes)
 
     worst = max(shards, key=badness)
-    durations = [r["backup_duration_s"] for r in shards]
-    summary = dict(worst.summary)
-    summary.update(
-        {
-            "scenario": scenario.name,
-            "worst_shard": worst["scenario"],
-            "backup_completed": all(r["backup_completed"] for r in shards),
-            "backup_duration_s": None if None in durations else max(durations),
-            "rdb_bytes": int(sum(r["rdb_bytes"] for r in shards)),
-            "max_latency_ms": max(r["max_latency_ms"] for r in shards),  # the longest wait on any shard
-            "overloaded": any(r["overloaded"] for r in shards),
-            "cluster": {
-                "shards": len(shards),
-                "outcome": worst["outcome"],
-                "shards_failing": sum(r["outcome"] != "ok" for r in shards),
-                "used_memory_bytes": int(sum(r["used_memory_bytes"] for r in shards)),
-                "writes_per_sec": float(sum(r["writes_per_sec"] for r in shards)),
-            },
-            "shards": [r.summary for r in shards],
-        }
+    each = tuple(r.summary for r in shards)
+    durations = [s.backup_duration_s for s in each]
+    done = [d for d in durations if d is not None]
+    summary = replace(
+        worst.summary,
+        scenario=scenario.name,
+        backup_completed=all(s.backup_completed for s in each),
+        backup_duration_s=max(done) if len(done) == len(durations) else None,
+        rdb_bytes=int(sum(s.rdb_bytes for s in each)),
+        max_latency_ms=max(s.max_latency_ms for s in each),  # the longest wait on any shard
+        overloaded=any(s.overloaded for s in each),
+        worst_shard=worst.summary.scenario,
+        cluster=ClusterTotals(
+            shards=len(each),
+            outcome=worst.summary.outcome,
+            shards_failing=sum(s.outcome != "ok" for s in each),
+            used_memory_bytes=int(sum(s.used_memory_bytes for s in each)),
+            writes_per_sec=float(sum(s.writes_per_sec for s in each)),
+        ),
+        shards=each,
     )
     return worst.with_summary(summary)

@@ -70,8 +70,14 @@ def _join(mount: str, mount_root: str, cg_path: str) -> Path:
 
 def own_memory_cgroup() -> tuple[str, Path]:
     """("v1"|"v2", directory) of this process's own memory cgroup; raises CgroupError if none is usable."""
+    return memory_cgroup_of("self")
+
+
+def memory_cgroup_of(pid: int | str) -> tuple[str, Path]:
+    """("v1"|"v2", directory) of a process's memory cgroup (e.g. one a container runtime made); CgroupError if
+    none is usable."""
     v1_path = v2_path = None
-    with open("/proc/self/cgroup") as f:
+    with open(f"/proc/{pid}/cgroup") as f:
         for line in f:
             hid, controllers, path = line.rstrip("\n").split(":", 2)
             if "memory" in controllers.split(","):
@@ -94,7 +100,7 @@ def own_memory_cgroup() -> tuple[str, Path]:
                     return "v2", d
     raise CgroupError(
         "no usable memory cgroup: need a cgroup v1 'memory' hierarchy or a cgroup v2 hierarchy with the memory "
-        "controller (see /proc/self/cgroup and /proc/self/mountinfo)"
+        f"controller (see /proc/{pid}/cgroup and /proc/self/mountinfo)"
     )
 
 

@@ -223,11 +223,18 @@ class SweepReport:
     data_dirs: list[str] = field(default_factory=list)
     workers: list[int] = field(default_factory=list)
     tmp_records: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:
         """True if nothing was found."""
         return not (
-            self.cgroups or self.killed_pids or self.swap_files or self.data_dirs or self.workers or self.tmp_records
+            self.cgroups
+            or self.killed_pids
+            or self.swap_files
+            or self.data_dirs
+            or self.workers
+            or self.tmp_records
+            or self.containers
         )
 
 
@@ -244,15 +251,25 @@ def sweep_leftovers(
     data_dirs: list[str | os.PathLike] | None = None,
     record_dirs: Sequence[str | os.PathLike] = (),
 ) -> SweepReport:
-    """Remove ``rbsim-*`` cgroups (killing their tasks), swap files and data dirs whose owner process is gone,
-    kill worker processes whose harness is gone, and delete half-written ``.tmp`` records of dead writers.
+    """Remove ``rbsim-*`` cgroups (killing their tasks), podman containers, swap files, data dirs and half-built
+    container root filesystems whose owner process is gone, kill worker processes whose harness is gone, and
+    delete half-written ``.tmp`` records of dead writers.
 
     ``include_live=True`` also removes artefacts of live owners (only for use when no other harness runs).
     """
     from sim.harness import cgroup as cg  # local import: cgroup.py imports this module
+    from sim.harness import podman as pm
     from sim.harness import swap as sw
 
     report = SweepReport()
+    for name in pm.rbsim_containers():
+        if not _stale(name, include_live):
+            continue
+        try:
+            pm.remove_container(name)
+            report.containers.append(name)
+        except pm.PodmanError as exc:
+            log.warning("could not remove stale container %s: %r", name, exc)
     for path in cg.find_rbsim_cgroups():
         if not _stale(path.name, include_live):
             continue
@@ -286,6 +303,10 @@ def sweep_leftovers(
             if path.is_dir() and _stale(path.name, include_live):
                 shutil.rmtree(path, ignore_errors=True)
                 report.data_dirs.append(str(path))
+    for path in pm.cache_dir().glob(NAME_PREFIX + "-rootfs-*") if pm.cache_dir().is_dir() else ():
+        if _stale(path.name, include_live):
+            shutil.rmtree(path, ignore_errors=True)
+            report.data_dirs.append(str(path))
 
     for pid in stray_workers():
         try:

@@ -65,6 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=60.0,
         help="before each run, wait up to this long for the CPUs to be 90%% idle (0: don't wait)",
     )
+    p.add_argument(
+        "--backend",
+        choices=("cgroup", "podman"),
+        default="cgroup",
+        help="run the server in a memory cgroup the harness makes (default) or in a podman container "
+        "(needs podman and runc; backup runs only)",
+    )
     p.set_defaults(handler=harness_command)
     return p
 
@@ -109,6 +116,12 @@ def harness_command(args: argparse.Namespace) -> int:
         print(f"rbsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     why = check_environment(args.server)
+    if not why and args.backend == "podman":
+        from sim.harness.podman import podman_available
+
+        why = podman_available()
+        if restore_plans:
+            why = why or f"{restores[0][0]}: restore runs have only the cgroup backend (drop --backend podman)"
     if why:
         _err(f"cannot run here: {why}")
         return EXIT_BAD_INPUT
@@ -135,7 +148,14 @@ def harness_command(args: argparse.Namespace) -> int:
                 _err(f"the machine stayed busy for {args.quiet_wait:.0f} s; running {plan.scenario_file} anyway")
             t = time.monotonic()
             try:
-                record = execute(plan, binary=args.server, label=args.label, timeout=args.timeout, steady_s=args.steady)
+                record = execute(
+                    plan,
+                    binary=args.server,
+                    label=args.label,
+                    timeout=args.timeout,
+                    steady_s=args.steady,
+                    backend=args.backend,
+                )
             except HarnessError as exc:
                 _err(str(exc))
                 status = EXIT_FAILED

@@ -30,6 +30,7 @@ from sim.harness.fill import DatasetShape, FillError, FillResult, check_fits, da
 from sim.harness.groups import TypedDataset, typed_dataset
 from sim.harness.loadgen import TYPED_ONE_PROCESS_MAX_RATE, WriteLoad, write_spec
 from sim.harness.oom import OomWatcher
+from sim.harness.podman import PodmanServer, podman_version, runtime_version
 from sim.harness.record import SCHEMA, TIMELINE_FIELDS, new_id, now_iso, thin_pings
 from sim.harness.sampler import PingLoop, Sampler, latency_stats
 from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, server_version
@@ -459,8 +460,10 @@ def execute(
     label: str = "",
     timeout: float = DEFAULT_TIMEOUT_S,
     steady_s: float = STEADY_S,
+    backend: str = "cgroup",
 ) -> dict[str, Any]:
-    """Run one scenario on a real server and return its record (outcomes, not exceptions, for OOM/timeouts)."""
+    """Run one scenario on a real server and return its record (outcomes, not exceptions, for OOM/timeouts);
+    ``backend``: the server in a memory cgroup of ours (``cgroup``) or in a podman container (``podman``)."""
     problems = server_problems(plan, server_version(binary))
     if problems:
         raise HarnessError(f"{plan.scenario_file or plan.scenario.name}: " + "; ".join(problems))
@@ -472,8 +475,9 @@ def execute(
     created = now_iso()
     with contextlib.ExitStack() as stack:
         stack.enter_context(SwapFile(plan.swap_bytes))  # exits last: after the cgroup that used it
-        cg = stack.enter_context(MemoryCgroup(plan.limit_bytes, plan.swap_bytes))
-        server = stack.enter_context(RedisServer(cg, binary, **plan.server_settings()))
+        t = time.monotonic()
+        cg, server = _start_server(stack, plan, binary, backend)
+        state.phase_s["start"] = round(time.monotonic() - t, 3)
         oom = stack.enter_context(OomWatcher(cg, server))
         sampler = Sampler(server, cg)
         stack.callback(sampler.close)
@@ -515,6 +519,20 @@ def execute(
     record["machine"]["loadavg_after"] = list(os.getloadavg())
     record["measured"]["wall_s"] = round(time.monotonic() - t_start, 2)
     return record
+
+
+def _start_server(
+    stack: contextlib.ExitStack, plan: RunPlan, binary: str, backend: str
+) -> tuple[MemoryCgroup, RedisServer]:
+    """The started server and the memory cgroup it is charged to: one made here, or the one podman made."""
+    if backend == "podman":
+        container = PodmanServer(
+            binary, limit_bytes=plan.limit_bytes, swap_bytes=plan.swap_bytes, **plan.server_settings()
+        )
+        stack.enter_context(container)
+        return container.cgroup, container
+    cg = stack.enter_context(MemoryCgroup(plan.limit_bytes, plan.swap_bytes))
+    return cg, stack.enter_context(RedisServer(cg, binary, **plan.server_settings()))
 
 
 # -- the record ---------------------------------------------------------------------------------------
@@ -638,6 +656,8 @@ def build_record(
             "compression": plan.compression,
             "swappiness": cg.swappiness,
             "cgroup_version": cg.version,
+            "backend": "podman" if isinstance(server, PodmanServer) else "cgroup",
+            "container": container_info(server),
         },
         "fill": fill,
         "load": {
@@ -705,6 +725,19 @@ def build_record(
         "log_tail": "\n".join(log_text.splitlines()[-40:]),
     }
     return record
+
+
+def container_info(server: RedisServer) -> dict[str, Any] | None:
+    """For a podman run: podman's and the runtime's versions, the root filesystem and the container's cgroup."""
+    if not isinstance(server, PodmanServer):
+        return None
+    return {
+        "engine": f"podman {podman_version()}",
+        "runtime": runtime_version(),
+        "rootfs": server.rootfs.name if server.rootfs else None,
+        "cgroup": str(server.cgroup.path) if server.cgroup.path else None,
+        "start_s": round(server.start_s, 3) if server.start_s is not None else None,
+    }
 
 
 def ping_windows(pings: list[list[float]], t_end: float) -> tuple[dict, dict]:

@@ -215,9 +215,13 @@ class RedisServer:
             raise RedisServerError("server not started")
         return self.dir
 
+    def server_dir(self) -> Path:
+        """The data dir as the server sees it (a container sees its mount point instead)."""
+        return self._need_dir()
+
     def config_text(self, port: int) -> str:
         """The config file for a start on ``port``."""
-        d = self._need_dir()
+        d = self.server_dir()
         lines = {
             "bind": "127.0.0.1",
             "port": port,
@@ -282,18 +286,29 @@ class RedisServer:
             close_fds=True,
         )
         self.port = port
+        self._await_ping(port)
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()
+
+    def _exited_during_start(self) -> None:
+        """Forget a server that died before answering PING; raise why (_PortTaken: try another port)."""
+        assert self._proc is not None
+        err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+        tail = self.log_tail(20)
+        self._reap(timeout=1)
+        self._proc = None
+        if "Address already in use" in tail + err:
+            raise _PortTaken(tail)
+        raise RedisServerError(f"{self.binary} exited during start-up:\n{err}{tail}")
+
+    def _await_ping(self, port: int) -> None:
+        """Wait until the server on ``port`` answers PING (RedisServerError if it dies or takes too long)."""
         deadline = time.monotonic() + self.start_timeout
         client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1, retry=_no_retry())
         try:
             while True:
                 if not self.alive():
-                    err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                    tail = self.log_tail(20)
-                    self._reap(timeout=1)
-                    self._proc = None
-                    if "Address already in use" in tail + err:
-                        raise _PortTaken(tail)
-                    raise RedisServerError(f"{self.binary} exited during start-up:\n{err}{tail}")
+                    self._exited_during_start()
                 try:
                     if client.ping():
                         break
@@ -306,8 +321,6 @@ class RedisServer:
                 time.sleep(0.02)
         finally:
             client.close()
-        if self._proc.stderr is not None:
-            self._proc.stderr.close()
 
     def close(self) -> None:
         """Stop the server and remove its directory (idempotent, never raises because the server died)."""
@@ -356,9 +369,9 @@ class RedisServer:
 
     def child_pids(self) -> list[int]:
         """Pids of the server's forked children right now (a BGSAVE / AOF-rewrite child); remembered for OOM triage."""
-        if self._proc is None or not self.alive():
+        if not self.alive():
             return []
-        kids = _proc_children(self._proc.pid)
+        kids = _proc_children(self.pid)
         self.seen_child_pids.update(kids)
         return kids
 
@@ -367,25 +380,9 @@ class RedisServer:
         proc = self._proc
         if proc is None:
             return None
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        kids = self.child_pids()
+        self._shutdown(timeout)
         if proc.returncode is None:
-            kids = self.child_pids()
-            if self.alive():
-                # SHUTDOWN has no reply (the connection closes when the process is gone): send it raw, don't wait.
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                        sock.sendall(b"SHUTDOWN NOSAVE\r\n")
-                except OSError:
-                    pass
-                # Once the server logs "ready to exit, bye bye" nothing is left to wait for; a process with
-                # swapped-out memory can then spend seconds in its exit path, which SIGKILL skips.
-                deadline = time.monotonic() + timeout
-                while self.alive() and time.monotonic() < deadline:
-                    if "ready to exit, bye bye" in self.log_tail(3):
-                        break
-                    time.sleep(0.01)
             # Not reaped yet, so the pgid is still ours: this also kills a BGSAVE child.
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -399,6 +396,27 @@ class RedisServer:
                         pass
             self._reap(timeout=10)
         return proc.returncode
+
+    def _shutdown(self, timeout: float) -> None:
+        """Close our client and ask a live server to SHUTDOWN NOSAVE; wait up to ``timeout`` for it to be done."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if not self.alive():
+            return
+        # SHUTDOWN has no reply (the connection closes when the process is gone): send it raw, don't wait.
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"SHUTDOWN NOSAVE\r\n")
+        except OSError:
+            pass
+        # Once the server logs "ready to exit, bye bye" nothing is left to wait for; a process with
+        # swapped-out memory can then spend seconds in its exit path, which SIGKILL skips.
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            if "ready to exit, bye bye" in self.log_tail(3):
+                break
+            time.sleep(0.01)
 
     def _reap(self, timeout: float) -> None:
         assert self._proc is not None

@@ -8,7 +8,6 @@ the ``rbsim plan`` command.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,7 +51,7 @@ class PlanResult:
         return text + (" (forkless backup: unvalidated model)" if candidate.summary.get("method") == "forkless" else "")
 
     def to_dict(self) -> dict:
-        """JSON-ready result (non-finite numbers become null)."""
+        """The plan as plain values, for :func:`sim.summary.to_json` (``rbsim plan --json``, ``plan.json``)."""
         from .objectives import describe
 
         p = self.planner
@@ -84,7 +83,7 @@ class PlanResult:
                 for r in self.found.windows
             ],
         }
-        return _finite(out)
+        return out
 
     def restore_summary(self) -> dict | None:
         """With a ``restore:`` block: the smallest candidate node type the backup restores onto, and its figures."""
@@ -100,7 +99,7 @@ class PlanResult:
         return {
             "smallest_node_type": name,
             **{
-                k: f[k]
+                k: getattr(f, k)
                 for k in (
                     "restore_load_s",
                     "replica_sync_s",
@@ -152,16 +151,6 @@ class PlanResult:
                 if k in s
             },
         }
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def plan(path: str | Path, runner: Runner | None = None) -> PlanResult:

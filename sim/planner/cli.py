@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -45,7 +44,9 @@ def run_plan_command(args) -> int:
         print(f"rbsim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, default=float))
+        from ..summary import to_json
+
+        print(to_json(result.to_dict()))
     else:
         print(render_plan(result), end="")
     if args.report:

@@ -10,11 +10,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from . import ProfileError, commands
 from .commands import CommandRates
+
+if TYPE_CHECKING:
+    from ..summary import Summary
 
 DEFAULT_WINDOW_S = 10.0
 DEFAULT_SAMPLE_KEYS = 1000
@@ -366,7 +369,7 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def self_check(profile: LiveProfile, summary: dict) -> list[str]:
+def self_check(profile: LiveProfile, summary: Summary) -> list[str]:
     """Lines setting the simulated fork stall, copy-on-write and save time beside the server's last save."""
     from .. import units
     from .writer import format_rate
@@ -376,11 +379,11 @@ def self_check(profile: LiveProfile, summary: dict) -> list[str]:
     cow = int(info.get("rdb_last_cow_size", 0) or 0)
     save_s = int(info.get("rdb_last_bgsave_time_sec", -1))
     rows = [
-        ("fork stall", summary["fork_stall_s"], fork_s, units.format_duration),
-        ("copy-on-write", summary["cow_peak_bytes"], cow, units.format_bytes),
+        ("fork stall", summary.fork_stall_s, fork_s, units.format_duration),
+        ("copy-on-write", summary.cow_peak_bytes, cow, units.format_bytes),
     ]
-    if save_s >= 0 and summary.get("save_duration_s") is not None:
-        rows.append(("save duration", summary["save_duration_s"], float(save_s), units.format_duration))
+    if save_s >= 0 and summary.save_duration_s is not None:
+        rows.append(("save duration", summary.save_duration_s, float(save_s), units.format_duration))
     lines = [
         "self-check: rbsim's prediction for this scenario beside the server's own last background save",
         f"  {'':<14} {'predicted':>11} {'server':>11}  predicted/server",

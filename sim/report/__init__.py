@@ -23,6 +23,7 @@ from ..planner.objectives import describe, violations
 from ..planner.search import Candidate
 from ..planner.variants import Config, Window, variant
 from ..result import Result
+from ..summary import to_json
 from ..units import format_bytes
 from . import figures
 from .document import Block, to_html, to_markdown
@@ -58,7 +59,7 @@ def write_report(result: PlanResult, out_dir: str | Path) -> list[Path]:
     title = f"Sizing report: {result.scenario.name}"
     (out / "report.html").write_text(to_html(blocks, images, title))
     (out / "report.md").write_text(to_markdown(blocks))
-    (out / "plan.json").write_text(json.dumps(result.to_dict(), indent=2, default=float) + "\n")
+    (out / "plan.json").write_text(to_json(result.to_dict()) + "\n")
     return [out / "report.html", out / "report.md"]
 
 
@@ -155,7 +156,7 @@ def _figures(result: PlanResult, a: Analysis) -> dict:
         busiest = max(result.planner.windows, key=lambda w: (w.writes, w.reads))
         if a.busiest is not None and busiest.label != a.subject.window.label:
             runs.append((f"busiest window {busiest.label}", a.busiest))
-        figs["cow.png"] = figures.cow_growth(runs, a.chosen.summary["reserved_memory_bytes"])
+        figs["cow.png"] = figures.cow_growth(runs, a.chosen.summary.reserved_memory_bytes)
         figs["latency.png"] = figures.latency([r for r in (a.chosen, a.other_source) if r is not None])
     if a.heat_types:
         chosen = (a.subject.config.node_type, a.subject.window.writes) if a.subject else None
@@ -191,17 +192,17 @@ def recommendation_text(result: PlanResult) -> str:
 
 
 def _blocks(result: PlanResult, a: Analysis, images: set[str]) -> list[Block]:
-    s = a.chosen.summary if a.chosen is not None else {}
+    s = a.chosen.summary if a.chosen is not None else None
     calibrated = (
         "calibrated on harness runs"
-        if s.get("platform_calibrated")
+        if s is not None and s.platform_calibrated
         else "published figures, not yet checked by harness runs"
     )
     blocks = [
         Block("h1", f"Sizing report: {result.scenario.name}"),
         Block(
             "muted",
-            f"rbsim plan {result.source}. Simulated, not measured: the {s.get('platform', result.scenario.platform)} "
+            f"rbsim plan {result.source}. Simulated, not measured: the {s.platform if s else result.scenario.platform} "
             f"platform profile rests on {calibrated}.",
         ),
         Block("callout" if result.recommendation else "callout-none", recommendation_text(result)),
@@ -219,7 +220,7 @@ def _blocks(result: PlanResult, a: Analysis, images: set[str]) -> list[Block]:
 
         sentence = restore_sentence(restore)
         blocks += [Block("h2", "Restore"), Block("p", sentence[0].upper() + sentence[1:] + ".")]
-    notes = [f"unvalidated: {u}" for u in s.get("unvalidated", [])] + [f"warning: {w}" for w in s.get("warnings", [])]
+    notes = [f"unvalidated: {u}" for u in s.unvalidated] + [f"warning: {w}" for w in s.warnings] if s else []
     if notes:
         blocks += [Block("h2", "Warnings and unvalidated figures"), Block("ul", items=tuple(notes))]
     blocks += [Block("h2", "Objectives and assumptions"), Block("ul", items=tuple(_assumptions(result)))]

@@ -29,7 +29,7 @@ RISK_COLORS = ("#59a14f", "#edc948", "#f28e2b", "#e15759")
 
 def _since_backup(result: Result):
     tl = result.timeline
-    started = next((t for t, what in result.events if what in ("fork", "forkless save")), 0.0)
+    started = next((e.time_s for e in result.events if e.what in ("fork", "forkless save")), 0.0)
     return tl["time_s"] - started, tl
 
 
@@ -47,18 +47,16 @@ def memory(result: Result, reserved_percent: float):
         colors=("#4c72b0", "#dd8452", "#937860"),
         alpha=0.9,
     )
-    limit, data_limit = s["memory_limit_bytes"] / GIB, s["maxmemory_bytes"] / GIB
+    limit, data_limit = s.memory_limit_bytes / GIB, s.maxmemory_bytes / GIB
     ax.axhspan(data_limit, limit, color="#8c8c8c", alpha=0.15, label=f"reserved memory ({reserved_percent:g} %)")
     ax.axhline(limit, color="crimson", lw=1.6, label="node memory (limit)")
     ax.axhline(data_limit, color="gray", lw=1, ls="--", label="maxmemory (data limit)")
-    if s["swap_limit_bytes"]:
-        ax.axhline(limit + s["swap_limit_bytes"] / GIB, color="black", lw=1, ls=":", label="memory + swap")
+    if s.swap_limit_bytes:
+        ax.axhline(limit + s.swap_limit_bytes / GIB, color="black", lw=1, ls=":", label="memory + swap")
     ax.set_xlabel("seconds since the backup began")
     ax.set_ylabel("GiB")
     ax.set_ylim(0, max(limit, float(tl["demand_bytes"].max()) / GIB) * 1.08)
-    ax.set_title(
-        f"Memory during the backup: {s['outcome']}, peak {s['peak_memory_bytes'] / GIB:.2f} of {limit:.2f} GiB"
-    )
+    ax.set_title(f"Memory during the backup: {s.outcome}, peak {s.peak_memory_bytes / GIB:.2f} of {limit:.2f} GiB")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
@@ -70,9 +68,9 @@ def cow_growth(runs: list[tuple[str, Result]], reserved_bytes: float):
     for label, result in runs:
         t, tl = _since_backup(result)
         (line,) = ax.plot(t, tl["cow_bytes"] / GIB, lw=2, label=label)
-        victim = result.summary.get("oom_victim")
+        victim = result.summary.oom_victim
         if victim:  # the curve stops because the kernel killed a process: say so where it stops
-            killed = next(when for when, what in result.events if what.startswith("OOM kills"))
+            killed = next(e.time_s for e in result.events if e.what.startswith("OOM kills"))
             before = tl[tl["time_s"] <= killed + 1e-9]
             x, y = float(t[before.index[-1]]), float(before["cow_bytes"].max()) / GIB
             ax.plot([x], [y], marker="X", ms=11, color=line.get_color(), mec="black")
@@ -95,10 +93,10 @@ def latency(runs: list[Result]):
     fig, ax = pyplot().subplots(figsize=(9, 3.4))
     for result in runs:
         t, tl = _since_backup(result)
-        if result.summary["backup_source"] == "primary":
+        if result.summary.backup_source == "primary":
             ax.plot(t, tl["latency_ms"].clip(lower=1e-3), lw=1.8, label="clients, backup from the primary")
         else:
-            base = max(result.summary["baseline_latency_ms"], 1e-3)
+            base = max(result.summary.baseline_latency_ms, 1e-3)
             ax.plot(t, np.full(len(t), base), lw=1.8, label="clients, backup from the replica")
             ax.plot(t, tl["latency_ms"].clip(lower=1e-3), lw=1.2, ls="--", label="the replica itself (replication lag)")
     ax.set_yscale("log")

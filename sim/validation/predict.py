@@ -80,13 +80,13 @@ def predict(record: dict, platform: Platform) -> Comparison:
     }
     served = result.timeline.loc[result.timeline["phase"] == "save", "served_writes_per_sec"]
     predicted = {
-        "cow_bytes": r["cow_peak_bytes"],
-        "peak_container_bytes": r["peak_container_usage_bytes"],
-        "save_duration_s": r["save_duration_s"],
-        "fork_s": r["fork_stall_s"],
+        "cow_bytes": r.cow_peak_bytes,
+        "peak_container_bytes": r.peak_container_usage_bytes,
+        "save_duration_s": r.save_duration_s,
+        "fork_s": r.fork_stall_s,
         "served_writes_per_sec": float(served.mean()) if len(served) else None,
-        "ping_max_ms": r["max_latency_ms"],
-        "outcome": _outcome(r["outcome"], r["oom_victim"]),
+        "ping_max_ms": r.max_latency_ms,
+        "outcome": _outcome(r.outcome, r.oom_victim),
     }
     return Comparison(record, result, measured, predicted)
 

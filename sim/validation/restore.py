@@ -31,6 +31,7 @@ from ..platform import Platform, load_platform
 from ..prepare import SMALL_PAGE, prepare
 from ..restore import lzf_raw_bytes, restore_fields
 from ..scenario import parse_scenario
+from ..summary import as_dict
 from .calibrate import split
 
 SCHEMA = "rbsim-restore-record/1"
@@ -179,7 +180,7 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
     )
     platform = base.model_copy(update={"restore": restore})
     extra = [
-        _peak_rss(r["measured"]) - restore_fields(p)["restore_peak_memory_bytes"] + cost.peak_extra
+        _peak_rss(r["measured"]) - restore_fields(p).restore_peak_memory_bytes + cost.peak_extra
         for r, p in zip(loads, preps, strict=True)
     ]
     restore = restore.model_copy(update={"peak_extra": int(max(0.0, float(np.median(extra))))})
@@ -190,8 +191,8 @@ def fit_costs(records: list[dict], base: Platform) -> tuple[Platform, dict]:
         per_page = []
         for r in touched:
             f = restore_fields(prepared(r, plain))
-            pages = (max(shard["rss_bytes"] for shard in f["restore_shards"]) - plain.memory.rss_base) / SMALL_PAGE
-            per_page.append(1e6 * (r["measured"]["load_cpu_s"] - f["restore_load_s"]) / pages)
+            pages = (max(shard.rss_bytes for shard in f.restore_shards) - plain.memory.rss_base) / SMALL_PAGE
+            per_page.append(1e6 * (r["measured"]["load_cpu_s"] - f.restore_load_s) / pages)
         platform = platform.model_copy(
             update={
                 "restore": restore.model_copy(update={"first_touch_us_per_page": max(0.0, float(np.median(per_page)))})
@@ -251,7 +252,7 @@ def measured(record: dict) -> dict:
 
 def compare(record: dict, platform: Platform, group: str, k: float = 0.0) -> dict:
     """One row: predicted vs measured for every metric, and the outcomes (``k``: the fitted contention)."""
-    pred = restore_fields(prepared(record, platform))
+    pred = as_dict(restore_fields(prepared(record, platform)))
     meas = measured(record)
     pred["restore_load_s_shared"] = pred["restore_load_s"] * contention(meas["machine_busy_share"], k)
     sync_factor = contention(meas["sync_busy_share"], k)

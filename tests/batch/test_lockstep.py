@@ -12,6 +12,7 @@ from sim.batch.runner import Job, run_job, summaries
 from sim.prepare import prepare
 from sim.run import finish, managed_source
 from sim.scenario import merge, validate_scenario
+from sim.summary import as_dict
 
 rates = st.floats(0, 150_000)
 distributions = st.one_of(
@@ -61,7 +62,8 @@ def batched(datas: list[dict]) -> list[dict]:
     runs = [managed_source(validate_scenario(d)) for d in datas]
     preps = [prepare(s) for s, _ in runs]
     assert all(lockstep.supported(p) is None for p in preps)
-    return [finish(s, r, notes).summary for (s, notes), r in zip(runs, lockstep.simulate_many(preps), strict=True)]
+    done = lockstep.simulate_many(preps)
+    return [as_dict(finish(s, r, notes).summary) for (s, notes), r in zip(runs, done, strict=True)]
 
 
 def assert_agree(batch: dict, engine: dict):
