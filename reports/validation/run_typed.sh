@@ -2,7 +2,7 @@
 # Run the whole typed validation set (root, memory cgroups, ~2 GiB free memory): 29 real backups of typed key
 # groups (reports/validation/typed-scenarios, written by make_typed_scenarios.py) one after another at nice 0,
 # one record each into reports/validation/typed-records. About 15-20 minutes on a quiet machine (fills of
-# 1-50 s, saves of ~8-10 s). It first waits up to 10 minutes for the machine to be quiet (CPUs >= 90 % idle
+# 1-50 s, saves of ~6-11 s). It first waits up to 10 minutes for the machine to be quiet (CPUs >= 90 % idle
 # over 5 s) and stops if it is not: timings taken next to other work are not worth keeping (README.md, "The
 # set"). Extra arguments go to `rbsim harness` (e.g. --label TEXT, --repeat 2, --quiet-wait 0 to skip the
 # per-run wait).
