@@ -200,13 +200,14 @@ def test_the_mix_is_paced_and_every_command_counted(tmp_path):
         before = {k: v["calls"] for k, v in c.info("commandstats").items()}
         spec = tmp_path / "spec.pickle"
         write_spec(spec, groups, mix)
-        load = WriteLoad(server.listening_port, typed.keys, 64, rate, procs=2, spec_path=spec)
-        load.start()
-        time.sleep(1.0)  # both writers up
-        t1, calls1 = time.monotonic(), total_writes(c)
-        time.sleep(1.5)
-        t2, calls2 = time.monotonic(), total_writes(c)
-        result = load.stop()
+        with WriteLoad(
+            server.listening_port, typed.keys, 64, rate, procs=2, spec_path=spec
+        ) as load:  # killed on failure
+            time.sleep(1.0)  # both writers up
+            t1, calls1 = time.monotonic(), total_writes(c)
+            time.sleep(1.5)
+            t2, calls2 = time.monotonic(), total_writes(c)
+            result = load.stop()
         after = {k: v["calls"] for k, v in c.info("commandstats").items()}
         assert result is not None and result["errors"] == 0
         # the pace the server sees, as the harness measures its served rate
