@@ -45,13 +45,14 @@ system-deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends redis-server chromium podman runc; }
 
-## make bench: the speed figures (CLI start, sweep rate locally and on Dask, planner, simulation per scenario)
+## make bench: the speed figures (CLI start, sweep rate locally and on Dask, planner, simulation per scenario, profile sample)
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[dask]'
 	$(BIN)/python benchmarks/bench_cli.py
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_plan.py
 	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_profile_sample.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

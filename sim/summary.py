@@ -54,7 +54,7 @@ class Event(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Managed(Record):
-    """What ElastiCache's managed-backup rules add to a run (:mod:`sim.elasticache.managed`, :mod:`sim.elasticache.costs`)."""
+    """What ElastiCache's managed-backup rules add to a run (:mod:`sim.elasticache.managed`, `.costs`)."""
 
     operations_blocked_s: float | None  # ElastiCache refuses other API/CLI operations meanwhile: the backup's duration
     backups_kept: int  # days of retention, times the backups a day for manual ones

@@ -8,9 +8,9 @@ and unregisters when its context manager exits normally. The registry runs what 
   or ``SystemExit(143)`` (SIGTERM) so the stack still unwinds normally.
 
 A signal that arrives while a cleanup is running is deferred until the cleanups are done, so an impatient
-second Ctrl-C cannot abort a half-finished teardown. SIGKILL cannot be caught: :func:`sweep_leftovers`
-removes what a killed run left behind (cgroups, swap files, data dirs), judged stale when the pid
-embedded in the name is no longer alive.
+second Ctrl-C cannot abort a half-finished teardown. SIGKILL cannot be caught:
+:func:`sim.harness.janitor.sweep_leftovers` removes what a killed run left behind (cgroups, swap files,
+data dirs, containers), judged stale when the pid embedded in the name is no longer alive.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ import itertools
 import logging
 import os
 import re
-import shutil
 import signal
-import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +38,7 @@ PR_SET_PDEATHSIG = 1
 PARENT_FLAG = "--parent"
 """Command-line flag naming the harness process a worker (ping loop, write load) belongs to."""
 WORKER_MODULES = (b"sim.harness.sampler", b"sim.harness.loadgen")
-_TMP_RECORD = re.compile(r"^\..+\.pid(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+TMP_RECORD = re.compile(r"^\..+\.pid(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
 
 
 def owned_name(kind: str | None = None) -> str:
@@ -208,119 +206,6 @@ def install_signal_handlers(force: bool = False) -> bool:
 
 
 atexit.register(registry.run_all)
-
-
-# -- sweeping what crashed runs left behind -----------------------------------------------------
-
-
-@dataclass
-class SweepReport:
-    """What :func:`sweep_leftovers` removed."""
-
-    cgroups: list[str] = field(default_factory=list)
-    killed_pids: list[int] = field(default_factory=list)
-    swap_files: list[str] = field(default_factory=list)
-    data_dirs: list[str] = field(default_factory=list)
-    workers: list[int] = field(default_factory=list)
-    tmp_records: list[str] = field(default_factory=list)
-    containers: list[str] = field(default_factory=list)
-
-    def empty(self) -> bool:
-        """True if nothing was found."""
-        return not (
-            self.cgroups
-            or self.killed_pids
-            or self.swap_files
-            or self.data_dirs
-            or self.workers
-            or self.tmp_records
-            or self.containers
-        )
-
-
-def _stale(name: str, include_live: bool) -> bool:
-    pid = owner_pid(name)
-    if pid is None:
-        return False
-    return include_live or (pid != os.getpid() and not pid_alive(pid))
-
-
-def sweep_leftovers(
-    include_live: bool = False,
-    swap_dirs: list[str | os.PathLike] | None = None,
-    data_dirs: list[str | os.PathLike] | None = None,
-    record_dirs: Sequence[str | os.PathLike] = (),
-) -> SweepReport:
-    """Remove ``rbsim-*`` cgroups (killing their tasks), podman containers, swap files, data dirs and half-built
-    container root filesystems whose owner process is gone, kill worker processes whose harness is gone, and
-    delete half-written ``.tmp`` records of dead writers.
-
-    ``include_live=True`` also removes artefacts of live owners (only for use when no other harness runs).
-    """
-    from sim.harness import cgroup as cg  # local import: cgroup.py imports this module
-    from sim.harness import podman as pm
-    from sim.harness import swap as sw
-
-    report = SweepReport()
-    for name in pm.rbsim_containers():
-        if not _stale(name, include_live):
-            continue
-        try:
-            pm.remove_container(name)
-            report.containers.append(name)
-        except pm.PodmanError as exc:
-            log.warning("could not remove stale container %s: %r", name, exc)
-    for path in cg.find_rbsim_cgroups():
-        if not _stale(path.name, include_live):
-            continue
-        try:
-            report.killed_pids += cg.destroy_cgroup_dir(path)
-            report.cgroups.append(str(path))
-        except OSError as exc:
-            log.warning("could not remove stale cgroup %s: %r", path, exc)
-
-    active = sw.active_swap_files()
-    dirs = {Path(d) for d in (swap_dirs or [sw.DEFAULT_SWAP_DIR])}
-    candidates = {p for p in active if p.name.startswith(NAME_PREFIX + "-swap-")}
-    for d in dirs:
-        if d.is_dir():
-            candidates |= set(d.glob(NAME_PREFIX + "-swap-*"))
-    for path in sorted(candidates):
-        if not _stale(path.name, include_live):
-            continue
-        try:
-            if path in active:
-                sw.swapoff(path)
-            path.unlink(missing_ok=True)
-            report.swap_files.append(str(path))
-        except (OSError, RuntimeError) as exc:
-            log.warning("could not remove stale swap file %s: %r", path, exc)
-
-    for d in {Path(x) for x in (data_dirs or [tempfile.gettempdir()])}:
-        if not d.is_dir():
-            continue
-        for path in d.glob(NAME_PREFIX + "-redis-*"):
-            if path.is_dir() and _stale(path.name, include_live):
-                shutil.rmtree(path, ignore_errors=True)
-                report.data_dirs.append(str(path))
-    for path in pm.cache_dir().glob(NAME_PREFIX + "-rootfs-*") if pm.cache_dir().is_dir() else ():
-        if _stale(path.name, include_live):
-            shutil.rmtree(path, ignore_errors=True)
-            report.data_dirs.append(str(path))
-
-    for pid in stray_workers():
-        try:
-            os.kill(pid, signal.SIGKILL)
-            report.workers.append(pid)
-        except ProcessLookupError:
-            pass
-    for d in map(Path, record_dirs):
-        for path in d.glob(".*.tmp") if d.is_dir() else []:
-            m = _TMP_RECORD.match(path.name)
-            if m and (include_live or not pid_alive(int(m["pid"]))):
-                path.unlink(missing_ok=True)
-                report.tmp_records.append(str(path))
-    return report
 
 
 class StopFlag:

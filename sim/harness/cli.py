@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 
 from sim.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from sim.harness.quiet import wait_until_idle
 
 DEFAULT_OUT = "reports/validation/records"
 
@@ -82,7 +83,7 @@ def _err(msg: str) -> None:
 
 def harness_command(args: argparse.Namespace) -> int:
     """Validate every file, check the machine, then run each file ``--repeat`` times; returns the exit code."""
-    from sim.harness.cleanup import sweep_leftovers
+    from sim.harness.janitor import sweep_leftovers
     from sim.harness.record import write_record
     from sim.harness.run import HarnessError, check_environment, execute, plan_run, server_problems
     from sim.harness.server import server_version
@@ -170,28 +171,6 @@ def harness_command(args: argparse.Namespace) -> int:
     if restore_plans:
         status = max(status, run_restores(restore_plans, args))
     return status
-
-
-def cpu_idle_share(window_s: float = 2.0) -> float:
-    """Share of all CPUs' time spent idle over the next ``window_s`` seconds (/proc/stat)."""
-
-    def read() -> tuple[int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return values[3] + values[4], sum(values)  # idle + iowait, total
-
-    idle0, total0 = read()
-    time.sleep(window_s)
-    idle1, total1 = read()
-    return (idle1 - idle0) / max(1, total1 - total0)
-
-
-def wait_until_idle(max_wait_s: float, idle_share: float = 0.9) -> bool:
-    """Wait until other work leaves the CPUs idle, so timings measure the run and not a neighbour."""
-    end = time.monotonic() + max_wait_s
-    while time.monotonic() < end:
-        if cpu_idle_share() >= idle_share:
-            return True
-    return False
 
 
 def summary_line(record: dict, path: Path, wall: float) -> str:

@@ -380,8 +380,8 @@ def run_restores(plans: list[RestorePlan], args: Any) -> int:
     import traceback
 
     from sim.errors import EXIT_FAILED, EXIT_OK
-    from sim.harness.cleanup import sweep_leftovers
-    from sim.harness.cli import wait_until_idle
+    from sim.harness.janitor import sweep_leftovers
+    from sim.harness.quiet import wait_until_idle
     from sim.harness.record import write_record
 
     sweep_leftovers()

@@ -10,7 +10,8 @@ from pathlib import Path
 from .. import units
 from ..errors import EXIT_BAD_INPUT
 from . import ProfileError
-from .live import DEFAULT_SAMPLE_KEYS, scrub, secrets_in
+from .keysample import MAX_SAMPLE_KEYS, MAX_SAMPLE_S, MIN_SAMPLE_KEYS, MIN_SAMPLE_S
+from .live import scrub, secrets_in
 from .take import ELASTICACHE_SCHEME
 
 
@@ -44,13 +45,16 @@ def register(subparsers) -> argparse.ArgumentParser:
     live.add_argument("--window", default="10s", metavar="DURATION", help="sampling window for rates (default 10s)")
     live.add_argument(
         "--sample-keys",
-        type=int,
-        default=DEFAULT_SAMPLE_KEYS,
+        default="auto",
         metavar="N",
-        help=f"keys to sample with SCAN (default {DEFAULT_SAMPLE_KEYS})",
+        help=f"keys to sample with SCAN (default auto: 1%% of the keys, at least {MIN_SAMPLE_KEYS:,} and at most "
+        f"{MAX_SAMPLE_KEYS:,}, so a type holding 1%% of the keys is seen at least 30 times)",
     )
     live.add_argument(
-        "--sample-time", default="5s", metavar="DURATION", help="time limit of the key sample (default 5s)"
+        "--sample-time",
+        default="auto",
+        metavar="DURATION",
+        help=f"time limit of the key sample (default auto: {MIN_SAMPLE_S:g} to {MAX_SAMPLE_S:g} s with its size)",
     )
     live.add_argument(
         "--no-self-check", action="store_true", help="do not compare a simulation with the server's own last save"
@@ -90,12 +94,12 @@ def _profile(args) -> tuple[list[str], str]:
     from ..platform import PlatformError
     from .take import profile
 
-    try:
-        memory = units.parse_size(args.memory) if args.memory else None
-        window = units.parse_duration(args.window)
-        sample_time = units.parse_duration(args.sample_time)
-    except units.UnitError as exc:
-        raise ProfileError(str(exc)) from None
+    memory = _option("--memory", units.parse_size, args.memory) if args.memory else None
+    window = _option("--window", units.parse_duration, args.window)
+    sample_time = (
+        None if args.sample_time == "auto" else _option("--sample-time", units.parse_duration, args.sample_time)
+    )
+    sample_keys = None if args.sample_keys == "auto" else _count(args.sample_keys)
     try:
         taken = profile(
             args.source,
@@ -104,7 +108,7 @@ def _profile(args) -> tuple[list[str], str]:
             memory=memory,
             platform=args.platform,
             window=window,
-            sample_keys=args.sample_keys,
+            sample_keys=sample_keys,
             sample_time=sample_time,
             region=args.region,
             self_check=not args.no_self_check,
@@ -112,6 +116,22 @@ def _profile(args) -> tuple[list[str], str]:
     except (UnknownNodeTypeError, PlatformError) as exc:
         raise ProfileError(str(exc)) from None
     return taken.report, taken.text
+
+
+def _option(flag: str, parse, text: str):
+    """``parse(text)``, or a one-line error naming ``flag``."""
+    try:
+        return parse(text)
+    except units.UnitError as exc:
+        raise ProfileError(f"{flag}: {exc}") from None
+
+
+def _count(text: str) -> int:
+    """``--sample-keys``: a whole number of keys."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ProfileError(f"--sample-keys {text!r}: expected a whole number of keys or auto") from None
 
 
 def main(argv: list[str] | None = None) -> int:

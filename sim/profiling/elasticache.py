@@ -59,6 +59,7 @@ class ElastiCacheProfile:
     parameter_group: str | None = None
     reserved_memory_percent: float | None = None
     reserved_memory: int | None = None
+    parameters: dict[str, str] = field(default_factory=dict)  # encoding thresholds and maxmemory-policy
     snapshot_window: str | None = None
     snapshot_retention_limit: int | None = None
     snapshotting_cluster: str | None = None
@@ -218,8 +219,13 @@ def _from_cluster(cluster: dict, profile: ElastiCacheProfile) -> None:
 
 
 def _read_parameters(ec, profile: ElastiCacheProfile) -> None:
-    """``reserved-memory-percent`` / ``reserved-memory`` from the parameter group; a note where unreadable."""
+    """``reserved-memory-percent`` / ``reserved-memory``, the encoding thresholds and ``maxmemory-policy`` from the
+    parameter group; a note where unreadable."""
     from botocore.exceptions import ClientError
+
+    from .typedwriter import PARAMETERS
+
+    wanted = {*PARAMETERS, *(name.replace("listpack", "ziplist") for name in PARAMETERS)}
 
     if not profile.parameter_group:
         profile.notes.append("parameter group unknown: reserved memory left at ElastiCache's default 25%")
@@ -229,8 +235,11 @@ def _read_parameters(ec, profile: ElastiCacheProfile) -> None:
         pages = ec.get_paginator("describe_cache_parameters").paginate(CacheParameterGroupName=profile.parameter_group)
         for page in pages:
             for parameter in page.get("Parameters", []):
-                if parameter.get("ParameterName") in ("reserved-memory-percent", "reserved-memory"):
-                    values[parameter["ParameterName"]] = parameter.get("ParameterValue")
+                name = parameter.get("ParameterName")
+                if name in ("reserved-memory-percent", "reserved-memory"):
+                    values[name] = parameter.get("ParameterValue")
+                elif name in wanted and parameter.get("ParameterValue") is not None:
+                    profile.parameters[name] = str(parameter["ParameterValue"])
     except (ClientError, NotImplementedError) as exc:  # NotImplementedError: emulators (moto) lack this call
         reason = client_error_message(exc, profile.target, profile.region) if isinstance(exc, ClientError) else str(exc)
         profile.notes.append(

@@ -4,27 +4,36 @@ where allowed), keeping the URL's credentials out of every message."""
 from __future__ import annotations
 
 import os
-import statistics
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from . import ProfileError, commands
+from . import ProfileError, commands, keysample
 from .commands import CommandRates
+from .keysample import KeySample
 
 if TYPE_CHECKING:
     from ..summary import Summary
 
 DEFAULT_WINDOW_S = 10.0
-DEFAULT_SAMPLE_KEYS = 1000
-DEFAULT_SAMPLE_S = 5.0
-SCAN_COUNT = 100
-CONFIG_KEYS = ("rdbcompression", "rdb-key-save-delay", "oom-score-adj", "save", "appendonly")
-"""Settings read with CONFIG GET when the server allows it (ElastiCache does not)."""
+CONFIG_KEYS = (
+    "rdbcompression",
+    "rdb-key-save-delay",
+    "oom-score-adj",
+    "save",
+    "appendonly",
+    "maxmemory-policy",
+    "*-max-listpack-*",
+    "*-max-ziplist-*",
+    "set-max-intset-entries",
+)
+"""Settings read with CONFIG GET when the server allows it (ElastiCache does not): backup settings, the eviction
+policy and the encoding thresholds (listpack names from Redis 7.0, ziplist names before)."""
+COW_TARGET = 0.20
+"""A profiled scenario should predict its node's own last copy-on-write within this relative error (issue 10)."""
 MIN_SAVE_S_FOR_RATIO = 5
 """rdb_last_bgsave_time_sec is a difference of whole-second clocks: too coarse for a ratio below this."""
 SECRET_QUERY_KEYS = ("password", "username")
@@ -114,33 +123,6 @@ def connect(url: str, db: int | None = None, timeout: float = 10.0):
 
 
 @dataclass
-class KeySample:
-    """What a bounded SCAN sample saw: key types, value lengths and per-key memory."""
-
-    keys: int = 0
-    types: Counter = field(default_factory=Counter)
-    string_lengths: list[int] = field(default_factory=list)
-    memory_usage: list[int] = field(default_factory=list)
-    key_lengths: list[int] = field(default_factory=list)
-    seconds: float = 0.0
-    complete: bool = False
-    own_calls: Counter = field(default_factory=Counter)
-    stopped_by: str = ""
-
-    @property
-    def value_size(self) -> int | None:
-        """Mean value length of the sampled string keys (STRLEN), or None without any."""
-        return round(statistics.fmean(self.string_lengths)) if self.string_lengths else None
-
-    @property
-    def key_size(self) -> int | None:
-        return round(statistics.fmean(self.key_lengths)) if self.key_lengths else None
-
-    def string_share(self) -> float:
-        return self.types.get("string", 0) / self.keys if self.keys else 0.0
-
-
-@dataclass
 class LiveProfile:
     """Two INFO snapshots of one server, the command rates between them, a key sample and settings."""
 
@@ -206,12 +188,15 @@ def _keyspace(info: dict) -> dict[int, int]:
 def profile_server(
     url: str,
     window: float = DEFAULT_WINDOW_S,
-    sample_keys: int = DEFAULT_SAMPLE_KEYS,
-    sample_seconds: float = DEFAULT_SAMPLE_S,
+    sample_keys: int | None = None,
+    sample_seconds: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> LiveProfile:
-    """Read ``url`` for ``window`` seconds: INFO at both ends, CONFIG GET and a key sample in between."""
+    """Read ``url`` for ``window`` seconds: INFO at both ends, CONFIG GET and a key sample in between.
+
+    ``sample_keys``/``sample_seconds`` None: sized by :func:`keysample.plan` from the server's key count.
+    """
     import redis
 
     secrets = secrets_in(url)
@@ -225,7 +210,9 @@ def profile_server(
         start = (start + clock()) / 2
         config = _read_config(client, notes)
         db = client.connection_pool.connection_kwargs.get("db", 0) or 0
-        sample = _sample(url, db, _keyspace(before), sample_keys, sample_seconds, clock, notes)
+        keyspace = _keyspace(before)
+        limit, seconds = keysample.plan(sum(keyspace.values()), sample_keys, sample_seconds)
+        sample = keysample.sample(lambda n: connect(url, db=n), db, keyspace, limit, seconds, clock, notes)
         remaining = window - (clock() - start)
         if remaining > 0:
             sleep(remaining)
@@ -267,100 +254,6 @@ def _read_config(client, notes: list[str]) -> dict[str, str]:
     return config
 
 
-def _sample(
-    url: str,
-    db: int,
-    keyspace: dict[int, int],
-    limit: int,
-    seconds: float,
-    clock: Callable[[], float],
-    notes: list[str],
-) -> KeySample:
-    """SCAN keys db by db (budget in proportion to each db's keys) until ``limit`` keys or ``seconds`` pass."""
-    import redis
-
-    sample = KeySample()
-    total = sum(keyspace.values())
-    if total == 0 or limit <= 0:
-        sample.complete = True
-        return sample
-    start = clock()
-    deadline = start + seconds
-    order = sorted(keyspace, key=lambda n: (n != db, -keyspace[n]))
-    state = {"memory_usage": True}
-    for number in order:
-        budget = max(1, round(limit * keyspace[number] / total))
-        client = connect(url, db=number)
-        try:
-            _scan_db(client, budget, deadline, clock, sample, state, notes)
-        except redis.ResponseError as exc:
-            notes.append(
-                f"SCAN is not available on this server ({_first_line(exc)}): value sizes come from used_memory"
-            )
-            break
-        finally:
-            client.close()
-        if clock() >= deadline:
-            sample.stopped_by = f"the {seconds:g} s time limit"
-            break
-    sample.seconds = clock() - start
-    sample.complete = sample.keys >= total
-    if not sample.stopped_by:
-        sample.stopped_by = "every key seen" if sample.complete else f"the {limit} key limit"
-    return sample
-
-
-def _scan_db(client, budget: int, deadline: float, clock, sample: KeySample, state: dict, notes: list[str]) -> None:
-    taken, cursor = 0, 0
-    while taken < budget and clock() < deadline:
-        cursor, keys = client.scan(cursor=cursor, count=SCAN_COUNT)
-        sample.own_calls["scan"] += 1
-        keys = keys[: budget - taken]
-        if keys:
-            _measure(client, keys, sample, state, notes)
-            taken += len(keys)
-        if cursor == 0:
-            return
-
-
-def _measure(client, keys: list, sample: KeySample, state: dict, notes: list[str]) -> None:
-    """TYPE of each key, then STRLEN of strings and MEMORY USAGE of all (until the server refuses it)."""
-    import redis
-
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.type(key)
-    types = [_text(t) for t in pipe.execute(raise_on_error=False)]
-    sample.own_calls["type"] += len(keys)
-    pipe = client.pipeline(transaction=False)
-    asked = []
-    for key, kind in zip(keys, types, strict=True):
-        if kind == "string":
-            pipe.strlen(key)
-            asked.append(("strlen", key))
-            sample.own_calls["strlen"] += 1
-        if state["memory_usage"]:
-            pipe.execute_command("MEMORY", "USAGE", key)
-            asked.append(("memory", key))
-    replies = pipe.execute(raise_on_error=False) if asked else []
-    for (what, _key), reply in zip(asked, replies, strict=True):
-        if isinstance(reply, redis.ResponseError):
-            if what == "memory" and state["memory_usage"]:
-                state["memory_usage"] = False
-                notes.append(
-                    f"MEMORY USAGE is not available on this server ({_first_line(reply)}): per-key memory not sampled"
-                )
-            continue
-        if reply is None:  # the key expired or was deleted between SCAN and now
-            continue
-        (sample.string_lengths if what == "strlen" else sample.memory_usage).append(int(reply))
-    for key, kind in zip(keys, types, strict=True):
-        if kind != "none":
-            sample.keys += 1
-            sample.types[kind] += 1
-            sample.key_lengths.append(len(key))
-
-
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -369,10 +262,16 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+def cow_error(profile: LiveProfile, summary: Summary) -> float | None:
+    """(predicted - server) / server copy-on-write of the last save, or None when the server reports none."""
+    cow = int(profile.get("rdb_last_cow_size", 0) or 0)
+    return summary.cow_peak_bytes / cow - 1 if cow > 0 else None
+
+
 def self_check(profile: LiveProfile, summary: Summary) -> list[str]:
     """Lines setting the simulated fork stall, copy-on-write and save time beside the server's last save."""
     from .. import units
-    from .writer import format_rate
+    from .yamltext import format_rate
 
     info = profile.after
     fork_s = int(info.get("latest_fork_usec", 0) or 0) / 1e6
@@ -394,6 +293,13 @@ def self_check(profile: LiveProfile, summary: Summary) -> list[str]:
         else:
             ratio = f"{predicted / observed:.2g}x" if observed > 0 else "n/a (server figure is 0)"
         lines.append(f"  {label:<14} {fmt(predicted):>11} {fmt(observed):>11}  {ratio}")
+    error = cow_error(profile, summary)
+    if error is not None:
+        verdict = (
+            "within" if abs(error) <= COW_TARGET else "outside"
+        ) + f" the ±{COW_TARGET:.0%} a profiled scenario aims for"
+        hint = "" if abs(error) <= COW_TARGET else ": check the groups, the mix and key_distribution"
+        lines.append(f"  copy-on-write error {error:+.0%} ({verdict}{hint})")
     finished = datetime.fromtimestamp(int(info.get("rdb_last_save_time", 0) or 0), UTC)
     age = max(0.0, (profile.taken_at - finished).total_seconds())
     lines.append(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .. import units
 from . import ProfileError
-from .live import DEFAULT_SAMPLE_KEYS, redact_url, scrub, secrets_in
+from .live import redact_url, scrub, secrets_in
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -35,14 +35,15 @@ def profile(
     memory: int | None = None,
     platform: str | None = None,
     window: float = 10.0,
-    sample_keys: int = DEFAULT_SAMPLE_KEYS,
-    sample_time: float = 5.0,
+    sample_keys: int | None = None,
+    sample_time: float | None = None,
     region: str | None = None,
     self_check: bool = True,
 ) -> Profile:
     """Profile ``source`` (``redis://...``, ``rediss://...`` or ``elasticache://ID``) into a scenario.
 
-    ``memory`` is in bytes, ``window`` and ``sample_time`` in seconds. A live server that has saved
+    ``memory`` is in bytes, ``window`` and ``sample_time`` in seconds; ``sample_keys``/``sample_time`` None size
+    the key sample from the server's key count (:func:`sim.profiling.keysample.plan`). A live server that has saved
     before is also simulated (the full pipeline) and compared with its own last save, unless
     ``self_check`` is false. Raises :class:`ProfileError` (or an ``InputError`` for a bad node type or
     platform) with no credentials in the message or the text.
@@ -67,7 +68,7 @@ def _take(source, name, node_type, memory, platform, window, sample_keys, sample
         get_node_type(node_type)
     if platform:
         load_platform(platform)
-    if sample_keys < 0:
+    if sample_keys is not None and sample_keys < 0:
         raise ProfileError("--sample-keys must be 0 or more")
     options = {"name": name, "node_type": node_type, "memory": memory, "platform": platform}
     if source.startswith(ELASTICACHE_SCHEME):
@@ -103,26 +104,33 @@ def _take(source, name, node_type, memory, platform, window, sample_keys, sample
 
 def _self_check(live, scenario) -> list[str]:
     """Simulate the profiled scenario through the full pipeline and compare it with the server's last save."""
+    from ..inputs import InputError
     from ..run import run
     from .live import self_check
 
     try:
         summary = run(scenario, timeline=False).summary
-    except NotImplementedError as exc:
+    except (NotImplementedError, InputError) as exc:  # a scenario this build cannot simulate
         return [f"self-check skipped: {exc}"]
     return self_check(live, summary)
 
 
 def _summary(scenario, source: str) -> str:
     data = scenario.dataset
-    keys = f"{data.keys:,}" if data.keys is not None else "?"
-    size = (
-        f"value size {units.format_bytes(data.value_size)}"
-        if data.value_size
-        else f"used_memory {units.format_bytes(data.used_memory)}"
-    )
     where = source if source.startswith(ELASTICACHE_SCHEME) else redact_url(source)
+    if data.groups is not None:
+        groups = scenario.key_groups()
+        kinds = ", ".join(f"{g.name} ({g.type}) {g.keys:,}" for g in groups)
+        shape = f"{sum(g.keys for g in groups):,} keys in {len(groups)} groups: {kinds}"
+    else:
+        keys = f"{data.keys:,}" if data.keys is not None else "?"
+        size = (
+            f"value size {units.format_bytes(data.value_size)}"
+            if data.value_size
+            else f"used_memory {units.format_bytes(data.used_memory)}"
+        )
+        shape = f"{keys} keys, {size}"
     return (
-        f"profiled {where}: {keys} keys, {size}, "
+        f"profiled {where}: {shape}, "
         f"{scenario.workload.writes_per_sec:,.0f} writes/s, {scenario.workload.reads_per_sec:,.0f} reads/s"
     )

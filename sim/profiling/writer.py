@@ -3,139 +3,13 @@ from; quantities carry units (``1.02KB``, ``18.3k``) that :mod:`sim.units` reads
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
-
-from ..units import GIB, KIB, MIB, TIB
-
-SI_SIZES = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("KB", 1000), ("B", 1))
-IEC_SIZES = (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB))
-COUNT_SUFFIXES = (("G", 1000**3), ("M", 1000**2), ("k", 1000), ("", 1))
-_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._%/:+-]*$")
-
-
-def _significant(value: float, digits: int) -> str:
-    """``value`` to ``digits`` significant digits without exponent or trailing zeros."""
-    if value == 0:
-        return "0"
-    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value)))))
-    text = f"{value:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _scaled(value: float, table, digits: int) -> str:
-    """``value`` with the largest suffix of ``table`` (largest first) it reaches, after rounding."""
-    for index, (suffix, factor) in enumerate(table):
-        text = _significant(value / factor, digits)
-        if float(text) >= 1 or index == len(table) - 1:
-            return text + suffix
-    raise AssertionError("unreachable")
-
-
-def format_size(n: float, digits: int = 3) -> str:
-    """Bytes as a short SI size, e.g. ``1.02KB``, ``500B``, ``13.1GB`` (``digits`` significant digits)."""
-    if n < 1000:
-        return f"{round(n)}B"
-    return _scaled(float(n), SI_SIZES[:-1], digits)
-
-
-def format_memory(n: int) -> str:
-    """A memory size in IEC units: exact when a unit divides ``n`` (``13GiB``), else 4 significant digits."""
-    n = int(n)
-    for suffix, factor in IEC_SIZES:
-        if n >= factor and n % factor == 0 and n // factor < 10_000:
-            return f"{n // factor}{suffix}"
-    return _scaled(float(n), IEC_SIZES, 4) if n >= 1024 else f"{n}B"
-
-
-class Plain(str):
-    """A string written without quotes even where YAML reads it as a number (``0``, ``12.5``)."""
-
-
-def format_count(n: float, digits: int = 3) -> str:
-    """A count or rate with k/M/G, e.g. ``18.3k``, ``2k``, ``0.5`` (``digits`` significant digits)."""
-    if abs(n) < 1000:
-        return Plain(_significant(float(n), digits))
-    return Plain(_scaled(float(n), COUNT_SUFFIXES[:-1], digits))
-
-
-def format_rate(per_sec: float, digits: int = 3) -> str:
-    """Events per second as ``sim.units.parse_rate`` reads them, e.g. ``18.3k``."""
-    return format_count(per_sec, digits)
-
-
-@dataclass
-class Item:
-    """One ``key: value`` line (or a mapping when ``children`` is set) with comments above and beside it."""
-
-    key: str
-    value: Any = None
-    comment: str = ""
-    above: list[str] = field(default_factory=list)
-    children: list[Item] | None = None
-
-    def child(self, key: str) -> Item | None:
-        return next((c for c in self.children or [] if c.key == key), None)
-
-
-def scalar(value: Any) -> str:
-    """One YAML scalar or flow list; strings are quoted unless they read back as the same string."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(scalar(v) for v in value) + "]"
-    text = str(value)
-    if isinstance(value, Plain) and _PLAIN.match(text):
-        return text
-    if _PLAIN.match(text) and yaml.safe_load(text) == text:
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _comment_lines(text: str, indent: str) -> list[str]:
-    return [f"{indent}# {line}".rstrip() for line in text.splitlines()]
-
-
-def render(items: list[Item], header: list[str] | None = None, footer: list[str] | None = None) -> str:
-    """The YAML text for ``items`` with ``header`` comment lines on top and ``footer`` ones below."""
-    lines = _comment_lines("\n".join(header or []), "")
-    for item in items:
-        _render(item, 0, lines)
-    if footer:
-        lines.append("")
-        lines.extend(_comment_lines("\n".join(footer), ""))
-    return "\n".join(lines) + "\n"
-
-
-def _render(item: Item, depth: int, lines: list[str]) -> None:
-    indent = "  " * depth
-    for text in item.above:
-        lines.extend(_comment_lines(text, indent))
-    beside = "  # " + " ".join(item.comment.split()) if item.comment else ""
-    if item.children is not None:
-        lines.append(f"{indent}{item.key}:{beside}")
-        for child in item.children:
-            _render(child, depth + 1, lines)
-    else:
-        lines.append(f"{indent}{item.key}: {scalar(item.value)}{beside}")
-
-
-def to_data(items: list[Item]) -> dict:
-    """The plain mapping the rendered YAML parses to (for validation without re-parsing)."""
-    return {i.key: to_data(i.children) if i.children is not None else i.value for i in items}
-
-
-# --- scenario documents from profiles -------------------------------------------------------------------------
+from ..units import MIB
+from . import typedwriter
+from .yamltext import Item, Plain, format_count, format_memory, format_rate, format_size, render, significant, to_data
 
 XEN_PV_FAMILIES = frozenset({"t1", "m1", "m2", "m3", "c1"})
 """Old ElastiCache families on Xen paravirtual hosts (the ``xen-pv`` platform profile)."""
@@ -207,7 +81,7 @@ def _top(rows: list[tuple[str, float]]) -> str:
 
 
 def _percent(share: float) -> str:
-    return f"{_significant(100 * share, 3)}%"
+    return f"{significant(100 * share, 3)}%"
 
 
 def live_document(
@@ -218,7 +92,6 @@ def live_document(
     platform: str | None = None,
 ) -> Document:
     """The scenario of a :class:`sim.profiling.live.LiveProfile`, every figure commented with its source."""
-    from ..physics.layout import used_memory as model_used_memory
     from . import ProfileError
 
     p, s, r = profile, profile.sample, profile.rates
@@ -228,7 +101,8 @@ def live_document(
     header = [
         f"rbsim scenario profiled from the live server {p.url}",
         f"taken {when} by `rbsim profile`: INFO read twice, {r.seconds:.1f} s apart (the sampling window);",
-        f"{s.keys} keys sampled with SCAN in {s.seconds:.2f} s (stopped by {s.stopped_by or 'nothing'}).",
+        f"{s.keys} keys sampled with SCAN ({_percent(s.keys / p.keys) if p.keys else '0%'} of {p.keys:,}) in "
+        f"{s.seconds:.2f} s (stopped by {s.stopped_by or 'nothing'}).",
         "Figures marked 'guess' were not measured: check them before trusting a prediction.",
     ]
     if p.keys == 0:
@@ -293,10 +167,12 @@ def live_document(
         value = p.config["oom-score-adj"]
         node.append(Item("oom_score_adj", value.lower() not in ("no", "0", ""), f"CONFIG GET oom-score-adj {value}"))
 
+    groups, group_notes = typedwriter.groups_of(p)
+    typed = typedwriter.needs_groups(groups)
+    parameters = typedwriter.parameters_item(p.config)
+    if parameters is not None:
+        engine.append(parameters)
     used = int(p.get("used_memory", 0) or 0)
-    dbs = ", ".join(f"db{n} {k}" for n, k in sorted(p.keys_per_db.items()))
-    dataset = [Item("keys", p.keys, f"INFO keyspace, all dbs summed ({dbs})")]
-    value_size, key_size = s.value_size, s.key_size
     type_mix = (
         ", ".join(f"{t} {_percent(c / s.keys)}" for t, c in s.types.most_common()) if s.keys else "no keys sampled"
     )
@@ -306,55 +182,48 @@ def live_document(
             f"MEMORY USAGE of {len(s.memory_usage)} sampled keys: mean {format_size(statistics_mean(s.memory_usage))} "
             "per key (value, key name and overheads)"
         )
-    if value_size:
-        lengths = sorted(s.string_lengths)
-        spread = (
-            f"median {format_size(lengths[len(lengths) // 2])}, "
-            f"p90 {format_size(lengths[int(0.9 * (len(lengths) - 1))])}, "
-            f"max {format_size(lengths[-1])}"
-        )
-        dataset.append(
-            Item("value_size", format_size(value_size), f"mean STRLEN of {len(lengths)} sampled string keys ({spread})")
-        )
-        if key_size:
-            dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
-        modelled = model_used_memory(p.keys, key_size or 16, value_size, allocator or "jemalloc")
+    notes += group_notes
+    if typed:
+        dataset = typedwriter.dataset_items(p, groups)
+        check = typedwriter.memory_check(groups)
         above_data.append(
-            f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))}); "
-            f"rbsim's layout model gives {format_size(modelled)} for these keys and sizes"
+            f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))})"
+            + (f"; {check}" if check else "")
         )
-        if s.string_share() < 0.9:
-            notes.append(
-                f"only {_percent(s.string_share())} of the sampled keys are strings; rbsim models string "
-                "keys, so the other types are simulated as strings of the mean string size"
-            )
+        above_data.append(
+            f"{len(groups)} key groups: by TYPE and OBJECT ENCODING, split by key-name prefix where prefixes "
+            "separate the keys"
+        )
     else:
-        dataset.append(
-            Item(
-                "used_memory",
-                format_memory(used),
-                "INFO memory used_memory; value size derived from it (no string keys sampled)",
-            )
-        )
-        if key_size:
-            dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
-    dataset[0].above = above_data
+        dataset = _shorthand_dataset(p, above_data, allocator or "jemalloc")
+    dataset[0].above = above_data + dataset[0].above
+    platform_item = _platform_item(platform, node_type)
+    fragmentation = _fragmentation(p, platform_item.value)
+    if fragmentation is not None:
+        dataset.append(fragmentation)
 
     writes, reads = r.writes_per_sec, r.reads_per_sec
-    workload = [
-        Item(
-            "writes_per_sec",
-            format_rate(writes),
-            f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('write', 3))}",
-        ),
-        Item(
-            "reads_per_sec", format_rate(reads), f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('read', 3))}"
-        ),
-        Item(
-            "key_distribution", "uniform", "guess: INFO cannot tell which keys are hot; uniform copies the most pages"
-        ),
-    ]
-    if writes > 0:
+    reads_item = Item(
+        "reads_per_sec", format_rate(reads), f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('read', 3))}"
+    )
+    hot = Item(
+        "key_distribution", "uniform", "guess: INFO cannot tell which keys are hot; uniform copies the most pages"
+    )
+    if typed:
+        workload = typedwriter.mix_items(p, groups, notes)
+        workload[0].above = [f"write commands: {_top(r.top('write', 6))}"]
+        workload[1:1] = [reads_item, hot]
+    else:
+        workload = [
+            Item(
+                "writes_per_sec",
+                format_rate(writes),
+                f"INFO commandstats over {r.seconds:.1f} s: {_top(r.top('write', 3))}",
+            ),
+            reads_item,
+            hot,
+        ]
+    if writes > 0 and not typed:
         fraction = min(1.0, max(0, p.key_growth) / (writes * r.seconds))
         workload.append(
             Item(
@@ -365,7 +234,7 @@ def live_document(
         )
     expired = _delta(p, "expired_keys") / r.seconds
     evicted = _delta(p, "evicted_keys") / r.seconds
-    workload[0].above = [
+    workload[0].above += [
         f"not counted as writes: {format_rate(expired)} keys/s expired, {format_rate(evicted)} keys/s evicted"
     ]
     if r.unknown:
@@ -396,12 +265,77 @@ def live_document(
         Item("description", f"Profiled from {p.url} at {when} (window {r.seconds:.1f} s)"),
         Item("engine", children=engine),
         Item("node", children=node),
-        _platform_item(platform, node_type),
+        platform_item,
         Item("dataset", children=dataset),
         Item("workload", children=workload),
         Item("backup", children=backup),
     ]
     return Document(items, header, live_footer(p, notes))
+
+
+def _shorthand_dataset(p, above_data: list[str], allocator: str) -> list[Item]:
+    """The one-string-group shorthand (``keys``, ``value_size``, ``key_size``; ``used_memory`` without a sample)."""
+    from ..physics.layout import used_memory as model_used_memory
+
+    s = p.sample
+    used = int(p.get("used_memory", 0) or 0)
+    dbs = ", ".join(f"db{n} {k}" for n, k in sorted(p.keys_per_db.items()))
+    dataset = [Item("keys", p.keys, f"INFO keyspace, all dbs summed ({dbs})")]
+    value_size, key_size = s.value_size, s.key_size
+    if value_size:
+        lengths = sorted(s.string_lengths)
+        spread = (
+            f"median {format_size(lengths[len(lengths) // 2])}, "
+            f"p90 {format_size(lengths[int(0.9 * (len(lengths) - 1))])}, "
+            f"max {format_size(lengths[-1])}"
+        )
+        dataset.append(
+            Item("value_size", format_size(value_size), f"mean STRLEN of {len(lengths)} sampled string keys ({spread})")
+        )
+        if key_size:
+            dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
+        modelled = model_used_memory(p.keys, key_size or 16, value_size, allocator)
+        above_data.append(
+            f"INFO memory used_memory {format_size(used)} (rss {format_size(int(p.get('used_memory_rss', 0) or 0))}); "
+            f"rbsim's layout model gives {format_size(modelled)} for these keys and sizes"
+        )
+    else:
+        dataset.append(
+            Item(
+                "used_memory",
+                format_memory(used),
+                "INFO memory used_memory; value size derived from it (no string keys sampled)",
+            )
+        )
+        if key_size:
+            dataset.append(Item("key_size", format_size(key_size), "mean key name length of the sample"))
+    return dataset
+
+
+MIN_USED_FOR_FRAGMENTATION = 64 * MIB
+"""Below this used_memory the server's own base RSS (a few MiB) swamps the ratio, so none is written."""
+
+
+def _fragmentation(p, platform: str) -> Item | None:
+    """``dataset.fragmentation``: (used_memory_rss - the platform's base RSS) / used_memory, on large enough data."""
+    from ..platform import PlatformError, load_platform
+
+    used, rss = int(p.get("used_memory", 0) or 0), int(p.get("used_memory_rss", 0) or 0)
+    if used < MIN_USED_FOR_FRAGMENTATION or rss <= 0:
+        return None
+    try:
+        base = load_platform(platform).memory.rss_base
+    except PlatformError:
+        return None
+    ratio = (rss - base) / used
+    if not 1.0 <= ratio <= 3.0:
+        return None
+    return Item(
+        "fragmentation",
+        Plain(significant(ratio, 3)),
+        f"INFO memory (used_memory_rss {format_size(rss)} - {platform}'s base RSS {format_size(base)}) / "
+        f"used_memory {format_size(used)}",
+    )
 
 
 def live_footer(p, notes: list[str]) -> list[str]:
@@ -486,6 +420,9 @@ def elasticache_document(
     else:
         notes.append("engine version unknown: rbsim's default engine version is used")
     engine.append(Item("allocator", "jemalloc", "ElastiCache's Redis and Valkey builds use jemalloc"))
+    parameters = typedwriter.parameters_item(p.parameters, f"parameter group {p.parameter_group}")
+    if parameters is not None:
+        engine.append(parameters)
 
     chosen_type = node_type or (None if memory else p.node_type)
     node: list[Item] = []

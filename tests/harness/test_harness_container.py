@@ -16,7 +16,8 @@ import redis
 from helpers import REPO_ROOT
 
 from sim.harness.cgroup import MemoryCgroup, find_rbsim_cgroups, memory_cgroup_available
-from sim.harness.cleanup import CleanupRegistry, owner_pid, pid_alive, sweep_leftovers
+from sim.harness.cleanup import CleanupRegistry, owner_pid, pid_alive
+from sim.harness.janitor import sweep_leftovers
 from sim.harness.oom import _KILLED, _OOM_KILL, OomWatcher, parse_kmsg_record
 from sim.harness.server import DEFAULT_BINARY, RedisServer
 from sim.harness.swap import SwapError, SwapFile, active_swap_files

@@ -17,7 +17,8 @@ import pytest
 from helpers import REPO_ROOT
 
 from sim.harness.cgroup import find_rbsim_cgroups
-from sim.harness.cleanup import PARENT_FLAG, WORKER_MODULES, owner_pid, sweep_leftovers
+from sim.harness.cleanup import PARENT_FLAG, WORKER_MODULES, owner_pid
+from sim.harness.janitor import sweep_leftovers
 from sim.harness.run import check_environment
 from sim.harness.server import DEFAULT_BINARY
 

@@ -21,7 +21,7 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 from sim import units
-from sim.profiling import writer
+from sim.profiling import typedwriter, writer, yamltext
 from sim.profiling.cli import main
 from sim.profiling.elasticache import profile_elasticache
 from sim.scenario import Backup, Workload, parse_scenario
@@ -201,6 +201,27 @@ def test_reserved_memory_comes_from_the_parameter_group(aws, parameters, field, 
     scenario, _ = writer.validate(document)
     assert getattr(scenario.node, field) == value
     assert "parameter group orders-params" in document.text()
+
+
+def test_encoding_thresholds_and_eviction_policy_come_from_the_parameter_group(aws):
+    make_group()
+    put_day("orders-001")
+    parameters = {"hash-max-ziplist-entries": "256", "zset-max-listpack-value": "32", "activedefrag": "no"}
+    profile = profile_elasticache("orders", region=REGION, session=Session(parameters))
+    assert profile.parameters == {
+        "maxmemory-policy": "volatile-lru",
+        "hash-max-ziplist-entries": "256",
+        "zset-max-listpack-value": "32",
+    }
+    item = typedwriter.parameters_item(profile.parameters, "parameter group orders-params")
+    assert yamltext.to_data([item]) == {
+        "parameters": {
+            "hash-max-listpack-entries": 256,
+            "zset-max-listpack-value": 32,
+            "maxmemory-policy": "volatile-lru",
+        }
+    }
+    assert "parameter group orders-params hash-max-ziplist-entries" in yamltext.render([item])
 
 
 def test_a_parameter_group_moto_cannot_read_is_noted(aws):

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from sim import units
-from sim.profiling import commands, writer
+from sim.profiling import commands, writer, yamltext
 from sim.profiling.cli import main, register
 from sim.profiling.live import redact_url, scrub, secrets_in
 from sim.scenario import load_scenario, parse_scenario
@@ -105,31 +105,31 @@ def test_urls_are_redacted(url, shown):
 
 @pytest.mark.parametrize("value", [0, 0.5, 1, 7.25, 999, 999.6, 1000, 1999.7, 18_333, 999_960, 2.5e6, 7.3e9])
 def test_rates_and_counts_round_trip_through_units(value):
-    assert units.parse_rate(writer.format_rate(value)) == pytest.approx(value, rel=0.005)
-    assert units.parse_count(writer.format_count(value, 4)) == pytest.approx(round(value), rel=0.0005, abs=0.5)
+    assert units.parse_rate(yamltext.format_rate(value)) == pytest.approx(value, rel=0.005)
+    assert units.parse_count(yamltext.format_count(value, 4)) == pytest.approx(round(value), rel=0.0005, abs=0.5)
 
 
 @pytest.mark.parametrize("size", [0, 1, 500, 999, 1000, 1020, 4096, 999_960, 14_037_181_030, 2**30, 25_276_063_744])
 def test_sizes_round_trip_through_units(size):
-    assert units.parse_size(writer.format_size(size)) == pytest.approx(size, rel=0.005, abs=0.5)
-    assert units.parse_size(writer.format_memory(size)) == pytest.approx(size, rel=0.0005)
+    assert units.parse_size(yamltext.format_size(size)) == pytest.approx(size, rel=0.005, abs=0.5)
+    assert units.parse_size(yamltext.format_memory(size)) == pytest.approx(size, rel=0.0005)
     if size % 2**20 == 0 and size:
-        assert units.parse_size(writer.format_memory(size)) == size
+        assert units.parse_size(yamltext.format_memory(size)) == size
 
 
 def test_rendered_yaml_reads_back_as_the_same_data():
     items = [
-        writer.Item("name", "x", "a comment"),
-        writer.Item(
+        yamltext.Item("name", "x", "a comment"),
+        yamltext.Item(
             "engine",
             children=[
-                writer.Item("version", "7.0", above=["quoted: 7.0 would read as a float"]),
-                writer.Item("start", "15:30"),
+                yamltext.Item("version", "7.0", above=["quoted: 7.0 would read as a float"]),
+                yamltext.Item("start", "15:30"),
             ],
         ),
-        writer.Item("list", [writer.format_rate(3), writer.format_rate(3000)]),
+        yamltext.Item("list", [yamltext.format_rate(3), yamltext.format_rate(3000)]),
     ]
-    text = writer.render(items, header=["top"], footer=["bottom"])
+    text = yamltext.render(items, header=["top"], footer=["bottom"])
     assert yaml.safe_load(text) == {"name": "x", "engine": {"version": "7.0", "start": "15:30"}, "list": [3, "3k"]}
     assert text.startswith("# top\n") and text.rstrip().endswith("# bottom")
 
@@ -316,6 +316,7 @@ def test_self_check_after_a_bgsave(loaded_server, tmp_path, capfd):
     assert code == 0, err
     assert "self-check" in out and "fork stall" in out and "copy-on-write" in out and "predicted/server" in out
     assert "under the load of its own time" in out
+    assert ("copy-on-write error" in out) == (client.info("persistence")["rdb_last_cow_size"] > 0)
     text = out_file.read_text()
     assert "# self-check" in text and "latest_fork_usec" in text
     load_scenario(out_file)
@@ -433,10 +434,11 @@ def test_tls_server_with_the_password_from_rediscli_auth(tmp_path, capfd, monkey
     assert f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={cert}" in out and PASSWORD not in out + err
 
 
-def _synthetic(info: dict, **sample):
+def _synthetic(info: dict, records=()):
     from datetime import datetime
 
-    from sim.profiling.live import KeySample, LiveProfile
+    from sim.profiling.keysample import KeySample
+    from sim.profiling.live import LiveProfile
 
     base = {
         "redis_version": "7.2.4",
@@ -448,7 +450,7 @@ def _synthetic(info: dict, **sample):
     }
     after = {**base, **info, "cmdstat_set": {"calls": 5000}}
     rates = commands.rates(base, after, 10.0)
-    return LiveProfile("redis://h:1", datetime.now(UTC), base, after, rates, KeySample(**sample))
+    return LiveProfile("redis://h:1", datetime.now(UTC), base, after, rates, KeySample(list(records)))
 
 
 def test_engine_and_allocator_come_from_info():
@@ -458,16 +460,8 @@ def test_engine_and_allocator_come_from_info():
     assert (redis_.engine_name, redis_.engine_version, redis_.allocator) == ("redis", "6.2", None)
 
 
-def test_without_a_string_sample_the_dataset_uses_used_memory():
-    from collections import Counter
-
-    profile = _synthetic(
-        {"maxmemory": 14_037_181_030, "role": "slave"},
-        keys=10,
-        types=Counter(hash=10),
-        memory_usage=[400] * 10,
-        key_lengths=[8] * 10,
-    )
+def test_without_a_key_sample_the_dataset_uses_used_memory():
+    profile = _synthetic({"maxmemory": 14_037_181_030, "role": "slave"})
     document = writer.live_document(profile)
     scenario, dropped = writer.validate(document)
     assert dropped == [] and scenario.dataset.used_memory == pytest.approx(50_000_000, rel=0.001)
@@ -476,18 +470,13 @@ def test_without_a_string_sample_the_dataset_uses_used_memory():
 
 
 def test_a_node_memory_is_required_when_info_has_none():
-    from collections import Counter
-
     from sim.profiling import ProfileError
+    from sim.profiling.keysample import KeyRecord
 
+    string = KeyRecord(b"k:1", "string", "embstr", elements=1, element_sizes=[10])
     with pytest.raises(ProfileError, match="pass --node-type or --memory"):
-        writer.live_document(_synthetic({}, keys=1, types=Counter(string=1), string_lengths=[10], key_lengths=[3]))
-    scenario, _ = writer.validate(
-        writer.live_document(
-            _synthetic({}, keys=1, types=Counter(string=1), string_lengths=[10], key_lengths=[3]),
-            node_type="cache.m2.xlarge",
-        )
-    )
+        writer.live_document(_synthetic({}, [string]))
+    scenario, _ = writer.validate(writer.live_document(_synthetic({}, [string]), node_type="cache.m2.xlarge"))
     assert scenario.node.type == "cache.m2.xlarge" and scenario.platform == "xen-pv"
 
 

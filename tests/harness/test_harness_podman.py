@@ -16,15 +16,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 
-from sim.harness.cleanup import sweep_leftovers
 from sim.harness.cli import register
+from sim.harness.janitor import sweep_leftovers
 from sim.harness.podman import OWNER_LABEL, podman, podman_available, rbsim_containers, rootfs_for, shared_libraries
 from sim.harness.record import load_record, missing_fields
 from sim.harness.run import check_environment
 from sim.harness.server import DEFAULT_BINARY
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 _why_not = check_environment(DEFAULT_BINARY) or podman_available()
 if _why_not:
     print(f"skipping podman harness tests: {_why_not}", file=sys.stderr)
