@@ -10,7 +10,7 @@ set -e
 cd "$(dirname "$0")/../.."
 .venv/bin/python - <<'PY'
 import sys, time
-from sim.harness.cli import cpu_idle_share
+from sim.harness.quiet import cpu_idle_share
 
 end = time.monotonic() + 600
 while True:
