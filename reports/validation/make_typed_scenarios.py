@@ -4,10 +4,10 @@ Run ``.venv/bin/python reports/validation/make_typed_scenarios.py``; then ``repo
 (see reports/validation/README.md). Each scenario is real-cache shaped: hashes (listpack and hashtable),
 sorted sets, list queues, counters, sets, TTLs, eviction at maxmemory, clustered against scattered hot keys,
 values on both sides of a jemalloc size class, a mixed cache. Key counts put used_memory at 100-400 MiB: they
-come from the harness's own fill of each shape at 1/10 scale on redis 7.0.15 (jemalloc 5.2), as
-``MIB_PER_1K_KEYS`` below. The save delay stretches each save to ~6-11 s on a quiet machine: ``backup.rdb_key_save_delay_us`` sleeps
-~58 us real per sleeping key (usleep(1) with the kernel's 50 us timer slack; 1 in N keys for -N), over the
-save's own ~2-5 s. ``key_size`` is the mean length of the harness's key names ``<group>:<i>``.
+come from the harness's own fill of each shape at 1/10 scale on redis 7.0.15 (jemalloc 5.2), in ``PROBE``
+below. ``backup.rdb_key_save_delay_us`` stretches each save to ~6-11 s on a quiet machine: it sleeps ~58 us
+real per sleeping key (usleep(1) with the kernel's 50 us timer slack; 1 in N keys for -N), over the save's
+own time. ``key_size`` is the mean length of the harness's key names ``<group>:<i>``.
 
 Split: the ``[held-out]`` scenarios (their ``description`` starts so) are kept out of any fit; every type
 has at least one. The others are ``[training]``.
