@@ -55,10 +55,14 @@ class FillResult:
     used_memory_dataset: int | None = None
     mem_fragmentation_ratio: float | None = None
     estimated_used_memory: int | None = None
+    groups: list[dict[str, Any]] | None = None  # typed groups: one entry each (typedfill.GroupFill)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
+        """JSON-ready dict (``groups`` only for typed groups)."""
+        out = asdict(self)
+        if self.groups is None:
+            del out["groups"]
+        return out
 
 
 def dataset_shape(scenario: Scenario) -> DatasetShape:

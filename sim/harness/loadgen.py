@@ -6,8 +6,10 @@ Run as ``python -m sim.harness.loadgen --parent PID --port P --keys N --value-si
 :func:`sim.physics.keyspace.sample_keys` (the very sampler the model assumes: popularity rank r is scattered
 to key id by a fixed coprime stride), V-byte values (random slices of a random buffer, or DEBUG POPULATE's
 repetitive pattern), paced to W writes/s by a deadline schedule, until SIGTERM/SIGINT; then prints one JSON
-line with what it sent. :class:`WriteLoad` starts one or two such processes (two when one cannot keep the
-rate) and stops them; it registers them for cleanup.
+line with what it sent. With ``--spec FILE`` (typed key groups, :func:`write_spec`) it sends the scenario's
+write mix instead: each write picks a mix entry by its share, a key of that group by the group's distribution
+(clustered groups: rank r is key id r) and an element uniformly within the key. :class:`WriteLoad` starts one
+or two such processes (two when one cannot keep the rate) and stops them; it registers them for cleanup.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ PIPELINES_PER_SEC = 200
 ONE_PROCESS_MAX_RATE = 40_000
 ONE_PROCESS_MAX_BYTES = 150e6
 """One Python process keeps ~180k SET/s of 1 KB unpaced here; above these it gets a helper process."""
+TYPED_ONE_PROCESS_MAX_RATE = 25_000
+"""One process builds ~100k typed mix commands/s here (lab machine, busy); with replies and pacing a
+second process takes over above this rate."""
 KEY_BLOCK = 65_536
 
 
@@ -50,7 +55,8 @@ def distribution_from_json(text: str | None) -> Any:
 
 
 class KeyStream:
-    """Key ids for successive writes: ``sample_keys`` in blocks, plus new keys beyond the dataset if asked."""
+    """Key ids for successive writes: ``sample_keys`` in blocks (``clustered``: the ranks themselves), plus new
+    keys beyond the dataset if asked."""
 
     def __init__(
         self,
@@ -60,26 +66,30 @@ class KeyStream:
         new_keys_fraction: float = 0.0,
         new_key_start: int | None = None,
         new_key_step: int = 1,
+        clustered: bool = False,
     ) -> None:
         import numpy as np
 
         self.distribution = distribution
         self.keys = keys
+        self.clustered = clustered
         self.rng = np.random.default_rng(seed)
         self.new_fraction = new_keys_fraction
         self.next_new = keys if new_key_start is None else new_key_start
         self.new_step = new_key_step
         self._block: list[int] = []
         self._pos = 0
+        self.new_taken = 0
 
     def take(self, n: int) -> list[int]:
         """The next ``n`` key ids."""
-        from sim.physics.keyspace import sample_keys
+        from sim.physics.keyspace import sample_keys, sample_ranks
 
+        sample = sample_ranks if self.clustered else sample_keys  # clustered: rank r is key id r
         out: list[int] = []
         while len(out) < n:
             if self._pos >= len(self._block):
-                self._block = sample_keys(self.distribution, self.keys, KEY_BLOCK, self.rng).tolist()
+                self._block = sample(self.distribution, self.keys, KEY_BLOCK, self.rng).tolist()
                 if self.new_fraction > 0:
                     fresh = (self.rng.random(KEY_BLOCK) < self.new_fraction).nonzero()[0]
                     for j in fresh.tolist():
@@ -89,6 +99,8 @@ class KeyStream:
             take = min(n - len(out), len(self._block) - self._pos)
             out.extend(self._block[self._pos : self._pos + take])
             self._pos += take
+        if self.new_fraction > 0:
+            self.new_taken += sum(1 for i in out if i >= self.keys)
         return out
 
 
@@ -150,6 +162,7 @@ def run(
     conn.close()
     if conn.last_error:
         last_error = conn.last_error
+    new = min(sent, stream.new_taken)
     return {
         "sent": sent,
         "elapsed_s": elapsed,
@@ -160,7 +173,108 @@ def run(
         "resets_behind": behind,
         "last_error": last_error,
         "unanswered": pending,
+        "commands": {"strings": {"SET": sent - new, "NEW": new}},
     }
+
+
+def run_typed(port: int, spec_path: str, rate: float, seed: int = 1, index: int = 0, procs: int = 1) -> dict:
+    """Send the typed write mix of ``spec_path`` (a :func:`write_spec` file), paced, until SIGTERM/SIGINT."""
+    import numpy as np
+
+    from sim.harness.groups import Payloads, WriteBuilder
+    from sim.harness.resp import RespConnection
+
+    groups, mix = load_spec(spec_path)
+    by_name = {g.name: g for g in groups}
+    flag = StopFlag()
+    rng = np.random.default_rng(seed)
+    streams = {
+        g.name: KeyStream(g.distribution or distribution_from_json(None), g.keys, seed + 17 * k, clustered=g.clustered)
+        for k, g in enumerate(groups)
+    }
+    builder = WriteBuilder(Payloads(seed + 7919), rng, index=index, procs=procs)
+    shares = np.array([m.share for m in mix], float)
+    shares /= shares.sum()
+    counts = [0] * len(mix)
+    conn = RespConnection(port, timeout=2.0)
+    batch = max(1, int(round(rate / PIPELINES_PER_SEC)))
+    interval = batch / rate
+    sent = errors = batches = behind = pending = 0
+    t0 = time.perf_counter()
+    next_t = t0
+    while not flag.stopped:
+        now = time.perf_counter()
+        if pending == 0:
+            if now < next_t:
+                time.sleep(min(next_t - now, 0.05))
+                continue
+            if now - next_t > 1.0:  # fell far behind (server stalled): do not burst to catch up
+                next_t = now
+                behind += 1
+            picks = rng.choice(len(mix), size=batch, p=shares).tolist()
+            parts = []
+            for e in picks:
+                entry = mix[e]
+                group = by_name[entry.group]
+                parts.append(builder.command(group, entry, streams[group.name].take(1)[0]))
+                counts[e] += 1
+            try:
+                conn.send(b"".join(parts))
+            except (OSError, ConnectionError):
+                break
+            pending = len(parts)
+        try:
+            errors += conn.read_replies(pending)
+        except TimeoutError:
+            continue
+        except (OSError, ConnectionError):
+            break
+        sent += pending
+        batches += 1
+        pending = 0
+        next_t += interval
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    commands: dict[str, dict[str, int]] = {}
+    for entry, n in zip(mix, counts, strict=True):
+        commands.setdefault(entry.group, {})[entry.command] = commands.get(entry.group, {}).get(entry.command, 0) + n
+    return {
+        "sent": sent,
+        "elapsed_s": elapsed,
+        "rate": sent / elapsed if elapsed else 0.0,
+        "errors": errors,
+        "batch": batch,
+        "batches": batches,
+        "resets_behind": behind,
+        "last_error": conn.last_error,
+        "unanswered": pending,
+        "commands": commands,
+    }
+
+
+def write_spec(path: str | os.PathLike, groups: tuple, mix: tuple) -> None:
+    """Store the groups (with their tables) and the mix for the load processes."""
+    import pickle
+
+    with open(path, "wb") as f:
+        pickle.dump((tuple(groups), tuple(mix)), f)
+
+
+def load_spec(path: str | os.PathLike) -> tuple[tuple, tuple]:
+    """The (groups, mix) :func:`write_spec` stored (a file the harness itself wrote)."""
+    import pickle
+
+    with open(path, "rb") as f:
+        return pickle.load(f)  # a file this harness run wrote in its own 0700 server dir
+
+
+def _sum_commands(parts: list[dict]) -> dict[str, dict[str, int]] | None:
+    out: dict[str, dict[str, int]] = {}
+    for part in parts:
+        for group, cmds in (part.get("commands") or {}).items():
+            for cmd, n in cmds.items():
+                out.setdefault(group, {})[cmd] = out.get(group, {}).get(cmd, 0) + n
+    return out or None
 
 
 class WriteLoad:
@@ -178,22 +292,21 @@ class WriteLoad:
         pattern: str = "repetitive",
         new_keys_fraction: float = 0.0,
         procs: int | None = None,
+        spec_path: str | os.PathLike | None = None,
     ) -> None:
         self.rate = float(rate)
         self.procs = procs or processes_for(self.rate, value_size)
         dist_json = json.dumps(distribution.model_dump(mode="json")) if distribution is not None else ""
         self.arg_sets = []
         for i in range(self.procs):
+            shape = ["--spec", str(spec_path)] if spec_path else ["--keys", str(keys), "--value-size", str(value_size)]
             args = [
                 sys.executable,
                 "-m",
                 "sim.harness.loadgen",
                 "--port",
                 str(port),
-                "--keys",
-                str(keys),
-                "--value-size",
-                str(value_size),
+                *shape,
                 "--rate",
                 str(self.rate / self.procs),
                 "--seed",
@@ -272,6 +385,7 @@ class WriteLoad:
                 "batch": parts[0]["batch"],
                 "resets_behind": sum(x.get("resets_behind", 0) for x in parts),
                 "last_error": next((x.get("last_error") for x in parts if x.get("last_error")), None),
+                "commands": _sum_commands(parts),
             }
         return self.result
 
@@ -295,8 +409,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--keys", type=int, required=True)
-    ap.add_argument("--value-size", type=int, required=True)
+    ap.add_argument("--keys", type=int, default=0)
+    ap.add_argument("--value-size", type=int, default=0)
+    ap.add_argument("--spec", default="", help="typed groups and write mix (a file the harness wrote)")
     ap.add_argument("--rate", type=float, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--distribution", default="", help='scenario key distribution as JSON, e.g. {"zipf": 0.99}')
@@ -307,6 +422,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(PARENT_FLAG, type=int, required=True, help="the harness process; the writer dies with it")
     a = ap.parse_args(argv)
     die_with_parent(a.parent)
+    if a.spec:
+        print(json.dumps(run_typed(a.port, a.spec, a.rate, a.seed, a.index, a.procs)), flush=True)
+        return
     dist = distribution_from_json(a.distribution)
     print(
         json.dumps(

@@ -84,6 +84,7 @@ TIMELINE_FIELDS = (
     "swap",
     "pgmajfault",
     "set_calls",
+    "write_calls",
 )
 OUTCOMES = ("ok", "paging", "oom", "failed", "timeout")
 

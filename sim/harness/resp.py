@@ -2,7 +2,8 @@
 
 The fill and the write load send tens of thousands of SETs a second from one Python process; building the
 RESP bytes directly and counting reply lines is several times faster than a redis-py pipeline. Every reply
-to SET and PING is one line (``+OK``, ``+PONG`` or ``-ERR ...``), so reading N replies is reading N lines.
+to SET and PING is one line (``+OK``, ``+PONG`` or ``-ERR ...``), so reading N replies is reading N lines (the
+typed writes' bulk replies, ``$<n>`` and a body, are skipped whole).
 Values come from :class:`ValueSource`: slices of one big random buffer (incompressible, like real data) or
 DEBUG POPULATE's repetitive ``value:<id>`` padded with zero bytes.
 """
@@ -106,7 +107,7 @@ class RespConnection:
         self.sock.sendall(payload)
 
     def read_replies(self, n: int) -> int:
-        """Read ``n`` one-line replies; returns how many were errors (``-...``).
+        """Read ``n`` replies (one-line, or bulk strings as LPOP and ZINCRBY answer); returns how many were errors.
 
         Raises ConnectionError on EOF. On a socket timeout the replies read so far are kept, so calling
         again with the same ``n`` resumes where the timed-out call stopped.
@@ -119,9 +120,15 @@ class RespConnection:
                 end = data.find(b"\r\n", pos)
                 if end < 0:
                     break
-                if data[pos : pos + 1] == b"-":
+                kind = data[pos : pos + 1]
+                if kind == b"-":
                     errors += 1
                     self.last_error = data[pos:end].decode(errors="replace")
+                elif kind == b"$" and data[pos + 1 : pos + 2] != b"-":  # a bulk reply (LPOP, ZINCRBY): skip its body
+                    body_end = end + 2 + int(data[pos + 1 : end]) + 2
+                    if body_end > len(data):
+                        break
+                    end = body_end - 2
                 pos = end + 2
                 got += 1
             data = data[pos:]

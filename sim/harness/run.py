@@ -16,7 +16,7 @@ import platform
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,15 @@ from sim.errors import RbsimError
 from sim.harness import DEFAULT_TIMEOUT_S, STEADY_S  # defaults live in the light package: `rbsim --help` needs them
 from sim.harness.cgroup import MemoryCgroup, memory_cgroup_available
 from sim.harness.fill import DatasetShape, FillError, FillResult, check_fits, dataset_shape, fill
-from sim.harness.loadgen import WriteLoad
+from sim.harness.groups import TypedDataset, typed_dataset
+from sim.harness.loadgen import TYPED_ONE_PROCESS_MAX_RATE, WriteLoad, write_spec
 from sim.harness.oom import OomWatcher
 from sim.harness.podman import PodmanServer, podman_version, runtime_version
 from sim.harness.record import SCHEMA, TIMELINE_FIELDS, new_id, now_iso, thin_pings
 from sim.harness.sampler import PingLoop, Sampler, latency_stats
 from sim.harness.server import DEFAULT_BINARY, RedisServer, RedisServerError, server_version
 from sim.harness.swap import DEFAULT_SWAP_DIR, SwapFile
+from sim.harness.typedfill import fill_groups
 from sim.prepare import node_budget
 from sim.scenario import Scenario, load_scenario
 from sim.units import GIB
@@ -63,7 +65,7 @@ class RunPlan:
     scenario: Scenario
     scenario_file: str
     scenario_yaml: str
-    shape: DatasetShape
+    shape: DatasetShape | None  # the shorthand's one string group (None for typed groups)
     limit_bytes: int
     swap_bytes: int
     maxmemory: int
@@ -73,12 +75,18 @@ class RunPlan:
     oom_score_adj: bool
     compression: bool
     warnings: tuple[str, ...] = ()
+    typed: TypedDataset | None = None
+
+    @property
+    def maxmemory_policy(self) -> str:
+        """The eviction policy of the run (typed groups: the scenario's; the shorthand: noeviction)."""
+        return self.typed.engine.maxmemory_policy if self.typed else "noeviction"
 
     def server_settings(self) -> dict[str, Any]:
         """Keyword arguments for :class:`RedisServer`."""
         return {
             "maxmemory": self.maxmemory,
-            "maxmemory_policy": "noeviction",
+            "maxmemory_policy": self.maxmemory_policy,
             "rdb_key_save_delay": self.rdb_key_save_delay,
             "oom_score_adj": "yes" if self.oom_score_adj else None,
             "extra_config": {"rdbcompression": "yes" if self.compression else "no"},
@@ -113,9 +121,17 @@ def unsupported(scenario: Scenario) -> list[str]:
 
 
 def plan_run(
-    scenario: Scenario, scenario_file: str = "", scenario_yaml: str = "", memory: dict[str, int] | None = None
+    scenario: Scenario,
+    scenario_file: str = "",
+    scenario_yaml: str = "",
+    memory: dict[str, int] | None = None,
+    typed: TypedDataset | None = None,
 ) -> RunPlan:
-    """Limits and settings of a run; raises HarnessError if this machine cannot run the scenario."""
+    """Limits and settings of a run; raises HarnessError if this machine cannot run the scenario.
+
+    ``typed`` (typed key groups, their write mix and engine settings; default: the scenario's, see
+    :func:`~sim.harness.groups.typed_dataset`) replaces the shorthand's string keys.
+    """
     problems = unsupported(scenario)
     if problems:
         raise HarnessError(f"{scenario_file or scenario.name}: cannot run on the harness: " + "; ".join(problems))
@@ -136,9 +152,11 @@ def plan_run(
                 f"{scenario_file}: node.swap {budget.swap / GIB:.2f} GiB does not fit the "
                 f"{free / GIB:.1f} GiB free in {DEFAULT_SWAP_DIR}"
             )
-    shape = dataset_shape(scenario)
+    typed = typed if typed is not None else typed_dataset(scenario)
+    shape = None if typed else dataset_shape(scenario)
     try:
-        check_fits(shape, budget.maxmemory)
+        if shape is not None:
+            check_fits(shape, budget.maxmemory)
     except FillError as exc:
         raise HarnessError(f"{scenario_file or scenario.name}: {exc}") from None
     warnings = []
@@ -158,6 +176,7 @@ def plan_run(
         oom_score_adj=scenario.node.oom_score_adj,
         compression=scenario.backup.compression,
         warnings=tuple(warnings),
+        typed=typed,
     )
 
 
@@ -303,6 +322,9 @@ class RunState:
     load_procs: int = 0
     pings: list[list[float]] = field(default_factory=list)
     phase_s: dict[str, float] = field(default_factory=dict)
+    stats_before: dict[str, Any] = field(default_factory=dict)
+    stats_after: dict[str, Any] = field(default_factory=dict)
+    used_memory_end: int | None = None
 
 
 def _alive_info(server: RedisServer, section: str) -> dict[str, Any]:
@@ -322,7 +344,11 @@ def do_fill(plan: RunPlan, server: RedisServer, state: RunState, deadline: float
     state.phase = "fill"
     t = time.monotonic()
     try:
-        state.fill = fill(server, plan.shape, deadline=deadline)
+        if plan.typed:
+            state.fill = fill_typed(server, plan.typed, deadline)
+        else:
+            assert plan.shape is not None
+            state.fill = fill(server, plan.shape, deadline=deadline)
     except (TimeoutError, redis.TimeoutError):
         raise _Timeout("fill") from None
     finally:
@@ -330,16 +356,33 @@ def do_fill(plan: RunPlan, server: RedisServer, state: RunState, deadline: float
     state.allocator = str(server.info("memory").get("mem_allocator"))
 
 
+def fill_typed(server: RedisServer, typed: TypedDataset, deadline: float) -> FillResult:
+    """Fill typed groups and read INFO memory: the ``fill`` block with one entry per group."""
+    groups, seconds = fill_groups(server, typed.groups, typed.engine, deadline=deadline)
+    mem = server.info("memory")
+    return FillResult(
+        method="pipelined-typed",
+        seconds=round(seconds, 3),
+        keys=int(server.client().dbsize()),
+        key_name_bytes_mean=round(typed.key_name_bytes_mean(), 3),
+        used_memory=int(mem["used_memory"]),
+        used_memory_rss=int(mem["used_memory_rss"]),
+        used_memory_dataset=mem.get("used_memory_dataset"),
+        mem_fragmentation_ratio=mem.get("mem_fragmentation_ratio"),
+        groups=[g.as_dict() for g in groups],
+    )
+
+
 def wait_for_load(plan: RunPlan, sampler: Sampler, state: RunState, deadline: float, limit_s: float = 15.0) -> None:
-    """Wait until the writers' first SETs reach the server (their start-up takes a few hundred ms)."""
+    """Wait until the writers' first writes reach the server (their start-up takes a few hundred ms)."""
     state.phase = "load-start"
     if plan.writes_per_sec <= 0:
         return
-    start = sampler.sample().get("set_calls") or 0
+    start = sampler.sample().get("write_calls") or 0
     end = min(deadline, time.monotonic() + limit_s)
     while time.monotonic() < end:
         time.sleep(0.05)
-        calls = sampler.sample().get("set_calls")
+        calls = sampler.sample().get("write_calls")
         if calls is not None and calls > start:
             sampler.rows.clear()
             return
@@ -356,6 +399,7 @@ def do_bgsave(server: RedisServer, sampler: Sampler, state: RunState) -> tuple[f
     """Read memory, fork the save and read the fork time (phase ``fork``); (when it was asked, whether it forked)."""
     state.phase = "fork"
     state.mem_before_fork = dict(server.info("memory"))
+    state.stats_before = _alive_info(server, "stats")
     sampler.sample()  # last row before the fork
     state.t_bgsave = t_bgsave = time.monotonic()
     try:
@@ -379,6 +423,28 @@ def do_save(server: RedisServer, sampler: Sampler, state: RunState, deadline: fl
     elif state.save_end == "dead":
         state.died_in = "save"
     state.persistence_after = _alive_info(server, "persistence")
+    state.stats_after = _alive_info(server, "stats")
+    state.used_memory_end = _alive_info(server, "memory").get("used_memory")
+
+
+def write_load(plan: RunPlan, server: RedisServer) -> WriteLoad:
+    """The run's writers: SETs of the shorthand's keys, or the typed mix (its spec file in the server's dir)."""
+    if plan.typed:
+        spec = server.dir / "loadgen-spec.pickle"  # type: ignore[operator]
+        write_spec(spec, plan.typed.groups, plan.typed.mix)
+        procs = 2 if plan.writes_per_sec > TYPED_ONE_PROCESS_MAX_RATE else 1
+        return WriteLoad(server.listening_port, plan.typed.keys, 0, plan.writes_per_sec, procs=procs, spec_path=spec)
+    shape = plan.shape
+    assert shape is not None
+    return WriteLoad(
+        server.listening_port,
+        shape.keys,
+        shape.value_size,
+        plan.writes_per_sec,
+        distribution=plan.scenario.workload.key_distribution,
+        pattern=shape.pattern,
+        new_keys_fraction=plan.scenario.workload.new_keys_fraction,
+    )
 
 
 def _rebase(rows: list[dict[str, Any]], old_t0: float, new_t0: float) -> None:
@@ -415,15 +481,9 @@ def execute(
         oom = stack.enter_context(OomWatcher(cg, server))
         sampler = Sampler(server, cg)
         stack.callback(sampler.close)
-        load = WriteLoad(
-            server.listening_port,
-            plan.shape.keys,
-            plan.shape.value_size,
-            plan.writes_per_sec,
-            distribution=plan.scenario.workload.key_distribution,
-            pattern=plan.shape.pattern,
-            new_keys_fraction=plan.scenario.workload.new_keys_fraction,
-        )
+        load = write_load(plan, server)
+        if plan.typed:
+            sampler.write_commands = plan.typed.write_commands()
         pinger = PingLoop(server.listening_port)
         try:
             do_fill(plan, server, state, deadline)
@@ -444,6 +504,8 @@ def execute(
             state.timed_out_in = str(exc)
         except (redis.ConnectionError, ConnectionError, FillError, redis.TimeoutError) as exc:
             if server.alive():
+                if isinstance(exc, FillError):  # the data does not fit, or a parameter was refused: bad input
+                    raise HarnessError(f"{plan.scenario_file or plan.scenario.name}: {exc}") from None
                 raise
             state.died_in = state.phase  # the OOM killer (or a crash) took the server: an outcome
             state.bgsave_error = state.bgsave_error or f"server died during {state.phase}: {exc!r}"
@@ -477,8 +539,8 @@ def _start_server(
 
 
 def _served_rate(rows: list[dict[str, Any]], t_from: float, t_to: float) -> float | None:
-    """SET calls per second between the rows nearest ``t_from`` and ``t_to`` (from cmdstat_set deltas)."""
-    valid = [r for r in rows if r.get("set_calls") is not None]
+    """Write calls per second between the rows nearest ``t_from`` and ``t_to`` (from commandstats deltas)."""
+    valid = [r for r in rows if r.get("write_calls") is not None]
     a = [r for r in valid if r["t"] <= t_from]
     b = [r for r in valid if r["t"] <= t_to]
     if not a or not b:
@@ -486,7 +548,7 @@ def _served_rate(rows: list[dict[str, Any]], t_from: float, t_to: float) -> floa
     r0, r1 = a[-1], b[-1]
     if r1["t"] - r0["t"] <= 0.05:
         return None
-    return (r1["set_calls"] - r0["set_calls"]) / (r1["t"] - r0["t"])
+    return (r1["write_calls"] - r0["write_calls"]) / (r1["t"] - r0["t"])
 
 
 def outcome_of(victim: str | None, timed_out: bool, died: bool, backup_completed: bool, swap_peak: int) -> str:
@@ -561,7 +623,7 @@ def build_record(
             "method": None,
             "seconds": None,
             "keys": None,
-            "key_name_bytes_mean": plan.shape.key_name_bytes_mean,
+            "key_name_bytes_mean": plan.typed.key_name_bytes_mean() if plan.typed else plan.shape.key_name_bytes_mean,  # type: ignore[union-attr]
             "used_memory": None,
             "used_memory_rss": None,
         }
@@ -588,7 +650,7 @@ def build_record(
             "swap_bytes": plan.swap_bytes,
             "maxmemory": plan.maxmemory,
             "reserved_bytes": plan.reserved_bytes,
-            "maxmemory_policy": "noeviction",
+            "maxmemory_policy": plan.maxmemory_policy,
             "rdb_key_save_delay": plan.rdb_key_save_delay,
             "oom_score_adj": plan.oom_score_adj,
             "compression": plan.compression,
@@ -605,10 +667,12 @@ def build_record(
                 plan, _served_rate(rows, max(-1.5, rows[0]["t"] if rows else 0), -0.001)
             ),
             "distribution": scenario.workload.key_distribution.model_dump(mode="json"),
-            "value_pattern": plan.shape.pattern,
+            "value_pattern": plan.shape.pattern if plan.shape else None,
             "new_keys_fraction": scenario.workload.new_keys_fraction,
             "processes": state.load_procs,
             "loadgen": state.load_result,
+            "commands_sent": (state.load_result or {}).get("commands"),
+            **({"mix": [asdict(m) for m in plan.typed.mix]} if plan.typed else {}),
         },
         "measured": {
             "outcome": outcome_of(
@@ -649,6 +713,11 @@ def build_record(
             "ping_p99_ms_before": before["p99"],
             "sampler_info_timeouts": sampler.info_timeouts,
             "phase_s": state.phase_s,
+            "evicted_keys_before_save": state.stats_before.get("evicted_keys"),
+            "evicted_keys_after_save": state.stats_after.get("evicted_keys"),
+            "expired_keys_before_save": state.stats_before.get("expired_keys"),
+            "expired_keys_after_save": state.stats_after.get("expired_keys"),
+            "used_memory_end": state.used_memory_end,
             "warnings": list(plan.warnings) + _engine_warnings(plan, ver),
         },
         "timeline": [{k: r.get(k) for k in TIMELINE_FIELDS} for r in rows],

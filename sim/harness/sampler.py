@@ -66,6 +66,8 @@ class Sampler:
     rows: list[dict[str, Any]] = field(default_factory=list)
     _client: redis.Redis | None = None
     info_timeouts: int = 0
+    write_commands: tuple[str, ...] = ("set",)
+    """Commands whose calls (INFO commandstats) count as writes: ``write_calls`` in the timeline."""
 
     def client(self) -> redis.Redis:
         """A dedicated client with a short timeout (a stalled server must not stall the sampler)."""
@@ -110,9 +112,10 @@ class Sampler:
                 current_cow_size=int(p.get("current_cow_size", 0) or 0),
                 keys_processed=int(p.get("current_save_keys_processed", 0) or 0),
                 set_calls=int(p.get("cmdstat_set", {}).get("calls", 0)),
+                write_calls=sum(int(p.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in self.write_commands),
             )
         else:
-            row.update(in_progress=None, current_cow_size=None, keys_processed=None, set_calls=None)
+            row.update(in_progress=None, current_cow_size=None, keys_processed=None, set_calls=None, write_calls=None)
         row.update(
             server_cpu_s=process_cpu_seconds(self.server.pid),
             child_cpu_s=sum(process_cpu_seconds(pid) or 0.0 for pid in self.server.child_pids()) or None,

@@ -95,6 +95,11 @@ def sample_keys(distribution: KeyDistribution, keys: int, size: int, rng: np.ran
     Rank r maps to key id ``(r * STRIDE) % keys`` with a stride coprime to ``keys``, so hot keys
     are spread over memory as keys written at different times are in a real cache.
     """
+    return scatter(sample_ranks(distribution, keys, size, rng), keys)
+
+
+def sample_ranks(distribution: KeyDistribution, keys: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``size`` popularity ranks in ``[0, keys)`` (rank 0 the hottest); clustered keys use them as key ids."""
     if isinstance(distribution, Uniform):
         ranks = rng.integers(0, keys, size)
     elif isinstance(distribution, HotSet):
@@ -105,7 +110,7 @@ def sample_keys(distribution: KeyDistribution, keys: int, size: int, rng: np.ran
         ranks = _sample_zipf_ranks(distribution.zipf, keys, size, rng)
     else:
         raise TypeError(f"unknown key distribution {distribution!r}")
-    return scatter(ranks, keys)
+    return ranks
 
 
 def scatter(ranks: np.ndarray, keys: int) -> np.ndarray:
