@@ -50,8 +50,10 @@ def modelled(type_: str, keys: int, elements, size, **kw) -> float:
     )
 
 
-def field(j: int, size: int = 10) -> bytes:
-    return text(size - 4, 0) + f"{j:04d}".encode()
+def field(j: int, size: int = 10, key: int = 0) -> bytes:
+    """Element ``j`` of key ``key``: keys hold different members, so their dicts hash differently (a fresh
+    dict's rehash progress is random per key; identical members would make every key alike)."""
+    return (text(size - 4, 0) + f"{key:x}{j:04d}".encode())[-size:]
 
 
 def string_fill(size: int):
@@ -59,17 +61,17 @@ def string_fill(size: int):
 
 
 def hash_fill(n: int, size: int):
-    return lambda p, i: p.hset(key_name(i, KEY), mapping={field(j): text(size, j) for j in range(n)})
+    return lambda p, i: p.hset(key_name(i, KEY), mapping={field(j, key=i): text(size, j) for j in range(n)})
 
 
 def set_fill(n: int, size: int, integers: bool = False):
     if integers:
         return lambda p, i: p.sadd(key_name(i, KEY), *[10 ** (size - 1) + j for j in range(n)])
-    return lambda p, i: p.sadd(key_name(i, KEY), *[field(j, size) for j in range(n)])
+    return lambda p, i: p.sadd(key_name(i, KEY), *[field(j, size, i) for j in range(n)])
 
 
 def zset_fill(n: int, size: int):
-    return lambda p, i: p.zadd(key_name(i, KEY), {field(j, size): 1000 + j for j in range(n)})
+    return lambda p, i: p.zadd(key_name(i, KEY), {field(j, size, i): 1000 + j for j in range(n)})
 
 
 def list_fill(n: int, size: int):
@@ -142,7 +144,7 @@ def test_hash_value_spread_across_the_listpack_limit_splits_the_keys(server):
     values = [[rng.choice((40, 80)) for _ in range(4)] for _ in range(2000)]
 
     def fill(p, i):
-        p.hset(key_name(i, KEY), mapping={field(j): text(s, j) for j, s in enumerate(values[i])})
+        p.hset(key_name(i, KEY), mapping={field(j, key=i): text(s, j) for j, s in enumerate(values[i])})
 
     real = measured(server, 2000, fill)
     layouts = group_layouts("hash", 2000, 4, [(40, 0.5), (80, 0.5)], key_size=KEY)
@@ -206,7 +208,7 @@ COW_CASES = [
         600,
         20,
         hash_fill(600, 20),
-        lambda p, i, r: p.hset(key_name(i, KEY), field(r.randrange(600)), text(20, r.randrange(9))),
+        lambda p, i, r: p.hset(key_name(i, KEY), field(r.randrange(600), key=i), text(20, r.randrange(9))),
         "HSET",
     ),
     (
@@ -216,7 +218,7 @@ COW_CASES = [
         600,
         20,
         zset_fill(600, 20),
-        lambda p, i, r: p.zadd(key_name(i, KEY), {field(r.randrange(600), 20): r.randrange(10**6)}),
+        lambda p, i, r: p.zadd(key_name(i, KEY), {field(r.randrange(600), 20, i): r.randrange(10**6)}),
         "ZADD",
     ),
     (
@@ -226,7 +228,7 @@ COW_CASES = [
         20,
         30,
         hash_fill(20, 30),
-        lambda p, i, r: p.hset(key_name(i, KEY), field(r.randrange(20)), text(30, r.randrange(9))),
+        lambda p, i, r: p.hset(key_name(i, KEY), field(r.randrange(20), key=i), text(30, r.randrange(9))),
         "HSET",
     ),
 ]
@@ -255,7 +257,7 @@ DELTA_CASES = [
     # 120 members (128 buckets, rehash done): 3 adds per key add entry + sds (64 B); the model's 72 B
     # includes the table doubling amortised over members (8 B), which these adds do not reach
     ("SADD hashtable", "set", 1000, 120, 20, set_fill(120, 20),
-     lambda p, i, r: p.sadd(key_name(i, KEY), field(1000 + r.randrange(10**5), 20)), "SADD", {}, 9.0),
+     lambda p, i, r: p.sadd(key_name(i, KEY), field(1000 + r.randrange(10**5), 20, 10**6 + i)), "SADD", {}, 9.0),
     ("EXPIRE", "string", 5000, 1, 100, string_fill(100),
      lambda p, i, r: p.expire(key_name(i, KEY), 1000), "EXPIRE", {}, 4.0),
     ("APPEND to embstr", "string", 5000, 1, 20, string_fill(20),

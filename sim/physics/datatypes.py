@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 from typing import Any
 
 from sim.physics.encodings import (
@@ -185,19 +186,23 @@ def chained_share(entries: float) -> float:
     return 1 - table * (1 - math.exp(-entries / table)) / entries
 
 
-def rehash_leftover(entries: int, presized: int, steps_per_insert: int) -> int:
-    """Buckets of the old table a dict filled by ``entries`` inserts still holds (0 once rehashed).
+def rehash_leftover(entries: int, presized: int, steps_per_insert: int) -> tuple[int, float]:
+    """(buckets of the old table, probability it is still allocated) for a dict filled by ``entries`` inserts.
 
     After doubling from S to 2S buckets (at insert S+1), each later insert moves ``steps_per_insert`` non-empty
-    old buckets (_dictRehashStep; dictRehash visits at most 10 empty ones, dict.c#L212); about (1 - 1/e) of S
-    buckets are non-empty, so the old table lives on while (entries - S - 1) * steps < 0.632 S.
+    old buckets (_dictRehashStep; dictRehash visits at most 10 empty ones, dict.c#L212). The non-empty buckets
+    of S holding S keys number about S (1 - 1/e) with variance S e^-1 (1 - 2 e^-1) (occupancy at load 1), so
+    the old table lives on with the probability that they outnumber the (entries - S - 1) * steps moves.
     A dict presized to ``presized`` (a listpack/intset converted, or RDB loading with dictExpand) starts there.
     """
     table = max(buckets(entries), buckets(presized) if presized else 0)
     old = table // 2
     if old < 4 or (presized and table <= buckets(presized)):
-        return 0
-    return old if (entries - old - 1) * steps_per_insert < (1 - math.exp(-1)) * old else 0
+        return 0, 0.0
+    moves = max(0, entries - old - 1) * steps_per_insert
+    mean = old * (1 - (1 - 1 / old) ** old)
+    sd = math.sqrt(old * math.exp(-1) * (1 - 2 * math.exp(-1)))
+    return old, 1 - NormalDist(mean, sd).cdf(moves + 0.5)
 
 
 def skiplist_levels() -> tuple[tuple[int, float], ...]:
@@ -412,9 +417,9 @@ def _dict_value(c: _Ctx, n: int, entry: int, presized: int, steps: int) -> list[
         Allocation("buckets", c.chunk(DICT_POINTER_BYTES * buckets(n)), 1.0),
         Allocation("field entry", entry, n),
     ]
-    leftover = 0 if c.from_rdb else rehash_leftover(n, presized, steps)
-    if leftover:
-        out.append(Allocation("buckets being rehashed", c.chunk(DICT_POINTER_BYTES * leftover), 1.0))
+    old, alive = (0, 0.0) if c.from_rdb else rehash_leftover(n, presized, steps)
+    if alive > 0.001:
+        out.append(Allocation("buckets being rehashed", c.chunk(DICT_POINTER_BYTES * old), alive))
     return out
 
 
@@ -453,9 +458,9 @@ def _set(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> 
         presized = c.params.set_max_listpack_entries + 1
     else:
         presized = 0
-    leftover = 0 if c.from_rdb else rehash_leftover(n, presized, 1)
-    if leftover:
-        value.append(Allocation("buckets being rehashed", c.chunk(DICT_POINTER_BYTES * leftover), 1.0))
+    old, alive = (0, 0.0) if c.from_rdb else rehash_leftover(n, presized, 1)
+    if alive > 0.001:
+        value.append(Allocation("buckets being rehashed", c.chunk(DICT_POINTER_BYTES * old), alive))
     # setTypeAdd/setTypeRemove link or unlink one entry at the head of its bucket and update ht_used (dict.c)
     touched = (
         Rewrite("dict", c.dict_struct(), 1.0),
