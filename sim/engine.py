@@ -47,6 +47,7 @@ class Churned:
     fresh_bytes: float = 0.0  # RSS the parent allocated beyond its RSS at the start
     reused_in_fork: float = 0.0  # bytes written into freed slots while a fork child lived
     reuse_per_write: float = 0.0  # of those, per write command in the last step
+    executed: float = 1.0  # share of the last step's write commands that ran (the rest refused at maxmemory)
     evicted_keys: float = 0.0
     expired_keys: float = 0.0
     rejected_writes: float = 0.0
@@ -245,6 +246,7 @@ class BackupSimulation:
         deferred = max(0.0, backlog - self._clients)  # clients wait for replies: no more are sent
         backlog -= deferred
         writes = served * write_share
+        churn = self._churn(s, writes, dt, forking)  # refused writes copy nothing
         return NodeState(
             s.time,
             s.phase,
@@ -252,8 +254,8 @@ class BackupSimulation:
             s.parent_alive,
             backlog=backlog,
             served_writes_per_sec=writes / dt if dt > 0 else 0.0,
-            writes_since_fork=s.writes_since_fork + (writes if s.child_alive else 0.0),
-            churn=self._churn(s, writes, dt, forking),
+            writes_since_fork=s.writes_since_fork + (writes * churn.executed if s.child_alive else 0.0),
+            churn=churn,
             progress=_clip_progress(s.progress + dt * progress_per_s),
             stall_left=max(0.0, s.stall_left - dt),
             change_log=s.change_log + (writes * self._command_bytes if forking else 0.0),
@@ -305,7 +307,7 @@ class BackupSimulation:
         """How memory moved over ``dt`` with ``writes`` write commands: growth, expiry, eviction (eviction.py)."""
         c = s.churn
         if not (s.parent_alive and self._churns):
-            return c if not c.reuse_per_write else replace(c, reuse_per_write=0.0)
+            return c if not c.reuse_per_write and c.executed == 1.0 else replace(c, reuse_per_write=0.0, executed=1.0)
         step = eviction.churn_step(self.p.churn, c.used_memory, c.free_pool, c.evictable, writes, dt)
         reused = float(step.reused) if forking else 0.0
         return Churned(
@@ -318,6 +320,7 @@ class BackupSimulation:
             evicted_keys=c.evicted_keys + float(step.evicted_keys),
             expired_keys=c.expired_keys + float(step.expired_keys),
             rejected_writes=c.rejected_writes + float(step.rejected_writes),
+            executed=float(step.executed),
         )
 
     def _check_change_log(self) -> None:

@@ -24,6 +24,11 @@ from .physics.layout import EMPTY_SERVER_USED_MEMORY
 from .physics.save import RDB_FIXED_BYTES, lzf_scanned_bytes, rdb_bytes
 from .scenario import Scenario
 
+DENYOOM = ("SET", "INCR", "APPEND", "HSET", "HINCRBY", "SADD", "ZADD", "ZINCRBY", "LPUSH", "RPUSH", "NEW")
+"""Commands flagged DENYOOM, refused while used_memory is over maxmemory (``"command_flags"`` in
+https://github.com/redis/redis/tree/7.0.15/src/commands, e.g. set.json, hset.json, lpush.json); DEL, SREM,
+LPOP, RPOP and EXPIRE are not. NEW is a SET of a new key."""
+
 
 @dataclass(frozen=True)
 class KeyModel:
@@ -57,7 +62,7 @@ class _Group:
     targets: dict[tuple, Target]  # copy-on-write targets by (group, layout, rewrite name, size, per key)
     forkless: Popularity  # the keys' popularity per write command to existing keys
     grow: float
-    growing_share: float  # share of the writes that allocate
+    denied_share: float  # share of the writes Redis refuses over maxmemory (DENYOOM commands)
     shrink: float
     expiring_keys: float  # per second
     payload: float  # value bytes a key holds
@@ -88,7 +93,7 @@ def key_model(
         used = int(EMPTY_SERVER_USED_MEMORY + data)
     ttl_keys = sum(g.keys_with_ttl for g in groups)
     ttl_bytes = sum(g.keys_with_ttl * part.used / g.keys for g, part in zip(groups, parts, strict=True))
-    grow, growing = sum(part.grow for part in parts), sum(part.growing_share for part in parts)
+    grow = sum(part.grow for part in parts)
     churn = Churn(
         grow=grow,
         shrink=sum(part.shrink for part in parts),
@@ -96,7 +101,7 @@ def key_model(
         expired_bytes_per_s=sum(part.expiring_keys * part.used / g.keys for g, part in zip(groups, parts, strict=True)),
         maxmemory=float(maxmemory),
         key_bytes=ttl_bytes / ttl_keys if policy.startswith("volatile-") and ttl_keys > 0 else mean_key,
-        growing_write_bytes=grow / growing if growing > 0 else mean_key,
+        deny_share=sum(part.denied_share for part in parts),
         floor=EMPTY_SERVER_USED_MEMORY,
     )
     forkless = Popularity(
@@ -161,7 +166,7 @@ def _group(
                 slots[a.size] += g.keys * share * a.per_key * a.size
     pop = popularity(g.key_distribution, g.keys)
     targets: dict[tuple, Target] = {}
-    grow = growing_share = shrink = hitting = 0.0  # hitting: share of the writes on existing keys
+    grow = shrink = hitting = denied = 0.0  # hitting: share of the writes on existing keys
     for e in entries:
         delta = 0.0
         for k, (share, layout) in enumerate(layouts):
@@ -172,10 +177,11 @@ def _group(
                 rate = (targets[key].per_write if key in targets else 0.0) + e.share * r.count
                 targets[key] = Target(r.name, r.size, pop, r.per_key, rate, share, g.locality == "clustered")
         if delta > 0:
-            grow, growing_share = grow + e.share * delta, growing_share + e.share
+            grow += e.share * delta
         else:
             shrink -= e.share * delta
         hitting += e.share if e.command != "NEW" else 0.0
+        denied += e.share if e.command in DENYOOM else 0.0
     return _Group(
         used=g.keys * sum(share * layout.bytes_per_key for share, layout in layouts),
         slots=dict(slots),
@@ -183,7 +189,7 @@ def _group(
         targets=targets,
         forkless=Popularity(pop.counts, pop.probs * hitting),
         grow=grow,
-        growing_share=growing_share,
+        denied_share=denied,
         shrink=shrink,
         expiring_keys=expiry_per_sec(g.keys, g.ttl_share, g.ttl_mean_s or 0.0),
         payload=_payload(g),

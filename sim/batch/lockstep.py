@@ -146,7 +146,18 @@ def _padded(a: list[np.ndarray], b: list[np.ndarray], pad_b: float = 0.0, pad_a:
 
 
 CHURN_CONSTANTS = tuple(f.name for f in fields(Churn))
-CHURN = ("used", "pool", "evictable", "fresh", "reused", "reuse_per_write", "evicted", "expired", "rejected")
+CHURN = (
+    "used",
+    "pool",
+    "evictable",
+    "fresh",
+    "reused",
+    "reuse_per_write",
+    "evicted",
+    "expired",
+    "rejected",
+    "executed",
+)
 """The engine's memory churn fields (``NodeState.churn``: ``Churned.used_memory`` ... ``rejected_writes``)."""
 STATE = ("t", "backlog", "served", "n", "prog", "stall", "deferred", "service", "pace")
 """State fields of every run; a batch whose memory churns also carries ``CHURN``."""
@@ -201,14 +212,16 @@ def _advance(r: Runs, i: np.ndarray, s: dict, m: dict, dt: np.ndarray) -> dict:
     backlog = backlog - deferred
     writes = served * write_share
     progress = s["prog"] + dt * pace
-    return _churn(r, i, s, writes, dt, forking) | {
+    churn = _churn(r, i, s, writes, dt, forking)
+    executed = churn["executed"] if churn else 1.0  # refused writes copy nothing
+    return churn | {
         "t": s["t"],
         "phase": s["phase"],
         "child": s["child"],
         "parent": s["parent"],
         "backlog": backlog,
         "served": np.divide(writes, dt, out=np.zeros_like(w), where=dt > 0),
-        "n": s["n"] + np.where(s["child"], writes, 0.0),
+        "n": s["n"] + np.where(s["child"], writes * executed, 0.0),
         "prog": np.where(progress > 1.0 - 1e-9, 1.0, progress),
         "stall": np.maximum(0.0, s["stall"] - dt),
         "deferred": s["deferred"] + deferred,
@@ -239,6 +252,7 @@ def _churn(r: Runs, i: np.ndarray, s: dict, writes: np.ndarray, dt: np.ndarray, 
         "evicted": s["evicted"] + np.where(alive, step.evicted_keys, 0.0),
         "expired": s["expired"] + np.where(alive, step.expired_keys, 0.0),
         "rejected": s["rejected"] + np.where(alive, step.rejected_writes, 0.0),
+        "executed": np.where(alive, step.executed, 1.0),
     }
 
 
@@ -266,6 +280,7 @@ class Lockstep:
         self.s["service"] = r.service0.copy()
         if r.churns:
             self.s["used"], self.s["evictable"] = r.used0.copy(), r.evictable0.copy()
+            self.s["executed"][:] = 1.0
         self.s.update(phase=np.full(size, STEADY), child=np.zeros(size, bool), parent=np.ones(size, bool))
         self.end = r.before.copy()
         self.dt_phase = r.before / STEPS_PER_STEADY

@@ -5,9 +5,10 @@ it). Per step, write commands grow ``used_memory`` by ``grow`` bytes each (NEW, 
 and free ``shrink`` bytes each (DEL, RPOP, SREM); keys with a TTL expire at the steady-state rate
 ``share x keys / mean TTL`` (:func:`expiry_per_sec`). Growth that would pass ``maxmemory``:
 
-* ``noeviction`` refuses it (Redis answers ``-OOM``); the refused write commands are counted
-  (only the writes that need memory: rbsim keeps same-size overwrites, which Redis also refuses
-  while over the limit, so copy-on-write is an upper bound there);
+* ``noeviction`` refuses it: while over the limit Redis answers ``-OOM`` to every command that may
+  allocate (``DENYOOM``: SET, HSET, LPUSH, INCR, ...; not DEL, SREM, the pops, EXPIRE), same-size
+  overwrites included, so in a step only the share of them that the room (made by frees and expiry)
+  takes runs: refused commands are counted and copy nothing;
 * ``allkeys-*`` evicts keys of the mean key size to stay at ``maxmemory``;
 * ``volatile-*`` evicts only keys with a TTL; once none is left it refuses like ``noeviction``.
 
@@ -63,7 +64,7 @@ class Churn:
     expired_bytes_per_s: float | np.ndarray
     maxmemory: float | np.ndarray
     key_bytes: float | np.ndarray  # used_memory of the mean evicted key
-    growing_write_bytes: float | np.ndarray  # mean growth of one write command that allocates
+    deny_share: float | np.ndarray = 1.0  # share of the write commands Redis refuses over maxmemory (DENYOOM)
     floor: float | np.ndarray = 0.0  # used_memory with no key left (frees and expiry stop there)
 
     @property
@@ -85,6 +86,7 @@ class ChurnStep:
     expired_keys: np.ndarray
     rejected_writes: np.ndarray
     released: np.ndarray  # bytes freed by commands, expiry and eviction
+    executed: np.ndarray  # share of the step's write commands that ran (the rest were refused)
 
 
 def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
@@ -103,9 +105,11 @@ def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
     evicted_bytes = np.minimum(over, evictable * key_bytes)
     evicted_keys = np.divide(evicted_bytes, key_bytes, out=np.zeros_like(evicted_bytes), where=key_bytes > 0)
     refused = over - evicted_bytes
-    growing = np.asarray(c.growing_write_bytes, float)
-    rejected = np.divide(refused, growing, out=np.zeros_like(refused), where=growing > 0)
     accepted = want - refused
+    # the refusing share of the step: every DENYOOM command is refused as often as the growth is
+    refusing = np.divide(refused, want, out=np.zeros_like(refused), where=want > 0)
+    denied = refusing * c.deny_share
+    rejected = np.asarray(writes * denied, float)
     available = pool + expired + freed + evicted_bytes
     reused = np.minimum(accepted, available)
     return ChurnStep(
@@ -118,6 +122,7 @@ def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
         expired_keys=expired_keys,
         rejected_writes=rejected,
         released=expired + freed + evicted_bytes,
+        executed=1.0 - denied,
     )
 
 

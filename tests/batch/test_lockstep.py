@@ -183,7 +183,7 @@ def churning(draw):
         expired_bytes_per_s=expired * per_key,
         maxmemory=p.used_memory * draw(st.floats(0.9, 1.3)),
         key_bytes=per_key,
-        growing_write_bytes=per_key,
+        deny_share=draw(st.floats(0.0, 1.0)),
     )
     evictable = {"noeviction": 0.0, "allkeys-lru": math.inf, "volatile-ttl": draw(st.floats(0, 1e4))}[policy]
     return replace(p, churn=churn, evictable_keys=evictable, maxmemory_policy=policy)

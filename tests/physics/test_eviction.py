@@ -12,7 +12,7 @@ PAGE = 4096
 
 
 def churn(grow=100.0, shrink=0.0, expire_keys=0.0, key_bytes=100.0) -> Churn:
-    return Churn(grow, shrink, expire_keys, expire_keys * key_bytes, MAX, key_bytes, grow or 1.0)
+    return Churn(grow, shrink, expire_keys, expire_keys * key_bytes, MAX, key_bytes)
 
 
 def test_expiry_rate_is_ttl_keys_over_their_mean_life():
@@ -66,15 +66,18 @@ def test_expired_keys_free_room_for_new_ones_without_new_rss():
     shrink=st.floats(0, 1e4),
     expire=st.floats(0, 1e3),
     key_bytes=st.floats(1, 1e4),
+    deny=st.floats(0, 1),
 )
-def test_bytes_and_keys_are_conserved(used, pool, evictable, writes, dt, grow, shrink, expire, key_bytes):
-    c = Churn(grow, shrink, expire, expire * key_bytes, MAX, key_bytes, max(grow, 1.0), floor=1_000.0)
+def test_bytes_and_keys_are_conserved(used, pool, evictable, writes, dt, grow, shrink, expire, key_bytes, deny):
+    c = Churn(grow, shrink, expire, expire * key_bytes, MAX, key_bytes, deny_share=deny, floor=1_000.0)
     s = churn_step(c, used, pool, evictable, writes, dt)
     accepted, released = float(s.fresh + s.reused), float(s.released)
     scale = 1.0 + used + pool + writes * (grow + shrink) + expire * key_bytes * dt
     assert float(s.used) - used == pytest.approx(accepted - released, abs=1e-9 * scale)  # used_memory balance
     assert float(s.pool) + float(s.reused) == pytest.approx(pool + released, abs=1e-9 * scale)  # freed slots
-    assert accepted + float(s.rejected_writes) * max(grow, 1.0) == pytest.approx(writes * grow, abs=1e-9 * scale)
+    refusing = 1.0 - accepted / (writes * grow) if writes * grow > 0 else 0.0  # the share of the growth refused
+    assert float(s.rejected_writes) == pytest.approx(writes * deny * refusing, rel=1e-9, abs=1e-9)
+    assert float(s.executed) == pytest.approx(1.0 - deny * refusing, abs=1e-9)
     evicted = float(s.evicted_keys) * key_bytes
     assert released - evicted <= expire * key_bytes * dt + writes * shrink + 1e-9 * scale  # never more than asked
     assert released - evicted <= max(0.0, used - 1_000.0) + 1e-9 * scale  # frees stop when no key is left
