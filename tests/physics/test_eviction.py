@@ -48,6 +48,15 @@ def test_volatile_runs_out_of_ttl_keys_then_refuses():
     assert float(step.evictable) == 0.0
 
 
+def test_over_maxmemory_with_nothing_to_evict_every_denyoom_write_is_refused():
+    """Redis refuses SET even of the same size while used_memory is over maxmemory (noeviction)."""
+    overwrites = Churn(0.0, 0.0, 0.0, 0.0, MAX, 100.0, deny_share=0.8)
+    over = churn_step(overwrites, used=MAX + 1.0, pool=0.0, evictable=0.0, writes=100.0, dt=1.0)
+    under = churn_step(overwrites, used=MAX - 1.0, pool=0.0, evictable=0.0, writes=100.0, dt=1.0)
+    assert float(over.rejected_writes) == pytest.approx(80.0) and float(over.executed) == pytest.approx(0.2)
+    assert float(under.rejected_writes) == 0.0 and float(under.executed) == 1.0
+
+
 def test_expired_keys_free_room_for_new_ones_without_new_rss():
     step = churn_step(churn(expire_keys=30.0), used=MAX, pool=0.0, evictable=0.0, writes=50.0, dt=1.0)
     assert float(step.expired_keys) == pytest.approx(30.0)
@@ -75,7 +84,8 @@ def test_bytes_and_keys_are_conserved(used, pool, evictable, writes, dt, grow, s
     scale = 1.0 + used + pool + writes * (grow + shrink) + expire * key_bytes * dt
     assert float(s.used) - used == pytest.approx(accepted - released, abs=1e-9 * scale)  # used_memory balance
     assert float(s.pool) + float(s.reused) == pytest.approx(pool + released, abs=1e-9 * scale)  # freed slots
-    refusing = 1.0 - accepted / (writes * grow) if writes * grow > 0 else 0.0  # the share of the growth refused
+    stuck = used - (released - float(s.evicted_keys) * key_bytes) >= MAX and evictable == 0  # over, nothing to evict
+    refusing = 1.0 if stuck else (1.0 - accepted / (writes * grow) if writes * grow > 0 else 0.0)
     assert float(s.rejected_writes) == pytest.approx(writes * deny * refusing, rel=1e-9, abs=1e-9)
     assert float(s.executed) == pytest.approx(1.0 - deny * refusing, abs=1e-9)
     evicted = float(s.evicted_keys) * key_bytes
