@@ -85,7 +85,23 @@ class Runs:
         self.swap_fault_stall, self.cow_fault_stall = stalls[:, 1], stalls[:, 2]
         self.cow_base = arr(lambda p: p.cow.base_bytes)
         self.page_size = arr(lambda p: p.page_size)
-        self.probs, self.shares = _padded3([p.cow.row_probs for p in preps], [p.cow.row_shares for p in preps])
+        self.one_row = all(len(p.cow.rows) == 1 for p in preps)
+        if self.one_row:  # (runs, 1, classes): one string group each
+            self.probs, self.shares = _padded3([p.cow.row_probs for p in preps], [p.cow.row_shares for p in preps])
+        else:  # every run's hit rows back to back in one array (no padding: runs differ by 1000x in entries)
+            flat = [p.cow.flat_rows for p in preps]
+            self.probs = np.concatenate([f[0] for f in flat])
+            self.shares = np.concatenate([f[1] for f in flat])
+            sizes = np.array([len(f[0]) for f in flat])
+            self.entry_run = np.repeat(np.arange(len(preps)), sizes)
+            self.run_offset = np.concatenate([[0], np.cumsum(sizes)])
+            rows = max(len(p.cow.rows) for p in preps)
+            # a row's [begin, end) entries; unused rows are empty ranges at the run's own start
+            self.bounds = np.repeat(self.run_offset[:-1], 2 * rows).reshape(len(preps), 2, rows)
+            for k, (_, _, row) in enumerate(flat):
+                ends = np.cumsum(np.bincount(row))
+                self.bounds[k, 1, : len(ends)] = ends + self.run_offset[k]
+                self.bounds[k, 0, : len(ends)] = ends - np.bincount(row) + self.run_offset[k]
         self.pages, self.slots = _padded(
             [np.array([c.pages for c in p.cow.classes]) for p in preps], [p.cow.exponents for p in preps], 1.0
         )
@@ -94,7 +110,6 @@ class Runs:
             [p.cow.class_rows for p in preps],
         )
         self.rows = self.rows.astype(int)
-        self.one_row = self.probs.shape[1] == 1
         self.t0 = arr(lambda p: p.fork_time_of_day - p.scenario.simulation.before)
         self.primary = np.array([p.scenario.backup.source == "primary" for p in preps])
         starts = [p.load.starts for p in preps]
@@ -112,17 +127,38 @@ class Runs:
         """Dirty pages after ``n`` overwrites at progress ``x``, and the pages one more overwrite copies."""
         step = np.maximum(1.0, 0.01 * n)
         both = np.stack([n, n + step], 1)  # (runs, 2)
-        missed = np.multiply(both[:, :, None, None], self.probs[i][:, None])  # one big temporary, reused in place
-        np.negative(missed, out=missed)
-        np.expm1(missed, out=missed)  # -(chance a key of the class was written)
-        q = np.minimum(-np.einsum("skrc,src->skr", missed, self.shares[i]), 1.0)  # (runs, 2, hit rows)
         if self.one_row:  # every page class reads row 0 (one string group): broadcast it
+            missed = np.multiply(both[:, :, None, None], self.probs[i][:, None])  # one big temporary, reused in place
+            np.negative(missed, out=missed)
+            np.expm1(missed, out=missed)  # -(chance a key of the class was written)
+            q = np.minimum(-np.einsum("skrc,src->skr", missed, self.shares[i]), 1.0)  # (runs, 2, 1)
             clean = (1.0 - q) ** self.slots[i][:, None, :]
         else:
+            q = self._hit_fractions(i, both)
             clean = (1.0 - np.take_along_axis(q, self.rows[i][:, None, :], 2)) ** self.slots[i][:, None, :]
         kept = 1.0 - self.dismissed[i] * x[:, None]
         dirty = ((1.0 - clean) * (kept * self.pages[i])[:, None, :]).sum(-1)
         return dirty[:, 0], (dirty[:, 1] - dirty[:, 0]) / step
+
+    def _hit_fractions(self, i: np.ndarray, both: np.ndarray) -> np.ndarray:
+        """(runs, 2, hit rows) written shares of runs ``i`` (ascending, as every caller passes them) after
+        ``both`` write counts, from their own entries only."""
+        active = np.zeros(len(self.run_offset) - 1, bool)
+        active[i] = True
+        sel = np.flatnonzero(active[self.entry_run])  # the entries of runs i, run by run in order
+        where = np.empty(len(active), int)
+        where[i] = np.arange(len(i))
+        missed = both[where[self.entry_run[sel]]] * self.probs[sel][:, None]  # (entries, 2)
+        np.negative(missed, out=missed)
+        np.expm1(missed, out=missed)
+        missed *= self.shares[sel][:, None]
+        total = np.zeros((len(sel) + 1, 2))
+        np.cumsum(-missed, axis=0, out=total[1:])
+        counts = self.run_offset[i + 1] - self.run_offset[i]
+        shift = self.run_offset[i] - (np.cumsum(counts) - counts)  # global entry index -> index in sel
+        local = self.bounds[i] - shift[:, None, None]  # (runs, 2, rows)
+        q = total[local[:, 1]] - total[local[:, 0]]  # (runs, rows, 2)
+        return np.minimum(q.transpose(0, 2, 1), 1.0)
 
 
 def _padded3(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -103,6 +103,9 @@ class CowModel:
     _rows: np.ndarray = field(init=False, repr=False, compare=False)
     _probs: np.ndarray = field(init=False, repr=False, compare=False)
     _shares: np.ndarray = field(init=False, repr=False, compare=False)
+    _flat_probs: np.ndarray = field(init=False, repr=False, compare=False)
+    _flat_shares: np.ndarray = field(init=False, repr=False, compare=False)
+    _starts: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # the page classes and hit rows as arrays, so one evaluation covers every class at once
@@ -115,6 +118,10 @@ class CowModel:
         setattr_(self, "rows", rows)
         setattr_(self, "_probs", probs)
         setattr_(self, "_shares", shares)
+        # the rows back to back (no padding: a uniform row is one class beside a Zipf row's 1,500)
+        setattr_(self, "_flat_probs", np.concatenate([r.probs for r in rows]))
+        setattr_(self, "_flat_shares", np.concatenate([r.shares for r in rows]))
+        setattr_(self, "_starts", np.cumsum([0] + [len(r.probs) for r in rows[:-1]]))
         setattr_(self, "_pages", np.array([c.pages for c in self.classes], float))
         setattr_(self, "_exponents", np.array([1.0 if c.clustered else c.slots_per_page for c in self.classes]))
         setattr_(self, "_dismissed", np.array([c.dismissed_share for c in self.classes], float))
@@ -139,6 +146,12 @@ class CowModel:
         return self._rows
 
     @property
+    def flat_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The hit rows back to back: probabilities, shares, and each entry's row."""
+        sizes = np.diff(np.append(self._starts, len(self._flat_probs)))
+        return self._flat_probs, self._flat_shares, np.repeat(np.arange(len(sizes)), sizes)
+
+    @property
     def exponents(self) -> np.ndarray:
         """Per page class: ``m`` (scattered: clean with ``(1 - q)^m``) or 1 (clustered: ``q`` is per page)."""
         return self._exponents
@@ -146,8 +159,11 @@ class CowModel:
     def hit_fractions(self, writes: float | np.ndarray) -> np.ndarray:
         """Per hit row, the expected share of its units written at least once after ``writes`` commands."""
         n = np.asarray(writes, dtype=float)
-        hit = -np.expm1(-np.multiply.outer(n, self._probs))
-        return np.minimum((hit * self._shares).sum(-1), 1.0)  # a plain sum (no BLAS threads) may pass 1 by an ulp
+        if len(self.rows) == 1:
+            hit = -np.expm1(-np.multiply.outer(n, self._probs))
+            return np.minimum((hit * self._shares).sum(-1), 1.0)  # a plain sum (no BLAS threads) may pass 1 by an ulp
+        hit = -np.expm1(-np.multiply.outer(n, self._flat_probs))
+        return np.minimum(np.add.reduceat(hit * self._flat_shares, self._starts, axis=-1), 1.0)
 
     def _dirty(self, q: np.ndarray, x: np.ndarray) -> np.ndarray:
         clean = (1.0 - q[..., self._rows]) ** self._exponents

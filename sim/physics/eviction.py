@@ -106,10 +106,9 @@ def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
     evicted_keys = np.divide(evicted_bytes, key_bytes, out=np.zeros_like(evicted_bytes), where=key_bytes > 0)
     refused = over - evicted_bytes
     accepted = want - refused
-    # the refusing share of the step: every DENYOOM command is refused as often as the growth is, and
-    # all of them while the data is already over maxmemory with nothing to evict
-    stuck = (room <= 0) & (evictable * key_bytes <= 0)
-    refusing = np.where(stuck, 1.0, np.divide(refused, want, out=np.zeros_like(refused), where=want > 0))
+    # the refusing share of the step: every DENYOOM command is refused as often as the growth is (data
+    # that starts over maxmemory without growth is left to prepare's warning)
+    refusing = np.divide(refused, want, out=np.zeros_like(refused), where=want > 0)
     denied = refusing * c.deny_share
     rejected = np.asarray(writes * denied, float)
     available = pool + expired + freed + evicted_bytes

@@ -48,13 +48,14 @@ def test_volatile_runs_out_of_ttl_keys_then_refuses():
     assert float(step.evictable) == 0.0
 
 
-def test_over_maxmemory_with_nothing_to_evict_every_denyoom_write_is_refused():
-    """Redis refuses SET even of the same size while used_memory is over maxmemory (noeviction)."""
-    overwrites = Churn(0.0, 0.0, 0.0, 0.0, MAX, 100.0, deny_share=0.8)
-    over = churn_step(overwrites, used=MAX + 1.0, pool=0.0, evictable=0.0, writes=100.0, dt=1.0)
-    under = churn_step(overwrites, used=MAX - 1.0, pool=0.0, evictable=0.0, writes=100.0, dt=1.0)
-    assert float(over.rejected_writes) == pytest.approx(80.0) and float(over.executed) == pytest.approx(0.2)
-    assert float(under.rejected_writes) == 0.0 and float(under.executed) == 1.0
+def test_growth_refused_refuses_overwrites_alike():
+    """Redis refuses SET even of the same size while used_memory is over maxmemory (noeviction): the share of
+    the step the growth is refused, every DENYOOM command is."""
+    mix = Churn(100.0, 0.0, 0.0, 0.0, MAX, 100.0, deny_share=0.8)  # NEW of 100 B among the writes
+    full = churn_step(mix, used=MAX, pool=0.0, evictable=0.0, writes=100.0, dt=1.0)
+    half = churn_step(mix, used=MAX - 5_000.0, pool=0.0, evictable=0.0, writes=100.0, dt=1.0)
+    assert float(full.rejected_writes) == pytest.approx(80.0) and float(full.executed) == pytest.approx(0.2)
+    assert float(half.rejected_writes) == pytest.approx(40.0) and float(half.executed) == pytest.approx(0.6)
 
 
 def test_expired_keys_free_room_for_new_ones_without_new_rss():
@@ -84,8 +85,7 @@ def test_bytes_and_keys_are_conserved(used, pool, evictable, writes, dt, grow, s
     scale = 1.0 + used + pool + writes * (grow + shrink) + expire * key_bytes * dt
     assert float(s.used) - used == pytest.approx(accepted - released, abs=1e-9 * scale)  # used_memory balance
     assert float(s.pool) + float(s.reused) == pytest.approx(pool + released, abs=1e-9 * scale)  # freed slots
-    stuck = used - (released - float(s.evicted_keys) * key_bytes) >= MAX and evictable == 0  # over, nothing to evict
-    refusing = 1.0 if stuck else (1.0 - accepted / (writes * grow) if writes * grow > 0 else 0.0)
+    refusing = 1.0 - accepted / (writes * grow) if writes * grow > 0 else 0.0  # the share of the growth refused
     assert float(s.rejected_writes) == pytest.approx(writes * deny * refusing, rel=1e-9, abs=1e-9)
     assert float(s.executed) == pytest.approx(1.0 - deny * refusing, abs=1e-9)
     evicted = float(s.evicted_keys) * key_bytes
