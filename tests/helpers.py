@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from sim.physics.layout import Allocation, KeyLayout
 from sim.scenario import merge, validate_scenario
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -20,3 +21,12 @@ BASE = {
 def scenario(**overrides):
     """The BASE scenario with nested overrides merged in."""
     return validate_scenario(merge(BASE, overrides))
+
+
+PAGE = 4096
+"""The small page the copy-on-write tests lay slots on."""
+
+
+def one_class(size: int) -> KeyLayout:
+    """A key of one rewritten allocation of ``size`` bytes: the simplest layout the page formulas apply to."""
+    return KeyLayout((Allocation("slot", size, True),), 0.0)

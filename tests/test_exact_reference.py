@@ -10,10 +10,9 @@ import math
 
 import numpy as np
 import pytest
-from helpers import scenario
+from helpers import PAGE, one_class, scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_cow import PAGE, one_class
 
 from sim import exact
 from sim.engine import simulate

@@ -247,6 +247,10 @@ class _Ctx:
     def packed(self, size: int) -> int:
         return entry_bytes(size, self.integer(size), ziplist=not self.modern)
 
+    def packed_text(self, size: int) -> int:
+        """A packed entry that is never an integer: a hash's field names are text whatever its values are."""
+        return entry_bytes(size, None, ziplist=not self.modern)
+
     def db_entry(self) -> int:
         """Slot of a db dictEntry: 24 B, plus 16 B of slot-to-key links in cluster mode on Redis 7.0-7.2
         (dictEntryMetadataSize, https://github.com/redis/redis/blob/7.0.15/src/server.c#L374-L380 and
@@ -375,7 +379,7 @@ def _packed_value(c: _Ctx, name: str, bytes_: float) -> tuple[Allocation, Alloca
 
 def _hash(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) -> GroupLayout:
     if encoding in ("listpack", "ziplist"):
-        lp = packed_bytes(n * (c.packed(c.field_size) + _mean(sizes, c.packed)), ziplist=not c.modern)
+        lp = packed_bytes(n * (c.packed_text(c.field_size) + _mean(sizes, c.packed)), ziplist=not c.modern)
         obj, pack, obj_rw, pack_rw = _packed_value(c, encoding, lp)
         # hashTypeSet on a listpack replaces the value in place (lpReplace memmoves the tail) and reassigns o->ptr
         eff = CommandEffect((obj_rw, pack_rw), 0.0)

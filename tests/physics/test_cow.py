@@ -2,19 +2,14 @@
 
 import numpy as np
 import pytest
+from helpers import PAGE, one_class
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.keydist import HotSet, HotSetSpec, Uniform, Zipf
 from sim.physics.cow import cow_model
 from sim.physics.keyspace import popularity, sample_keys
-from sim.physics.layout import Allocation, KeyLayout, key_layout
-
-PAGE = 4096
-
-
-def one_class(size: int) -> KeyLayout:
-    return KeyLayout((Allocation("slot", size, True),), 0.0)
+from sim.physics.layout import key_layout
 
 
 def monte_carlo_dirty_pages(dist, keys: int, slot: int, writes: int, runs: int = 12, seed: int = 1) -> float:

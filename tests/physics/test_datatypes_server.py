@@ -12,10 +12,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from sim.physics.datatypes import group_layouts
-from sim.physics.encodings import EncodingParams, encoding_of
-from tests.realserver import (
+from realserver import (
     PAGE,
     available,
     key_name,
@@ -26,6 +23,9 @@ from tests.realserver import (
     used_memory,
     used_per_key,
 )
+
+from sim.physics.datatypes import group_layouts
+from sim.physics.encodings import EncodingParams, encoding_of
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")
 
@@ -64,6 +64,11 @@ def hash_fill(n: int, size: int):
     return lambda p, i: p.hset(key_name(i, KEY), mapping={field(j, key=i): text(size, j) for j in range(n)})
 
 
+def integer_hash_fill(n: int, digits: int):
+    """Counters: text field names, integer values of ``digits`` digits (listpack keeps them as integers)."""
+    return lambda p, i: p.hset(key_name(i, KEY), mapping={field(j, key=i): 10 ** (digits - 1) + j for j in range(n)})
+
+
 def set_fill(n: int, size: int, integers: bool = False):
     if integers:
         return lambda p, i: p.sadd(key_name(i, KEY), *[10 ** (size - 1) + j for j in range(n)])
@@ -84,6 +89,7 @@ CASES = [
     ("string raw", "string", 3000, 1, 300, string_fill(300), {}, "raw"),
     ("string int", "string", 3000, 1, 8, lambda p, i: p.set(key_name(i, KEY), 10**7 + i), {"integers": True}, "int"),
     ("hash listpack", "hash", 500, 20, 30, hash_fill(20, 30), {}, "listpack"),
+    ("hash listpack of counters", "hash", 500, 30, 8, integer_hash_fill(30, 8), {"integers": True}, "listpack"),
     ("hash hashtable (long values)", "hash", 300, 20, 100, hash_fill(20, 100), {}, "hashtable"),
     ("hash hashtable (many fields)", "hash", 30, 600, 20, hash_fill(600, 20), {}, "hashtable"),
     ("set intset", "set", 500, 100, 6, set_fill(100, 6, True), {"integers": True}, "intset"),
