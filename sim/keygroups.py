@@ -138,6 +138,8 @@ def _spread_form(help_text: str):
     """Pick the union member from the value's form, so a bad lognormal reports only lognormal errors."""
 
     def which(value: Any) -> str | None:
+        if isinstance(value, BaseModel):  # serializing a validated scenario
+            return "LogNormal" if hasattr(value, "lognormal") else "Histogram"
         if isinstance(value, dict):
             if "lognormal" in value:
                 return "LogNormal"

@@ -237,3 +237,19 @@ def test_samples_follow_the_spread():
 def test_a_fixed_spread_is_one_point():
     spread = Spread.fixed(64)
     assert spread.is_fixed and spread.mean() == 64 and spread.quantile(0.99) == 64
+
+
+def test_a_scenario_with_spreads_serializes_without_warnings():
+    import json
+    import warnings
+
+    s = scenario(
+        "dataset: {groups: [{name: a, type: hash, keys: 10, elements: {lognormal: {median: 20, sigma: 0.5}}, "
+        "element_size: {histogram: [{size: 32B, share: 50%}, {size: 64B, share: 50%}]}}]}"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dumped = json.loads(s.model_dump_json())  # cluster runs compare shards by this dump
+    group = dumped["dataset"]["groups"][0]
+    assert group["elements"] == {"lognormal": {"median": 20.0, "sigma": 0.5}}
+    assert group["element_size"]["histogram"][1] == {"size": 64, "share": 0.5}
