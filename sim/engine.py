@@ -283,7 +283,10 @@ class BackupSimulation:
                 pages, per_byte = eviction.reuse_pages(
                     c.reused_in_fork, p.slot_sizes, p.slot_byte_shares, freed, p.page_size, p.data_pages
                 )
-                dirty, copies = dirty + float(pages), copies + c.reuse_per_write * float(per_byte)
+                union, slope = eviction.union_pages(
+                    dirty, copies, float(pages), c.reuse_per_write * float(per_byte), p.data_pages
+                )
+                dirty, copies = float(union), float(slope)
             cow = min(p.cow.base_bytes + p.page_size * dirty, p.rss)
         elif s.child_alive:
             cow = float(p.forkless_buffer_bytes)

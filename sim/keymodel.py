@@ -44,8 +44,8 @@ class KeyModel:
     churn: Churn
     evictable_keys: float
     maxmemory_policy: str
-    slot_sizes: tuple[int, ...]  # the slot sizes the keys' allocations use (what a freed key leaves)
-    slot_byte_shares: tuple[float, ...]  # each size's share of the keys' allocated bytes
+    slot_sizes: tuple[int, ...]  # the slot sizes new allocations use (the growing groups' allocations)
+    slot_byte_shares: tuple[float, ...]  # each size's share of the allocated bytes (by each group's growth)
     pages_per_key: float  # pages the save (or a request) touches for one key, its bucket page included
     rdb_bytes: int
     lzf_bytes: int  # bytes the save compresses
@@ -109,10 +109,7 @@ def key_model(
         np.concatenate([part.forkless.probs for part in parts]),
     )
     targets = [t for part in parts for t in part.targets.values()]
-    slots: dict[int, float] = defaultdict(float)
-    for part in parts:
-        for size, held in part.slots.items():
-            slots[size] += held
+    slots = _growth_slots(parts)
     payloads = [round(part.payload) for part in parts]
     return KeyModel(
         keys=db_keys,
@@ -194,6 +191,21 @@ def _group(
         expiring_keys=expiry_per_sec(g.keys, g.ttl_share, g.ttl_mean_s or 0.0),
         payload=_payload(g),
     )
+
+
+def _growth_slots(parts: list[_Group]) -> dict[int, float]:
+    """Bytes per slot size that new allocations fill: each group's slots in the share it grows by.
+
+    Freed slots are reused by what the writes allocate, so a queue's pushes refill list-node slots, not the
+    small entries of another group's keys. Without growth (frees only) the data's own mix is kept.
+    """
+    grown = sum(part.grow for part in parts)
+    slots: dict[int, float] = defaultdict(float)
+    for part in parts:
+        held = sum(part.slots.values())
+        for size, bytes_ in part.slots.items():
+            slots[size] += part.grow * bytes_ / held if grown > 0 else bytes_
+    return dict(slots)
 
 
 def _spread(spread) -> tuple[tuple[float, float], ...] | float:

@@ -131,3 +131,26 @@ def test_a_cluster_splits_every_group_over_its_shards():
     shard = summary(text)
     for name in ("a", "b"):
         assert shard["used_memory_by_group"][name] == pytest.approx(whole["used_memory_by_group"][name] / 4, rel=0.01)
+
+
+def test_a_queue_refills_its_own_slots_not_another_groups():
+    """Pushes reuse freed list-node slots: a big group of small strings beside the queue leaves the slot sizes
+    new allocations use to the queue's own (growth-weighted)."""
+    from sim.keymodel import key_model
+
+    queue = "{name: q, type: list, keys: 500, elements: 500, element_size: 200B}"
+    mix = (
+        "workload: {writes_per_sec: 2k, "
+        "mix: [{group: q, command: LPUSH, share: 60%}, {group: q, command: RPOP, share: 40%}]}"
+    )
+    alone = key_model(parse_scenario(f"node: {{memory: 2GiB}}\ndataset: {{groups: [{queue}]}}\n{mix}\n"), 2**31, 4096)
+    beside = key_model(
+        parse_scenario(
+            f"node: {{memory: 2GiB}}\ndataset: {{groups: [{queue}, {{name: s, keys: 3M, element_size: 8B}}]}}\n{mix}\n"
+        ),
+        2**31,
+        4096,
+    )
+    assert dict(zip(beside.slot_sizes, beside.slot_byte_shares, strict=True)) == pytest.approx(
+        dict(zip(alone.slot_sizes, alone.slot_byte_shares, strict=True))
+    )

@@ -20,7 +20,7 @@ import numpy as np
 from ..dayload import DAY
 from ..engine import MAX_STEPS_PER_SAVE, MIN_STEP_S, NO_PROGRESS, SAVE_STEP_LIMIT, STEPS_PER_SAVE, STEPS_PER_STEADY
 from ..physics import oom
-from ..physics.eviction import Churn, churn_step, reuse_pages
+from ..physics.eviction import Churn, churn_step, reuse_pages, union_pages
 from ..prepare import Prepared
 from ..result import Result, RunRecord, request_stalls, summarize
 from ..summary import Event
@@ -210,7 +210,7 @@ def _memory(r: Runs, i: np.ndarray, s: dict) -> dict:
         pages, per_byte = reuse_pages(
             s["reused"], r.slot_sizes[i], r.slot_shares[i], freed, r.page_size[i], r.data_pages[i]
         )
-        dirty, slope = dirty + pages, slope + s["reuse_per_write"] * per_byte
+        dirty, slope = union_pages(dirty, slope, pages, s["reuse_per_write"] * per_byte, r.data_pages[i])
     parent = np.where(s["parent"], parent, 0.0)
     cow = np.where(forking, np.minimum(r.cow_base[i] + r.page_size[i] * dirty, r.rss[i]), 0.0)
     kernel = np.where(forking, r.page_tables[i], 0.0)

@@ -554,7 +554,13 @@ def _zset(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
     header_slot = c.chunk(ZSKIPLIST_NODE_BYTES + ZSKIPLIST_LEVEL_BYTES * ZSKIPLIST_MAXLEVEL)
     rewrites.append(Rewrite("skiplist header", header_slot, 1.0, min(header_hits, 1.0)))
     eff = CommandEffect(tuple(rewrites), 0.0)
-    return _layout(c, encoding, value, [("ZADD", eff), ("ZINCRBY", eff)])
+    # ZINCRBY by a small step keeps the member's rank: zslUpdateScore's fast path writes the node's score in
+    # place ("we can just update the score without actually removing and re-inserting", t_zset.c#L271-L283)
+    # and zsetAdd re-points the dictEntry; a score that jumps ranks is written as a ZADD.
+    in_place = [rewrites[0]] + [
+        Rewrite(f"skiplist node level {lvl}", _node_slot(c, lvl), n * p, p) for lvl, p in levels if n * p >= 0.01
+    ]
+    return _layout(c, encoding, value, [("ZADD", eff), ("ZINCRBY", CommandEffect(tuple(in_place), 0.0))])
 
 
 def _node_slot(c: _Ctx, level: int) -> int:

@@ -137,8 +137,8 @@ def reuse_pages(reused_bytes, slot_sizes, byte_shares, freed_share, page_size, p
     https://github.com/jemalloc/jemalloc/blob/5.3.0/src/arena.c), so it fills every free slot of a page
     before the next: a copied page takes ``max(1, freed_share x page_size / size)`` reused slots of a class.
     ``slot_sizes`` (last axis) are the classes a key's allocations use, ``byte_shares`` their shares of
-    the key's bytes. ``x`` such page fills copy ``pages x (1 - exp(-x / pages))`` distinct pages. Pages
-    the writes copied anyway are not netted out: an upper bound.
+    the key's bytes. ``x`` such page fills copy ``pages x (1 - exp(-x / pages))`` distinct pages. Pages the
+    writes copied anyway are netted out by :func:`union_pages`.
     """
     sizes, shares = np.asarray(slot_sizes, float), np.asarray(byte_shares, float)
     spread = np.asarray(np.multiply(freed_share, page_size), float)[..., None]  # free bytes per page
@@ -147,3 +147,20 @@ def reuse_pages(reused_bytes, slot_sizes, byte_shares, freed_share, page_size, p
     per = np.divide(fills, total, out=np.zeros(np.broadcast(fills, total).shape), where=total > 0)
     clean = np.exp(-np.asarray(reused_bytes, float) * per)
     return total * (1.0 - clean), clean * fills
+
+
+def union_pages(written, written_slope, reused, reused_slope, pages):
+    """Distinct pages copied by overwrites (``written``) and by writes into freed slots (``reused``), and the
+    pages one more write copies.
+
+    The freed slots a new allocation fills sit anywhere in the data, independently of which keys the
+    overwrites hit, so a reused page is already copied with probability ``written / pages``:
+    ``u = w + r - w r / P``, and ``du = dw (1 - r / P) + dr (1 - w / P)``. Adding the two counted the pages
+    both hit twice (typed runs t17 and t27, training: copy-on-write 29 % and 79 % high).
+    """
+    total = np.asarray(pages, float)
+    share_w = np.divide(written, total, out=np.zeros(np.broadcast(written, total).shape), where=total > 0)
+    share_r = np.divide(reused, total, out=np.zeros(np.broadcast(reused, total).shape), where=total > 0)
+    union = written + reused * (1.0 - np.minimum(share_w, 1.0))
+    slope = written_slope * (1.0 - np.minimum(share_r, 1.0)) + reused_slope * (1.0 - np.minimum(share_w, 1.0))
+    return union, slope

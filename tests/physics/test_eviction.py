@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.physics.eviction import Churn, churn_step, evictable_keys, expiry_per_sec, reuse_pages
+from sim.physics.eviction import Churn, churn_step, evictable_keys, expiry_per_sec, reuse_pages, union_pages
 
 MAX = 1_000_000.0
 PAGE = 4096
@@ -131,3 +131,31 @@ def test_small_slots_of_a_key_share_pages_its_large_value_does_not():
     key = 32 + 1024
     pages, per_byte = reuse_pages(0.0, [32.0, 1024.0], [32 / key, 1024 / key], 0.1, PAGE, 1e9)
     assert float(per_byte) * key == pytest.approx(1 / 12.8 + 1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pages=st.integers(1, 10**6),
+    w=st.floats(0, 1),
+    r=st.floats(0, 1),
+    dw=st.floats(0, 5),
+    dr=st.floats(0, 5),
+)
+def test_pages_copied_two_ways_are_counted_once(pages, w, r, dw, dr):
+    written, reused = w * pages, r * pages
+    union, slope = union_pages(written, dw, reused, dr, pages)
+    assert max(written, reused) - 1e-9 <= union <= min(pages, written + reused) + 1e-9
+    step = 1e-6 * pages
+    later, _ = union_pages(written + dw * step, dw, reused + dr * step, dr, pages)
+    assert (later - union) / step == pytest.approx(slope, rel=1e-3, abs=1e-6)
+
+
+def test_the_union_of_independent_page_sets_matches_a_monte_carlo():
+    rng = np.random.default_rng(11)
+    pages, written, reused = 5000, 1800, 2600
+    sizes = [
+        len(set(rng.choice(pages, written, replace=False)) | set(rng.choice(pages, reused, replace=False)))
+        for _ in range(200)
+    ]
+    union, _ = union_pages(written, 0.0, reused, 0.0, pages)
+    assert float(np.mean(sizes)) == pytest.approx(float(union), rel=0.01)
