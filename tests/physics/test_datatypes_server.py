@@ -205,7 +205,22 @@ def test_encoding_of_agrees_with_the_server(server, type_, elements, size, limit
         server.config_set("set-max-intset-entries", 512)
 
 
+def two_sizes(i: int) -> int:
+    """Half the keys hold 100 B, half 2000 B (a histogram of value sizes)."""
+    return 100 if i % 2 else 2000
+
+
 COW_CASES = [
+    (
+        "SET strings of two sizes (each in its own size class)",
+        "string",
+        6000,
+        1,
+        [(100, 0.5), (2000, 0.5)],
+        lambda p, i: p.set(key_name(i, KEY), text(two_sizes(i), i)),
+        lambda p, i, r: p.set(key_name(i, KEY), text(two_sizes(i), r.randrange(9))),
+        "SET",
+    ),
     # label, type, keys, elements, size, fill, command(pipe, key id, rng), command name
     (
         "HSET hashtable",
