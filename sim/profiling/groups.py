@@ -101,6 +101,10 @@ class ProfiledGroup:
         remaining = [r.ttl_ms / 1000 for r in self.records if r.ttl_ms is not None]
         return min(2 * statistics.fmean(remaining), max(remaining)) if remaining else None
 
+    def idle_times(self) -> list[int]:
+        """OBJECT IDLETIME of the sampled keys (seconds since their last access)."""
+        return [r.idle_s for r in self.records if r.idle_s is not None]
+
     def memory_per_key(self) -> float | None:
         usage = [r.memory for r in self.records if r.memory is not None]
         return statistics.fmean(usage) if usage else None

@@ -72,6 +72,7 @@ class KeyRecord:
     integers: bool = False  # every element read is an integer (a string's value: encoding int)
     ttl_ms: int | None = None  # PTTL; None when the key has none
     memory: int | None = None  # MEMORY USAGE
+    idle_s: int | None = None  # OBJECT IDLETIME (read before anything that touches the key)
 
     @property
     def key_size(self) -> int:
@@ -185,6 +186,7 @@ _LOST = {
     "MEMORY USAGE": "per-key memory not sampled",
     "OBJECT ENCODING": "encodings not sampled (grouped by type only)",
     "PTTL": "TTLs not sampled",
+    "OBJECT IDLETIME": "idle times not sampled (an LFU policy keeps none): key_distribution stays a guess",
 }
 
 
@@ -202,8 +204,10 @@ def _scan_db(client, budget: int, deadline: float, clock, result: KeySample, ref
 
 
 def _measure(client, keys: list, own: Counter, refused: dict[str, str]) -> list[KeyRecord]:
-    """Records for ``keys``: TYPE, OBJECT ENCODING, PTTL and MEMORY USAGE, then the length and a few elements."""
-    general = [("TYPE",), ("OBJECT", "ENCODING"), ("PTTL",), ("MEMORY", "USAGE")]
+    """Records for ``keys``: TYPE, OBJECT ENCODING and IDLETIME, PTTL and MEMORY USAGE, then the length and a
+    few elements."""
+    # none of these touches the key's LRU clock (LOOKUP_NOTOUCH); the second round trip does
+    general = [("TYPE",), ("OBJECT", "ENCODING"), ("OBJECT", "IDLETIME"), ("PTTL",), ("MEMORY", "USAGE")]
     asked = [(command, key) for key in keys for command in general if " ".join(command) not in refused]
     replies = _pipelined(client, asked, own, refused)
     records = []
@@ -214,6 +218,7 @@ def _measure(client, keys: list, own: Counter, refused: dict[str, str]) -> list[
             continue
         ttl = got.get("PTTL")
         memory = got.get("MEMORY USAGE")
+        idle = got.get("OBJECT IDLETIME")
         records.append(
             KeyRecord(
                 key,
@@ -221,6 +226,7 @@ def _measure(client, keys: list, own: Counter, refused: dict[str, str]) -> list[
                 _text(got.get("OBJECT ENCODING") or ""),
                 ttl_ms=int(ttl) if isinstance(ttl, int) and ttl >= 0 else None,
                 memory=int(memory) if isinstance(memory, int) else None,
+                idle_s=int(idle) if isinstance(idle, int) else None,
             )
         )
     asked = []

@@ -4,6 +4,7 @@ commandstats and ``engine.parameters`` from CONFIG GET, each figure commented wi
 from __future__ import annotations
 
 from .groups import ProfiledGroup, Spread, Turnover, find_groups, spread_mean, write_mix
+from .hotness import fit_zipf
 from .yamltext import Item, format_count, format_rate, format_size
 
 PARAMETERS = (
@@ -135,8 +136,30 @@ def group_entry(group: ProfiledGroup, sampled: int, total_keys: int) -> list[Ite
 
 def dataset_items(profile, groups: list[ProfiledGroup]) -> list[Item]:
     """``dataset.groups`` (and nothing else: the schema makes groups exclusive with the shorthand)."""
-    entries = [group_entry(g, profile.sample.keys, profile.keys) for g in groups]
+    mix, _ = profiled_mix(profile, groups)
+    writes = {g.name: sum(m.rate for m in mix if m.group == g.name) for g in groups}
+    live = lru_live_seconds(profile.before)  # the sample is read at the start of the window
+    entries = [group_entry(g, profile.sample.keys, profile.keys) + hot_keys(g, writes[g.name], live) for g in groups]
     return [Item("groups", entries=entries)]
+
+
+def lru_live_seconds(info: dict) -> float:
+    """Seconds the keys' LRU clock has run since the last save ended (0 while one runs): lookupKey does not
+    update it while a child process lives."""
+    if int(info.get("rdb_bgsave_in_progress", 0) or 0):
+        return 0.0
+    now = int(info.get("server_time_usec", 0) or 0) / 1e6
+    last = int(info.get("rdb_last_save_time", 0) or 0)
+    return max(0.0, now - last) if now and last else float("inf")
+
+
+def hot_keys(group: ProfiledGroup, writes_per_sec: float, live_s: float) -> list[Item]:
+    """The group's ``key_distribution`` fitted to its sampled idle times (nothing when they cannot tell)."""
+    exponent, why = fit_zipf(group.idle_times(), group.keys, writes_per_sec, live_s)
+    if exponent is None:
+        return [Item("key_distribution", "uniform", f"guess ({why}); uniform copies the most pages")]
+    value: object = "uniform" if exponent == 0 else {"zipf": exponent}
+    return [Item("key_distribution", value, f"fitted: {why}")]
 
 
 def memory_check(groups: list[ProfiledGroup]) -> str | None:
@@ -148,15 +171,21 @@ def memory_check(groups: list[ProfiledGroup]) -> str | None:
     return f"the sample's MEMORY USAGE per group x its keys gives {format_size(estimate)}"
 
 
-def mix_items(profile, groups: list[ProfiledGroup], notes: list[str]) -> list[Item]:
-    """``writes_per_sec`` (what the mix covers) and ``mix`` from commandstats, or just the total with no writes."""
+def profiled_mix(profile, groups: list[ProfiledGroup]) -> tuple[list, list[str]]:
+    """The write mix over ``groups`` from the window's commandstats, keys created and removed; notes."""
     r = profile.rates
     turnover = Turnover(
         growth=profile.key_growth / r.seconds,
         expired=_delta(profile, "expired_keys") / r.seconds,
         evicted=_delta(profile, "evicted_keys") / r.seconds,
     )
-    mix, mix_notes = write_mix(groups, r.per_command, turnover)
+    return write_mix(groups, r.per_command, turnover)
+
+
+def mix_items(profile, groups: list[ProfiledGroup], notes: list[str]) -> list[Item]:
+    """``writes_per_sec`` (what the mix covers) and ``mix`` from commandstats, or just the total with no writes."""
+    r = profile.rates
+    mix, mix_notes = profiled_mix(profile, groups)
     notes += mix_notes
     total = sum(m.rate for m in mix)
     if total <= 0:
