@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from statistics import NormalDist
 from typing import Any
 
 from sim.physics.encodings import (
@@ -219,7 +218,7 @@ def rehash_leftover(entries: int, presized: int, steps_per_insert: int) -> tuple
     moves = max(0, entries - old - 1) * steps_per_insert
     mean = old * (1 - (1 - 1 / old) ** old)
     sd = math.sqrt(old * math.exp(-1) * (1 - 2 * math.exp(-1)))
-    return old, 1 - NormalDist(mean, sd).cdf(moves + 0.5)
+    return old, 0.5 * math.erfc((moves + 0.5 - mean) / (sd * math.sqrt(2)))  # the normal's upper tail
 
 
 def skiplist_levels() -> tuple[tuple[int, float], ...]:
