@@ -27,6 +27,7 @@ KINDS = {
     "scenario": fuzzing.scenario_cases(),
     "extreme": fuzzing.scenario_cases(extreme_only=True),
     "plan": fuzzing.scenario_cases(with_plan=True),
+    "typed": fuzzing.typed_cases(),
     "sweep": fuzzing.sweep_cases(),
     "record": fuzzing.record_cases(),
 }

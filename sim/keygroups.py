@@ -79,7 +79,7 @@ class LogNormalSize(_Model):
 
 
 class LogNormalCount(_Model):
-    median: float = Field(gt=0, le=1e9)
+    median: Count = Field(gt=0, le=10**9)
     sigma: float = Field(gt=0, le=3)
 
 

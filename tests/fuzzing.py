@@ -520,6 +520,81 @@ def record_cases(draw) -> Case:
     return Case("record", argv, {"r.json": raw}, ("r.json",))
 
 
+TYPES = ["string", "hash", "set", "zset", "list"]
+TYPE_COMMANDS = {
+    "string": ["SET", "INCR", "APPEND"],
+    "hash": ["HSET", "HINCRBY"],
+    "set": ["SADD", "SREM"],
+    "zset": ["ZADD", "ZINCRBY"],
+    "list": ["LPUSH", "RPUSH", "LPOP", "RPOP"],
+}
+ANY_COMMANDS = ["NEW", "DEL", "EXPIRE"]
+POLICIES = ["noeviction", "allkeys-lru", "allkeys-random", "volatile-ttl", "volatile-lru"]
+
+
+def _spread(plain: st.SearchStrategy[str], unit: str, sigma: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """A size or count as a plain value, a lognormal or a histogram."""
+    bins = st.lists(st.tuples(plain, st.integers(1, 9)), min_size=1, max_size=3).map(
+        lambda rows: (
+            "{histogram: ["
+            + ", ".join(f"{{{unit}: {v}, share: {w / sum(x for _, x in rows):.6f}}}" for v, w in rows)
+            + "]}"
+        )
+    )
+    lognormal = st.builds(lambda m, sd: f"{{lognormal: {{median: {m}, sigma: {sd}}}}}", plain, sigma)
+    return st.one_of(plain, plain, lognormal, bins)
+
+
+@st.composite
+def typed_cases(draw) -> Case:
+    """A scenario of typed key groups, a write mix and engine parameters (issue 10): well formed at extreme
+    sizes and rates half the time (the physics), else with one field malformed (the parser)."""
+    good = draw(st.booleans())
+    sigma = st.sampled_from(["0.5", "1.5", "3"]) if good else st.sampled_from(["0.5", "0", "9", ".nan"])
+    counts = st.sampled_from(["1", "20", "600", "100k"]) if good else st.one_of(COUNTS, values)
+    sizes = st.sampled_from(["1B", "8B", "64B", "65B", "1KB", "1MiB"]) if good else st.one_of(SIZES, values)
+    names = draw(st.lists(st.sampled_from(["a", "b", "sessions"]), min_size=1, max_size=3, unique=True))
+    kinds = {name: draw(st.sampled_from(TYPES)) for name in names}
+    lines = ["name: typed", "node: {type: cache.r6g.large}", "simulation: {before: 1s, after: 1s}", "dataset:"]
+    if draw(st.booleans()):
+        lines.append(f"  fragmentation: {draw(st.sampled_from(['1.0', '1.5', '3']) if good else values)}")
+    lines.append("  groups:")
+    for name, kind in kinds.items():
+        keys = draw(st.sampled_from(["1", "50k", "2M", "40M"]) if good else st.one_of(COUNTS, values))
+        lines += [f"    - name: {name}", f"      type: {kind}", f"      keys: {keys}"]
+        if kind != "string":
+            lines.append(f"      elements: {draw(_spread(counts, 'count', sigma))}")
+        lines.append(f"      element_size: {draw(_spread(sizes, 'size', sigma))}")
+        optional = {
+            "values": st.just("integers" if kind != "zset" else "bytes"),
+            "ttl": st.builds(lambda f, m: f"{{share: {f}, mean: {m}}}", FRACTIONS, DURATIONS),
+            "locality": st.sampled_from(["clustered", "scattered"]),
+            "key_distribution": GOOD["workload.key_distribution"],
+        }
+        for key in draw(st.lists(st.sampled_from(sorted(optional)), max_size=3, unique=True)):
+            lines.append(f"      {key}: {draw(optional[key] if good else st.one_of(optional[key], values))}")
+    rate = draw(st.sampled_from(["10k", "0", "1M", "50/s"]) if good else st.one_of(RATES, values))
+    lines.append(f"workload:\n  writes_per_sec: {rate}")
+    if draw(st.booleans()):
+        pairs = []
+        for name in draw(st.lists(st.sampled_from(names), min_size=1, max_size=4)):
+            pairs.append((name, draw(st.sampled_from(TYPE_COMMANDS[kinds[name]] + ANY_COMMANDS))))
+        pairs = [(g, c) for g, c in pairs if c not in ("INCR", "HINCRBY")] or [(names[0], "NEW")]
+        share = f"{100 / len(pairs):.6f}%" if good else draw(FRACTIONS)
+        lines.append("  mix:")
+        lines += [f"    - {{group: {g}, command: {c}, share: {share}}}" for g, c in pairs]
+    if draw(st.booleans()):
+        entries = draw(st.sampled_from(["0", "128", "100000"]) if good else st.one_of(values, st.just("-1")))
+        lines.append(
+            f"engine: {{parameters: {{maxmemory-policy: {draw(st.sampled_from(POLICIES))}, "
+            f"hash-max-listpack-entries: {entries}}}}}"
+        )
+    mutation = "none" if good else draw(st.sampled_from(MUTATIONS))
+    raw, extra = _mutate("\n".join(lines) + "\n", mutation, draw(st.data()))
+    argv = ["run", "{dir}/s.yaml"] + draw(st.sampled_from([[], ["--json"], ["--out", "{dir}/out"]]))
+    return Case("typed", argv, {"s.yaml": raw, **extra}, ("s.yaml",))
+
+
 def any_case() -> st.SearchStrategy[Case]:
     """Every kind, weighted towards scenario files (most of the input surface)."""
     return st.one_of(
@@ -528,6 +603,7 @@ def any_case() -> st.SearchStrategy[Case]:
         scenario_cases(extreme_only=True),
         scenario_cases(extreme_only=True),
         scenario_cases(with_plan=True),
+        typed_cases(),
         sweep_cases(),
         record_cases(),
     )
