@@ -22,19 +22,11 @@ from .fieldtypes import Count, Duration, Fraction, Size, Text
 from .inputs import shown
 from .keydist import KeyDistribution
 from .physics import layout as layout_mod
+from .physics.datatypes import ANY_TYPE_COMMANDS, COMMANDS
 
 if TYPE_CHECKING:
     from .scenario import Scenario
 
-TYPES = ("string", "hash", "set", "zset", "list")
-COMMANDS_BY_TYPE = {
-    "string": ("SET", "INCR", "APPEND"),
-    "hash": ("HSET", "HINCRBY"),
-    "set": ("SADD", "SREM"),
-    "zset": ("ZADD", "ZINCRBY"),
-    "list": ("LPUSH", "RPUSH", "LPOP", "RPOP"),
-}
-ANY_TYPE_COMMANDS = ("NEW", "DEL", "EXPIRE")
 DEFAULT_COMMANDS = {
     "string": (("SET", 1.0),),
     "hash": (("HSET", 1.0),),
@@ -49,16 +41,6 @@ SHORTHAND_GROUP = "strings"
 """The name of the one string group a ``keys``/``value_size``/``used_memory`` dataset stands for."""
 LOGNORMAL_POINTS = 32
 """Equal-probability points a lognormal is reduced to for the physics (the mean is kept exact)."""
-EVICTION_POLICIES = (
-    "noeviction",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
-)
 ELASTICACHE_DEFAULT_POLICY = "volatile-lru"
 """ElastiCache's default parameter groups: "maxmemory-policy ... Default: volatile-lru"
 (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ParameterGroups.Engine.html, docs/elasticache.md)."""
@@ -292,7 +274,7 @@ class MixEntrySpec(_Model):
     @classmethod
     def _known(cls, value: str) -> str:
         name = value.strip().upper()
-        known = [c for cs in COMMANDS_BY_TYPE.values() for c in cs] + list(ANY_TYPE_COMMANDS)
+        known = [c for cs in COMMANDS.values() for c in cs] + list(ANY_TYPE_COMMANDS)
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
@@ -575,7 +557,7 @@ def check_groups_and_mix(groups: list[KeyGroupSpec] | None, mix: list[MixEntrySp
             )
         group = by_name[entry.group]
         kind = group.type if group is not None else "string"
-        allowed = COMMANDS_BY_TYPE[kind] + ANY_TYPE_COMMANDS
+        allowed = COMMANDS[kind] + ANY_TYPE_COMMANDS
         if entry.command not in allowed:
             raise ValueError(
                 f"{where}: {entry.command} does not apply to {kind} group {entry.group!r} "

@@ -17,18 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.physics.datatypes import ANY_TYPE_COMMANDS, COMMANDS
+
 if TYPE_CHECKING:
     from sim.scenario import Scenario
 
-TYPES = ("string", "hash", "set", "zset", "list")
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "string": ("SET", "INCR", "APPEND"),
-    "hash": ("HSET", "HINCRBY"),
-    "set": ("SADD", "SREM"),
-    "zset": ("ZADD", "ZINCRBY"),
-    "list": ("LPUSH", "RPUSH", "LPOP", "RPOP"),
-}
-ANY_TYPE = ("NEW", "DEL", "EXPIRE")
 CREATE = {"string": "SET", "hash": "HSET", "set": "SADD", "zset": "ZADD", "list": "RPUSH"}
 """The command that creates a key of each type (a NEW write, and the fill)."""
 SIZE_TABLE = 65_536
@@ -105,8 +98,8 @@ def group_spec(
 ) -> GroupSpec:
     """A :class:`GroupSpec` with its tables drawn: ``elements``/``element_size`` are numbers or distributions with
     ``.sample(n, rng)`` (the scenario's lognormal / histogram models)."""
-    if type_ not in TYPES:
-        raise ValueError(f"group {name}: type {type_!r} is not one of {', '.join(TYPES)}")
+    if type_ not in COMMANDS:
+        raise ValueError(f"group {name}: type {type_!r} is not one of {', '.join(COMMANDS)}")
     rng = np.random.default_rng([seed, *name.encode()])
     counts = _draw(elements, keys, rng, minimum=1).astype(np.int32)
     if type_ == "string":
@@ -130,7 +123,7 @@ def check_mix(groups: tuple[GroupSpec, ...], mix: tuple[MixSpec, ...]) -> None:
         g = by_name.get(m.group)
         if g is None:
             raise ValueError(f"mix entry {m.group} {m.command}: no such group (groups: {', '.join(by_name)})")
-        allowed = COMMANDS[g.type] + ANY_TYPE
+        allowed = COMMANDS[g.type] + ANY_TYPE_COMMANDS
         if m.command not in allowed:
             raise ValueError(f"group {g.name} ({g.type}): command {m.command} is not one of {', '.join(allowed)}")
 

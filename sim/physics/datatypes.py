@@ -79,7 +79,7 @@ LIST_END_FILLS = 8
 SDS_MAX_PREALLOC = 1024 * 1024
 """sdsMakeRoomFor doubles the new length below 1 MB (sds.h SDS_MAX_PREALLOC), so APPEND over-allocates."""
 
-COMMANDS = {
+COMMANDS: dict[str, tuple[str, ...]] = {
     "string": ("SET", "INCR", "APPEND"),
     "hash": ("HSET", "HINCRBY"),
     "set": ("SADD", "SREM"),
@@ -87,6 +87,8 @@ COMMANDS = {
     "list": ("LPUSH", "RPUSH", "LPOP", "RPOP"),
 }
 ANY_TYPE_COMMANDS = ("NEW", "DEL", "EXPIRE")
+"""The write commands modelled per data type, and those of any type: the one list the scenario schema, the
+harness and the physics share."""
 
 Dist = float | Sequence[tuple[float, float]] | Any
 
