@@ -61,6 +61,11 @@ def _mountinfo() -> list[tuple[str, str, str, str]]:
     return out
 
 
+def hierarchy_mounts() -> list[Path]:
+    """Mount points of every cgroup hierarchy (v1 controllers, or the one v2 tree)."""
+    return [Path(mnt) for _, mnt, _, _ in _mountinfo()]
+
+
 def _join(mount: str, mount_root: str, cg_path: str) -> Path:
     rel = cg_path
     if mount_root != "/" and (cg_path == mount_root or cg_path.startswith(mount_root.rstrip("/") + "/")):

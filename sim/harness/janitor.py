@@ -78,6 +78,7 @@ def sweep_leftovers(
             report.containers.append(name)
         except pm.PodmanError as exc:
             log.warning("could not remove stale container %s: %r", name, exc)
+    report.cgroups += pm.remove_empty_parents()
     for path in cg.find_rbsim_cgroups():
         if not _stale(path.name, include_live):
             continue

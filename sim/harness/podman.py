@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.harness import DEFAULT_BINARY
-from sim.harness.cgroup import CgroupStats, MemoryCgroup, memory_cgroup_of, own_memory_cgroup
+from sim.harness.cgroup import CgroupStats, MemoryCgroup, hierarchy_mounts, memory_cgroup_of, own_memory_cgroup
 from sim.harness.cleanup import owned_name, registry
 from sim.harness.server import RedisServer, RedisServerError, _PortTaken
 
@@ -182,6 +182,26 @@ def remove_container(name: str) -> None:
             if "state improper" not in str(exc) or attempt == 4:
                 raise
             time.sleep(0.1 * (attempt + 1))
+
+
+PODMAN_PARENT = "libpod_parent"
+"""The cgroup podman's cgroupfs manager makes in every hierarchy for its containers, with ``conmon/`` beneath
+for the monitors; podman removes a container's own group but leaves these two behind."""
+
+
+def remove_empty_parents() -> list[str]:
+    """Remove podman's ``libpod_parent/conmon`` and ``libpod_parent`` cgroups wherever nothing runs in them.
+
+    rmdir refuses a cgroup holding tasks or children, so groups of containers still running (another
+    podman user's too) stay; podman makes them again for its next container.
+    """
+    removed = []
+    for mount in hierarchy_mounts():
+        for path in (mount / PODMAN_PARENT / "conmon", mount / PODMAN_PARENT):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+                removed.append(str(path))
+    return removed
 
 
 # -- the container ------------------------------------------------------------------------------------
@@ -375,6 +395,7 @@ class PodmanServer(RedisServer):
         self.cgroup.close()
         if name is not None:
             remove_container(name)
+            remove_empty_parents()
 
     def __repr__(self) -> str:
         return f"PodmanServer({self.name}, pid={self._host_pid}, port={self.port}, rootfs={self.rootfs})"

@@ -20,7 +20,15 @@ from helpers import REPO_ROOT
 
 from sim.harness.cli import register
 from sim.harness.janitor import sweep_leftovers
-from sim.harness.podman import OWNER_LABEL, podman, podman_available, rbsim_containers, rootfs_for, shared_libraries
+from sim.harness.podman import (
+    OWNER_LABEL,
+    podman,
+    podman_available,
+    rbsim_containers,
+    remove_empty_parents,
+    rootfs_for,
+    shared_libraries,
+)
 from sim.harness.record import load_record, missing_fields
 from sim.harness.run import check_environment
 from sim.harness.server import DEFAULT_BINARY
@@ -120,6 +128,7 @@ def test_record_in_a_podman_container(tmp_path):
     assert m["used_memory_before_fork"] < m["usage_before_fork"] <= m["peak_container_bytes"] <= cfg["limit_bytes"]
     assert m["peak_anon_bytes"] > 100_000 * 1000
     assert rec["timeline"][-1]["usage"] <= cfg["limit_bytes"]
+    assert remove_empty_parents() == []  # the run removed podman's libpod_parent/conmon groups itself
 
 
 @needs_podman
