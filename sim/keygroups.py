@@ -23,6 +23,7 @@ from .inputs import shown
 from .keydist import KeyDistribution
 from .physics import layout as layout_mod
 from .physics.datatypes import ANY_TYPE_COMMANDS, COMMANDS
+from .physics.encodings import EncodingParams, sets_use_listpack
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -347,6 +348,11 @@ class EngineParametersSpec(_Model):
         return value
 
 
+PARAMETER_NAMES = tuple(info.alias or name for name, info in EngineParametersSpec.model_fields.items())
+"""``engine.parameters`` under their Redis 7 names (older servers answer to the ziplist ones)."""
+THRESHOLDS = tuple(name for name in EngineParametersSpec.model_fields if name != "maxmemory_policy")
+
+
 # ---- the normalized view -----------------------------------------------------------------------------
 
 
@@ -398,54 +404,22 @@ class EngineParameters:
     maxmemory_policy: str
 
     def as_config(self) -> dict[str, str]:
-        """CONFIG SET pairs for a real server (the ones it knows)."""
-        out = {
-            "hash-max-listpack-entries": self.hash_max_listpack_entries,
-            "hash-max-listpack-value": self.hash_max_listpack_value,
-            "zset-max-listpack-entries": self.zset_max_listpack_entries,
-            "zset-max-listpack-value": self.zset_max_listpack_value,
-            "set-max-intset-entries": self.set_max_intset_entries,
-            "set-max-listpack-entries": self.set_max_listpack_entries,
-            "set-max-listpack-value": self.set_max_listpack_value,
-            "list-max-listpack-size": self.list_max_listpack_size,
-            "maxmemory-policy": self.maxmemory_policy,
-        }
+        """CONFIG SET pairs for a real server (the ones it knows), under their Redis names."""
+        out = {info.alias or name: getattr(self, name) for name, info in EngineParametersSpec.model_fields.items()}
         return {k: str(v) for k, v in out.items() if v is not None}
-
-
-DEFAULT_THRESHOLDS = {
-    "hash_max_listpack_entries": 512,
-    "hash_max_listpack_value": 64,
-    "zset_max_listpack_entries": 128,
-    "zset_max_listpack_value": 64,
-    "set_max_intset_entries": 512,
-    "list_max_listpack_size": -2,
-}
-"""Defaults of Redis 2.8 to 7.x and Valkey (src/config.c, e.g.
-https://github.com/redis/redis/blob/7.0.0/src/config.c: ``createSizeTConfig("hash-max-listpack-entries",
-... 512``; zset 128/64, set-max-intset-entries 512, list-max-listpack-size -2; CONFIG GET on redis-server 7.0.15)."""
-LISTPACK_SET_DEFAULTS = {"set_max_listpack_entries": 128, "set_max_listpack_value": 64}
-"""Redis 7.2 added listpack-encoded sets: set-max-listpack-entries 128, set-max-listpack-value 64
-(https://github.com/redis/redis/blob/7.2.0/redis.conf)."""
-LISTPACK_SET_MIN = (7, 2, 0)
-
-
-def has_listpack_sets(engine_name: str, version: tuple[int, int, int]) -> bool:
-    """Redis 7.2+ and Valkey (forked from 7.2.4) keep small sets of strings in a listpack."""
-    return engine_name == "valkey" or version >= LISTPACK_SET_MIN
 
 
 def engine_parameters(scenario: Scenario) -> EngineParameters:
     """The scenario's ``engine.parameters`` with the version's and build's defaults filled in."""
     given = scenario.engine.parameters or EngineParametersSpec()
-    listpack_sets = has_listpack_sets(scenario.engine.name, scenario.engine.version_tuple)
+    defaults = EncodingParams()  # the compiled-in defaults, with their sources (physics/encodings.py)
+    listpack_sets = sets_use_listpack(scenario.engine.name, scenario.engine.version)
     values: dict[str, Any] = {}
-    for name, default in DEFAULT_THRESHOLDS.items():
+    for name in THRESHOLDS:
         value = getattr(given, name)
-        values[name] = default if value is None else value
-    for name, default in LISTPACK_SET_DEFAULTS.items():
-        value = getattr(given, name)
-        values[name] = (default if value is None else value) if listpack_sets else None
+        values[name] = getattr(defaults, name) if value is None else value
+        if name.startswith("set_max_listpack") and not listpack_sets:
+            values[name] = None
     policy: str | None = given.maxmemory_policy
     if policy is None:
         from .elasticache.flavor import ELASTICACHE

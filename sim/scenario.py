@@ -38,10 +38,10 @@ from .keygroups import (
     MixEntrySpec,
     check_groups_and_mix,
     engine_parameters,
-    has_listpack_sets,
     key_groups,
     write_mix,
 )
+from .physics.encodings import sets_use_listpack
 from .planner.model import PlanSpec
 
 MAX_MANUAL_BACKUPS_PER_DAY = 20
@@ -330,7 +330,7 @@ class Scenario(_Model):
     def _consistent(self) -> Scenario:
         check_groups_and_mix(self.dataset.groups, self.workload.mix, self.workload.new_keys_fraction)
         params = self.engine.parameters
-        if params is not None and not has_listpack_sets(self.engine.name, self.engine.version_tuple):
+        if params is not None and not sets_use_listpack(self.engine.name, self.engine.version):
             given = [
                 n for n in ("set_max_listpack_entries", "set_max_listpack_value") if getattr(params, n) is not None
             ]

@@ -223,9 +223,9 @@ def _read_parameters(ec, profile: ElastiCacheProfile) -> None:
     parameter group; a note where unreadable."""
     from botocore.exceptions import ClientError
 
-    from .typedwriter import PARAMETERS
+    from ..keygroups import PARAMETER_NAMES
 
-    wanted = {*PARAMETERS, *(name.replace("listpack", "ziplist") for name in PARAMETERS)}
+    wanted = {*PARAMETER_NAMES, *(name.replace("listpack", "ziplist") for name in PARAMETER_NAMES)}
 
     if not profile.parameter_group:
         profile.notes.append("parameter group unknown: reserved memory left at ElastiCache's default 25%")

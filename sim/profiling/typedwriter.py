@@ -3,22 +3,11 @@ commandstats and ``engine.parameters`` from CONFIG GET, each figure commented wi
 
 from __future__ import annotations
 
+from ..keygroups import PARAMETER_NAMES
 from .groups import ProfiledGroup, Spread, Turnover, find_groups, spread_mean, write_mix
 from .hotness import fit_zipf
 from .yamltext import Item, format_count, format_rate, format_size
 
-PARAMETERS = (
-    "hash-max-listpack-entries",
-    "hash-max-listpack-value",
-    "zset-max-listpack-entries",
-    "zset-max-listpack-value",
-    "set-max-intset-entries",
-    "set-max-listpack-entries",
-    "set-max-listpack-value",
-    "list-max-listpack-size",
-    "maxmemory-policy",
-)
-"""engine.parameters as SPEC10 names them (Redis 7 names; before 7.0 the server answers to the ziplist ones)."""
 BASIS = 10_000
 """Shares are written in hundredths of a percent, apportioned so they sum to exactly 100 %."""
 LOW_SAMPLES = 30
@@ -39,7 +28,7 @@ def needs_groups(groups: list[ProfiledGroup]) -> bool:
 def parameters_item(config: dict[str, str], source: str = "CONFIG GET") -> Item | None:
     """``engine.parameters`` from server settings (listpack names, else their ziplist aliases); None without any."""
     children = []
-    for name in PARAMETERS:
+    for name in PARAMETER_NAMES:
         alias = name.replace("listpack", "ziplist")
         name_read = name if name in config else alias if alias in config else None
         if name_read is None:
