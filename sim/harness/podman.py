@@ -189,19 +189,29 @@ PODMAN_PARENT = "libpod_parent"
 for the monitors; podman removes a container's own group but leaves these two behind."""
 
 
-def remove_empty_parents() -> list[str]:
+def remove_empty_parents(settle_s: float = 0.0) -> list[str]:
     """Remove podman's ``libpod_parent/conmon`` and ``libpod_parent`` cgroups wherever nothing runs in them.
 
     rmdir refuses a cgroup holding tasks or children, so groups of containers still running (another
-    podman user's too) stay; podman makes them again for its next container.
+    podman user's too) stay; podman makes them again for its next container. A container's conmon outlives
+    ``podman rm`` by a few milliseconds: ``settle_s`` retries for that long while a group is still busy.
     """
-    removed = []
-    for mount in hierarchy_mounts():
-        for path in (mount / PODMAN_PARENT / "conmon", mount / PODMAN_PARENT):
-            with contextlib.suppress(OSError):
-                path.rmdir()
-                removed.append(str(path))
-    return removed
+    removed: list[str] = []
+    deadline = time.monotonic() + settle_s
+    while True:
+        busy = False
+        for mount in hierarchy_mounts():
+            for path in (mount / PODMAN_PARENT / "conmon", mount / PODMAN_PARENT):
+                try:
+                    path.rmdir()
+                    removed.append(str(path))
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    busy = True
+        if not busy or time.monotonic() >= deadline:
+            return removed
+        time.sleep(0.05)
 
 
 # -- the container ------------------------------------------------------------------------------------
@@ -395,7 +405,7 @@ class PodmanServer(RedisServer):
         self.cgroup.close()
         if name is not None:
             remove_container(name)
-            remove_empty_parents()
+            remove_empty_parents(settle_s=2.0)
 
     def __repr__(self) -> str:
         return f"PodmanServer({self.name}, pid={self._host_pid}, port={self.port}, rootfs={self.rootfs})"
