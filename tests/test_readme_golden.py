@@ -99,7 +99,8 @@ def sandbox(tmp_path_factory):
     folder = tmp_path_factory.mktemp("readme")
     (folder / "scenarios").symlink_to(ROOT / "scenarios")
     (folder / "reports/validation").mkdir(parents=True)
-    (folder / "reports/validation/records").symlink_to(ROOT / "reports/validation/records")
+    for records in ("records", "typed-records"):
+        (folder / "reports/validation" / records).symlink_to(ROOT / "reports/validation" / records)
     return folder
 
 

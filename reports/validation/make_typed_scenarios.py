@@ -10,7 +10,7 @@ real per sleeping key (usleep(1) with the kernel's 50 us timer slack; 1 in N key
 own time. ``key_size`` is the mean length of the harness's key names ``<group>:<i>``.
 
 Split: each file's ``description`` starts ``[held-out]`` or ``[training]``: the split
-:func:`sim.validation.restore.split_by_scenario` makes of the records (a hash of the scenario name, 60 % of each
+:func:`sim.validation.calibrate.split_by_scenario` makes of the records (a hash of the scenario name, 60 % of each
 outcome fitted on), taken here with the outcomes the scenarios are built for (OOM for the two tight ones, ok
 for the rest), so the files and rbsim's own split of their records agree. Every type has a held-out run.
 """
@@ -505,7 +505,7 @@ EXPECTED_OOM = ("t28-mixed-cache-oom", "t29-hash-hashtable-oom")
 
 def held_out() -> set[str]:
     """Names of the held-out scenarios: rbsim's split of records by scenario, on the outcomes aimed at."""
-    from sim.validation.restore import split_by_scenario
+    from sim.validation.calibrate import split_by_scenario
 
     firsts = [
         {"id": row[0], "scenario": {"name": row[0]}, "measured": {"outcome": "oom" if row[0] in EXPECTED_OOM else "ok"}}

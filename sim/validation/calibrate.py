@@ -2,11 +2,13 @@
 
 Each parameter is fitted on the records that isolate it, in this order:
 
-1. fork: ``latest_fork_usec`` = base + per-GiB x RSS (least squares);
-2. memory: RSS = base + fragmentation x the model's used_memory;
+1. fork: ``latest_fork_usec`` = base + per-GiB x RSS (least squares), on every record: string and typed
+   records alike, so the fit spans the machines (sessions) they were taken on;
+2. memory: RSS = base + fragmentation x the model's used_memory, on every record;
 3. save: the duration of completed saves without paging is linear in the per-key cost, the
    stored bytes, the bytes LZF scans and the number of ``usleep`` calls of ``rdb-key-save-delay``
    (on a quiet machine the write loads of the set barely slow the child, so all such saves count);
+   only records of plain string data, the only ones these features describe;
 4. copy-on-write base: the child's private memory after a save with no writes;
 5. paging: the major-fault time that best predicts the saves that paged.
 """
@@ -23,7 +25,7 @@ from ..physics.save import lzf_scanned_bytes
 from ..platform import Platform
 from ..prepare import prepare
 from ..units import GIB
-from .predict import predict, prediction_scenario
+from .predict import predict, prediction_scenario, typed
 
 
 def split(records: list[dict], train_fraction: float = 0.6) -> tuple[list[dict], list[dict]]:
@@ -38,6 +40,25 @@ def split(records: list[dict], train_fraction: float = 0.6) -> tuple[list[dict],
         train += group[:cut]
         held += group[cut:]
     return train, held
+
+
+def split_by_scenario(records: list[dict], train_fraction: float = 0.6) -> tuple[list[dict], list[dict]]:
+    """:func:`split` over scenarios (each judged by its first record's outcome)."""
+    by_name: dict[str, list[dict]] = {}
+    for r in records:
+        by_name.setdefault(r["scenario"]["name"], []).append(r)
+    firsts = [{"id": name, "measured": runs[0]["measured"]} for name, runs in by_name.items()]
+    train, held = split(firsts, train_fraction)
+    return ([r for f in train for r in by_name[f["id"]]], [r for f in held for r in by_name[f["id"]]])
+
+
+def training_split(records: list[dict], train_fraction: float = 0.6) -> tuple[list[dict], list[dict]]:
+    """(training, held out): string records split one by one (:func:`split`), typed records by scenario, so
+    repeated runs of one typed scenario are never on both sides. ``rbsim validate`` holds out the same."""
+    strings = [r for r in records if not typed(r)]
+    typed_train, typed_held = split_by_scenario([r for r in records if typed(r)], train_fraction)
+    train, held = split(strings, train_fraction) if strings else ([], [])
+    return train + typed_train, held + typed_held
 
 
 def calibrate(records: list[dict], base: Platform, name: str = "lab") -> Platform:
@@ -111,7 +132,7 @@ def _save_features(record: dict, platform: Platform) -> tuple[np.ndarray, float]
 
 
 def _fit_save(platform: Platform, records: list[dict]) -> tuple[Platform, dict]:
-    quiet = [r for r in records if _clean_save(r)]
+    quiet = [r for r in records if _clean_save(r) and not typed(r)]
     if len(quiet) < 5:
         return platform, {"skipped": "fewer than 5 completed saves without paging"}
     rows = [_save_features(r, platform) for r in quiet]

@@ -82,7 +82,7 @@ def _fail(message: str) -> int:
 
 def _calibrate(args) -> int:
     from ..platform import PlatformError, load_platform
-    from .calibrate import calibrate, split
+    from .calibrate import calibrate, training_split
 
     if not 0 < args.train_fraction <= 1:
         return _fail("--train-fraction must be in (0, 1]")
@@ -92,7 +92,7 @@ def _calibrate(args) -> int:
         base = load_platform(args.base)
     except PlatformError as exc:
         return _fail(str(exc))
-    train, held = split(records, args.train_fraction) if args.train_fraction < 1 else (records, [])
+    train, held = training_split(records, args.train_fraction) if args.train_fraction < 1 else (records, [])
     fitted = calibrate(train, base, name=args.name)
     text = platform_yaml(
         fitted,
@@ -148,10 +148,10 @@ def _validate(args) -> int:
 
 def typed_training_ids(records: list[dict]) -> set[str]:
     """Ids of the typed records the typed-data physics was examined and corrected on: 60 % of the typed
-    scenarios by a hash of their names (:func:`~sim.validation.restore.split_by_scenario`); the rest stay
+    scenarios by a hash of their names (:func:`~sim.validation.calibrate.split_by_scenario`); the rest stay
     held out. String records are split by the platform's calibration instead."""
+    from .calibrate import split_by_scenario
     from .predict import typed
-    from .restore import split_by_scenario
 
     train, _ = split_by_scenario([r for r in records if typed(r)])
     return {r["id"] for r in train}

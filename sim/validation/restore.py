@@ -32,7 +32,7 @@ from ..prepare import SMALL_PAGE, prepare
 from ..restore import lzf_raw_bytes, restore_fields
 from ..scenario import parse_scenario
 from ..summary import as_dict
-from .calibrate import split
+from .calibrate import split_by_scenario
 
 SCHEMA = "rbsim-restore-record/1"
 LZF_FLOOR_S_PER_GB = 1e-3
@@ -98,16 +98,6 @@ def fastest_per_scenario(records: list[dict]) -> list[dict]:
         if name not in best or m["load_cpu_s"] < best[name]["measured"]["load_cpu_s"]:
             best[name] = r
     return list(best.values()) + rest
-
-
-def split_by_scenario(records: list[dict], train_fraction: float = 0.6) -> tuple[list[dict], list[dict]]:
-    """:func:`~sim.validation.calibrate.split` over scenarios (each judged by its first record's outcome)."""
-    by_name: dict[str, list[dict]] = {}
-    for r in records:
-        by_name.setdefault(r["scenario"]["name"], []).append(r)
-    firsts = [{"id": name, "measured": runs[0]["measured"]} for name, runs in by_name.items()]
-    train, held = split(firsts, train_fraction)
-    return ([r for f in train for r in by_name[f["id"]]], [r for f in held for r in by_name[f["id"]]])
 
 
 def _fail(message: str) -> int:

@@ -236,7 +236,8 @@ def test_plan_restores_onto_each_candidate_and_checks_the_rto():
 
 
 def test_validation_split_keeps_repeats_together_and_fits_on_the_fastest():
-    from sim.validation.restore import contention, fastest_per_scenario, split_by_scenario
+    from sim.validation.calibrate import split_by_scenario
+    from sim.validation.restore import contention, fastest_per_scenario
 
     def rec(name, i, cpu, outcome="ok"):
         return {

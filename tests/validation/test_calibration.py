@@ -13,11 +13,13 @@ from helpers import REPO_ROOT
 
 from sim.harness.record import load_records
 from sim.platform import load_platform
-from sim.validation.calibrate import calibrate, split
+from sim.validation.calibrate import calibrate, split, training_split
+from sim.validation.cli import typed_training_ids
 from sim.validation.errors import confusion, error_table, summary_table
 from sim.validation.predict import predict
 
 RECORDS = REPO_ROOT / "reports" / "validation" / "records"
+TYPED_RECORDS = REPO_ROOT / "reports" / "validation" / "typed-records"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,33 @@ def test_split_is_deterministic_and_stratified(all_records):
         n = sum(r["measured"]["outcome"] == outcome for r in records)
         if n > 1:
             assert any(r["measured"]["outcome"] == outcome for r in held)
+
+
+def test_pooled_split_keeps_each_typed_scenario_on_one_side_and_matches_validate(all_records):
+    """Calibrating on string and typed records together fits on the typed scenarios validate treats as
+    training, and never on a run of a held-out typed scenario."""
+    typed_records = load_records(TYPED_RECORDS)
+    train, held = training_split(all_records + typed_records)
+    assert len(train) + len(held) == len(all_records) + len(typed_records)
+    typed_train = {r["id"] for r in train if r in typed_records}
+    assert typed_train == typed_training_ids(typed_records)
+    train_names = {r["scenario"]["name"] for r in train if r in typed_records}
+    assert not train_names & {r["scenario"]["name"] for r in held if r in typed_records}
+    strings_train, _ = split(all_records)
+    assert {r["id"] for r in train if r in all_records} == {r["id"] for r in strings_train}
+
+
+def test_the_save_fit_skips_typed_records(records):
+    """Typed records pool into the fork fit but not the save fit, whose per-key and per-byte features
+    describe plain strings: a typed record claiming an absurd save time leaves the save costs alone."""
+    lab = load_platform("lab")
+    typed_records = copy.deepcopy(load_records(TYPED_RECORDS)[:3])
+    for r in typed_records:
+        r["measured"]["save_duration_s"] = 500.0
+    plain = calibrate(records, lab)
+    pooled = calibrate(records + typed_records, lab)
+    assert pooled.save.us_per_key == pytest.approx(plain.save.us_per_key)
+    assert pooled.fork.ms_per_gib != plain.fork.ms_per_gib
 
 
 def test_calibration_recovers_fork_and_save_costs(records):
