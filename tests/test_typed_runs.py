@@ -154,3 +154,20 @@ def test_a_queue_refills_its_own_slots_not_another_groups():
     assert dict(zip(beside.slot_sizes, beside.slot_byte_shares, strict=True)) == pytest.approx(
         dict(zip(alone.slot_sizes, alone.slot_byte_shares, strict=True))
     )
+
+
+@pytest.mark.parametrize(
+    "engine, unchecked",
+    [
+        ("{name: redis, version: 7.0.15}", False),
+        ("{name: redis, version: 7.2.4}", True),
+        ("{name: valkey, version: 9.1.2}", True),
+    ],
+)
+def test_typed_groups_are_unvalidated_on_engines_no_harness_run_used(engine, unchecked):
+    """Typed layouts were checked on Redis 7.0 only; other versions' layouts come from their sources."""
+    s = summary(
+        f"engine: {engine}\ndataset: {{groups: [{{name: h, type: hash, keys: 100k, elements: 10}}]}}\n"
+        "workload: {writes_per_sec: 1k}\n"
+    )
+    assert any(u.startswith("typed key groups") for u in s["unvalidated"]) == unchecked
