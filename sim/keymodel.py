@@ -155,6 +155,7 @@ def _group(
         allocator=engine.allocator,
         db_keys=db_keys,
         append_bytes=next((e.bytes for e in entries if e.command == "APPEND"), 16),
+        compressible=g.value_pattern == "repetitive" and scenario.backup.compression,
     )
     slots: dict[int, float] = defaultdict(float)
     for share, layout in layouts:
@@ -172,7 +173,9 @@ def _group(
             for r in effect.rewrites:
                 key = (g.name, k, r.name, r.size, r.per_key)
                 rate = (targets[key].per_write if key in targets else 0.0) + e.share * r.count
-                targets[key] = Target(r.name, r.size, pop, r.per_key, rate, share, g.locality == "clustered")
+                targets[key] = Target(
+                    r.name, r.size, pop, r.per_key, rate, share, g.locality == "clustered", r.dismissable
+                )
         if delta > 0:
             grow += e.share * delta
         else:

@@ -56,6 +56,7 @@ class Target:
     per_write: float = 1.0
     key_share: float = 1.0
     clustered: bool = False
+    dismissable: bool = True  # the child may release its pages once saved (Redis 7.0+, a page or more)
 
     @property
     def units(self) -> float:
@@ -236,7 +237,7 @@ def cow_model_of(
             continue
         span, inner = page_spans(t.size, page_size)
         pages = t.units * t.size / page_size
-        dismissed = inner / span if dismiss_large_values and t.size >= page_size else 0.0
+        dismissed = inner / span if dismiss_large_values and t.dismissable and t.size >= page_size else 0.0
         scale = t.per_write / t.per_key
         for slots, share in page_overlaps(t.size, page_size):
             key = (id(t.popularity), scale * (slots if t.clustered else 1.0))

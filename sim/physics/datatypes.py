@@ -54,6 +54,9 @@ NO_VALUE_ENTRY_BYTES = 16
 """Redis 7.2 set dicts keep a lone key in its bucket and chain the rest in 16-byte dictEntryNoValue
 (setDictType .no_value/.keys_are_odd, https://github.com/redis/redis/blob/7.2.0/src/server.c#L442-L450,
 dict.c#L77-L80)."""
+OS_PAGE_BYTES = 4096
+"""server.page_size, the threshold of dismissObject's per-node test (dismissObject does nothing on huge pages:
+the cow model then releases nothing whatever this says)."""
 QUICKLIST_BYTES = 40
 """sizeof(quicklist): head, tail, count, len and three bitfields,
 https://github.com/redis/redis/blob/7.0.15/src/quicklist.h#L106-L115."""
@@ -74,8 +77,6 @@ ZSKIPLIST_MAXLEVEL = 32
 (64 in 5.0: https://github.com/redis/redis/blob/5.0.0/src/server.h#L349)."""
 INTSET_HEADER_BYTES = 8
 """intset: uint32 encoding + uint32 length, then the members (intset.h)."""
-LIST_END_FILLS = 8
-"""Fill levels an end node of a multi-node list is spread over (uniform: pushes and pops move it)."""
 SDS_MAX_PREALLOC = 1024 * 1024
 """sdsMakeRoomFor doubles the new length below 1 MB (sds.h SDS_MAX_PREALLOC), so APPEND over-allocates."""
 
@@ -102,6 +103,7 @@ class Rewrite:
     #            (a dictEntry and its 32 B key sds interleave, so 64 B of dictEntry pages per key)
     per_key: float  # how many allocations of this kind a key holds; the command hits one of them
     count: float = 1.0  # allocations of this kind one command rewrites
+    dismissable: bool = True  # the save child may release its pages once saved (dismissObject), if a page or more
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ class _Ctx:
     append_bytes: int
     from_rdb: bool
     cluster: bool
+    compressible: bool  # the values compress well and the save compresses (the RDB holds them smaller)
 
     @property
     def modern(self) -> bool:
@@ -607,27 +610,36 @@ def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
         Allocation("quicklist node", node_struct, nodes),
         Allocation("listpack" if c.modern else "ziplist", round(pack_total / nodes), nodes),
     ]
-    # A push/pop edits the head or tail node's listpack (lpPrepend memmoves all of it) and updates the
-    # node's sz/count and the quicklist's count (quicklistPushHead, quicklistDelIndex in quicklist.c).
-    # When the list spans nodes the end node holds anything from 1 item to a full node: LIST_END_FILLS fill
-    # levels, each its own slot size, so the pages a slot spans are counted per size, not for the mean size.
-    fills = (
-        [min(n, cap)]
-        if nodes == 1
-        else [max(1, round((j + 0.5) * cap / LIST_END_FILLS)) for j in range(LIST_END_FILLS)]
-    )
-    share = 1 / len(fills)
-    ends = tuple(
-        Rewrite("end listpack", c.chunk(math.ceil(packed_bytes(k * each, ziplist))), share, share) for k in fills
-    )
-    rewrites = (
-        Rewrite("quicklist", c.chunk(QUICKLIST_BYTES), 1.0),
-        Rewrite("quicklist end node", node_struct, 1.0),
-        *ends,
-    )
+    # The list is modelled as built by pushes to its tail (RPUSH, as the harness fills): the head node is full
+    # and the tail node holds the rest. A push or pop edits its end node's listpack (lpInsert/lpDelete; a head
+    # edit memmoves all of it) and updates the node's sz/count and the quicklist's count (quicklistPushHead,
+    # quicklistDelIndex in quicklist.c). A push onto a full end node makes a new node instead
+    # (_quicklistNodeAllowInsert): memory the fork did not share, so nothing of the old listpack is copied
+    # (real server: 100-190 pages copied by 1,500 LPUSH onto full heads against 2,500 onto partial ones).
+    # Pops drain their end node first, then the full nodes behind it, one per ``cap`` pops.
+    dumped = full * packed_bytes(cap * each, ziplist) + (packed_bytes(rest * each, ziplist) if rest else 0)
+    # The child releases a quicklist's node listpacks only when the key's dump averages a page or more per
+    # node (dismissListObject, https://github.com/redis/redis/blob/7.0.15/src/object.c#L377-L396); values
+    # LZF compresses well dump far smaller than they sit in memory.
+    dismissable = not c.compressible and dumped / nodes >= OS_PAGE_BYTES
+    head = min(n, cap)
+    tail = rest if rest and nodes > 1 else head
+
+    def end(which: str, items: int) -> tuple[Rewrite, ...]:
+        """The listpack of the ``which`` end node, holding ``items`` (one node: both ends are the same)."""
+        name = f"{which} listpack" if nodes > 1 else "only listpack"
+        return (Rewrite(name, c.chunk(math.ceil(packed_bytes(items * each, ziplist))), 1.0, 1.0, dismissable),)
+
+    metadata = (Rewrite("quicklist", c.chunk(QUICKLIST_BYTES), 1.0), Rewrite("quicklist end node", node_struct, 1.0))
+    behind = (Rewrite("listpack behind the end", full_pack, nodes - 1, 1 / cap, dismissable),) if nodes > 1 else ()
     step = each + (node_struct + full_pack - cap * each) / cap
-    push, pop = CommandEffect(rewrites, step), CommandEffect(rewrites, -step)
-    return _layout(c, encoding, value, [("LPUSH", push), ("RPUSH", push), ("LPOP", pop), ("RPOP", pop)])
+    effects = [
+        ("LPUSH", CommandEffect(metadata + (() if head == cap else end("head", head)), step)),
+        ("RPUSH", CommandEffect(metadata + (() if tail == cap else end("tail", tail)), step)),
+        ("LPOP", CommandEffect(metadata + end("head", head) + behind, -step)),
+        ("RPOP", CommandEffect(metadata + end("tail", tail) + behind, -step)),
+    ]
+    return _layout(c, encoding, value, effects)
 
 
 BUILDERS = {"string": None, "hash": _hash, "set": _set, "zset": _zset, "list": _list}
@@ -685,6 +697,7 @@ def group_layouts(
     append_bytes: int = 16,
     from_rdb: bool = False,
     cluster: bool = False,
+    compressible: bool = False,
 ) -> tuple[tuple[float, GroupLayout], ...]:
     """(share of the group's keys, layout) per encoding the group's keys take.
 
@@ -693,6 +706,7 @@ def group_layouts(
     shared by all groups; default ``keys``). ``score``: a typical zset score (integral scores pack smaller).
     ``from_rdb``: keys loaded from an RDB have presized dicts; keys built by commands may keep a half-rehashed
     old bucket table (:func:`rehash_leftover`). ``cluster``: cluster mode (larger db dict entries on 7.0-7.2).
+    ``compressible``: the values compress well and the save compresses them (which pages the child releases).
     """
     if type_ not in COMMANDS:
         raise ValueError(f"unknown type {type_!r}; allowed: {', '.join(COMMANDS)}")
@@ -713,6 +727,7 @@ def group_layouts(
         append_bytes=append_bytes,
         from_rdb=from_rdb,
         cluster=cluster,
+        compressible=compressible,
     )
     sizes = _whole(points(element_size))
     counts = ((1, 1.0),) if type_ == "string" else _whole(points(elements))

@@ -262,6 +262,47 @@ COW_CASES = [
         lambda p, i, r: p.hset(key_name(i, KEY), field(r.randrange(20), key=i), text(30, r.randrange(9))),
         "HSET",
     ),
+    # lists of 200 x 100 B built by RPUSH: nodes of 80, 80 and 40 items
+    (
+        "RPUSH onto a partial tail node",
+        "list",
+        2000,
+        200,
+        100,
+        list_fill(200, 100),
+        lambda p, i, r: p.rpush(key_name(i, KEY), text(100, 7)),
+        "RPUSH",
+    ),
+    (
+        "RPOP from a partial tail node",
+        "list",
+        2000,
+        200,
+        100,
+        list_fill(200, 100),
+        lambda p, i, r: p.rpop(key_name(i, KEY)),
+        "RPOP",
+    ),
+    (
+        "LPOP from a full head node",
+        "list",
+        2000,
+        200,
+        100,
+        list_fill(200, 100),
+        lambda p, i, r: p.lpop(key_name(i, KEY)),
+        "LPOP",
+    ),
+    (
+        "LPUSH into a one-node list",
+        "list",
+        6000,
+        40,
+        100,
+        list_fill(40, 100),
+        lambda p, i, r: p.lpush(key_name(i, KEY), text(100, 7)),
+        "LPUSH",
+    ),
 ]
 
 
@@ -282,6 +323,32 @@ def test_copy_on_write_of_a_save_matches_the_rewrites(server, case):
     ((_, layout),) = group_layouts(type_, keys, n, size, key_size=KEY)
     predicted = predicted_cow_pages(layout, keys, name, 1500)
     assert measured == pytest.approx(predicted, rel=0.15), f"paired saves {pairs} pages, model {predicted:.0f}"
+
+
+def test_a_push_onto_a_full_end_node_copies_no_listpack(server):
+    """LPUSH onto lists whose head node is full makes new nodes: the pages copied are the new nodes' and the
+    metadata's, a small fraction of what the same pushes copy when the head node has room (measured 0.04-0.07)."""
+    rng, keys = random.Random(4), 2000
+    copied = {}
+    for n in (200, 40):  # 200 x 100 B: head node full (80 items); 40: one node with room
+        used_per_key(server, keys, list_fill(n, 100))
+        server.config_set("rdb-key-save-delay", 1_000_000 // keys)
+        try:
+            copied[n], _ = commands_cow_pages(
+                server,
+                lambda p: p.lpush(key_name(rng.randrange(keys), KEY), text(100, 7)),
+                lambda p: p.lpush(key_name(0, KEY), text(100, 7)),
+                1500,
+            )
+        finally:
+            server.config_set("rdb-key-save-delay", 0)
+    modelled = {
+        n: predicted_cow_pages(group_layouts("list", keys, n, 100, key_size=KEY)[0][1], keys, "LPUSH", 1500)
+        for n in (200, 40)
+    }
+    assert copied[200] < 0.15 * copied[40]
+    assert modelled[200] < 0.15 * modelled[40]
+    assert modelled[40] == pytest.approx(copied[40], rel=0.15)
 
 
 def test_int_counters_beside_short_key_names_copy_both(server):
