@@ -623,7 +623,7 @@ def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
     # LZF compresses well dump far smaller than they sit in memory.
     dismissable = not c.compressible and dumped / nodes >= OS_PAGE_BYTES
     head = min(n, cap)
-    tail = rest if rest and nodes > 1 else head
+    tail = rest or head
 
     def end(which: str, items: int) -> tuple[Rewrite, ...]:
         """The listpack of the ``which`` end node, holding ``items`` (one node: both ends are the same)."""

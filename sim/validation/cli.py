@@ -147,14 +147,13 @@ def _validate(args) -> int:
 
 
 def typed_training_ids(records: list[dict]) -> set[str]:
-    """Ids of the typed records the typed-data physics was examined and corrected on: 60 % of the typed
-    scenarios by a hash of their names (:func:`~sim.validation.calibrate.split_by_scenario`); the rest stay
-    held out. String records are split by the platform's calibration instead."""
-    from .calibrate import split_by_scenario
+    """Ids of the typed records the typed-data physics was examined and corrected on: the typed side of
+    :func:`~sim.validation.calibrate.training_split` (60 % of the typed scenarios by a hash of their names);
+    the rest stay held out. String records are split by the platform's calibration instead."""
+    from .calibrate import training_split
     from .predict import typed
 
-    train, _ = split_by_scenario([r for r in records if typed(r)])
-    return {r["id"] for r in train}
+    return {r["id"] for r in training_split([r for r in records if typed(r)])[0]}
 
 
 def platform_yaml(platform: Platform, note: str) -> str:
