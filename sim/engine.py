@@ -312,7 +312,7 @@ class BackupSimulation:
         if not (s.parent_alive and self._churns):
             return c if not c.reuse_per_write and c.executed == 1.0 else replace(c, reuse_per_write=0.0, executed=1.0)
         step = eviction.churn_step(self.p.churn, c.used_memory, c.free_pool, c.evictable, writes, dt)
-        reused = float(step.reused) if forking else 0.0
+        reused = float(step.reused_uncopied) if forking else 0.0
         return Churned(
             used_memory=float(step.used),
             free_pool=float(step.pool),

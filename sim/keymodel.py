@@ -64,6 +64,7 @@ class _Group:
     grow: float
     denied_share: float  # share of the writes Redis refuses over maxmemory (DENYOOM commands)
     shrink: float
+    shrink_copied: float  # of shrink, bytes the freeing commands had written (list pops)
     expiring_keys: float  # per second
     payload: float  # value bytes a key holds
 
@@ -103,6 +104,7 @@ def key_model(
         key_bytes=ttl_bytes / ttl_keys if policy.startswith("volatile-") and ttl_keys > 0 else mean_key,
         deny_share=sum(part.denied_share for part in parts),
         floor=EMPTY_SERVER_USED_MEMORY,
+        shrink_copied=sum(part.shrink_copied for part in parts),
     )
     forkless = Popularity(
         np.concatenate([part.forkless.counts for part in parts]),
@@ -164,12 +166,13 @@ def _group(
                 slots[a.size] += g.keys * share * a.per_key * a.size
     pop = popularity(g.key_distribution, g.keys)
     targets: dict[tuple, Target] = {}
-    grow = shrink = hitting = denied = 0.0  # hitting: share of the writes on existing keys
+    grow = shrink = shrink_copied = hitting = denied = 0.0  # hitting: share of the writes on existing keys
     for e in entries:
-        delta = 0.0
+        delta = copied = 0.0
         for k, (share, layout) in enumerate(layouts):
             effect = layout.effect(e.command)
             delta += share * effect.used_memory_delta
+            copied += share * effect.used_memory_delta if effect.frees_written else 0.0
             for r in effect.rewrites:
                 key = (g.name, k, r.name, r.size, r.per_key)
                 rate = (targets[key].per_write if key in targets else 0.0) + e.share * r.count
@@ -180,6 +183,7 @@ def _group(
             grow += e.share * delta
         else:
             shrink -= e.share * delta
+            shrink_copied -= e.share * copied
         hitting += e.share if e.command != "NEW" else 0.0
         denied += e.share if e.command in DENYOOM else 0.0
     return _Group(
@@ -191,6 +195,7 @@ def _group(
         grow=grow,
         denied_share=denied,
         shrink=shrink,
+        shrink_copied=shrink_copied,
         expiring_keys=expiry_per_sec(g.keys, g.ttl_share, g.ttl_mean_s or 0.0),
         payload=_payload(g),
     )

@@ -277,7 +277,7 @@ def _churn(r: Runs, i: np.ndarray, s: dict, writes: np.ndarray, dt: np.ndarray, 
     c = Churn(*(getattr(r.churn, f)[i] for f in CHURN_CONSTANTS))
     step = churn_step(c, s["used"], s["pool"], s["evictable"], writes, dt)
     alive = s["parent"]
-    reused = np.where(forking & alive, step.reused, 0.0)
+    reused = np.where(forking & alive, step.reused_uncopied, 0.0)
     return {
         "used": np.where(alive, step.used, s["used"]),
         "pool": np.where(alive, step.pool, s["pool"]),

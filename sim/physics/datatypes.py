@@ -112,6 +112,7 @@ class CommandEffect:
 
     rewrites: tuple[Rewrite, ...]
     used_memory_delta: float
+    frees_written: bool = False  # the memory it frees is memory it wrote first (a pop drains its node)
 
 
 @dataclass(frozen=True)
@@ -594,7 +595,7 @@ def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
     mean_size = round(_mean(sizes, float))
     if encoding == "listpack":
         obj, pack, obj_rw, pack_rw = _packed_value(c, "listpack", packed_bytes(n * each, ziplist=False))
-        push, pop = CommandEffect((obj_rw, pack_rw), each), CommandEffect((obj_rw, pack_rw), -each)
+        push, pop = CommandEffect((obj_rw, pack_rw), each), CommandEffect((obj_rw, pack_rw), -each, True)
         effects = [("LPUSH", push), ("RPUSH", push), ("LPOP", pop), ("RPOP", pop)]
         return _layout(c, encoding, [obj, pack], effects)
     ziplist = not c.modern
@@ -636,8 +637,8 @@ def _list(c: _Ctx, n: int, sizes: Sequence[tuple[int, float]], encoding: str) ->
     effects = [
         ("LPUSH", CommandEffect(metadata + (() if head == cap else end("head", head)), step)),
         ("RPUSH", CommandEffect(metadata + (() if tail == cap else end("tail", tail)), step)),
-        ("LPOP", CommandEffect(metadata + end("head", head) + behind, -step)),
-        ("RPOP", CommandEffect(metadata + end("tail", tail) + behind, -step)),
+        ("LPOP", CommandEffect(metadata + end("head", head) + behind, -step, True)),
+        ("RPOP", CommandEffect(metadata + end("tail", tail) + behind, -step, True)),
     ]
     return _layout(c, encoding, value, effects)
 

@@ -16,7 +16,7 @@ Freed memory (deleted, expired, evicted keys) leaves ``used_memory`` but not the
 keeps the slots and the next allocations reuse them before taking fresh pages. So new allocations
 first fill the pool of freed bytes (no RSS growth) and only the rest is new RSS. While a fork child
 lives, a reused slot sits on a page shared with the child: writing it copies the page
-(:func:`reuse_pages`).
+(:func:`reuse_pages`), unless the command that freed it had written it already (a list pop drains its node).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class Churn:
     key_bytes: float | np.ndarray  # used_memory of the mean evicted key
     deny_share: float | np.ndarray = 1.0  # share of the write commands Redis refuses over maxmemory (DENYOOM)
     floor: float | np.ndarray = 0.0  # used_memory with no key left (frees and expiry stop there)
+    shrink_copied: float | np.ndarray = 0.0  # of ``shrink``, bytes whose slots the freeing command had written
 
     @property
     def active(self) -> bool:
@@ -82,6 +83,7 @@ class ChurnStep:
     evictable: np.ndarray  # keys eviction may still take
     fresh: np.ndarray  # allocated bytes that needed new RSS
     reused: np.ndarray  # allocated bytes that went into freed slots
+    reused_uncopied: np.ndarray  # of those, bytes into slots no write had touched since they were freed
     evicted_keys: np.ndarray
     expired_keys: np.ndarray
     rejected_writes: np.ndarray
@@ -113,12 +115,17 @@ def churn_step(c: Churn, used, pool, evictable, writes, dt) -> ChurnStep:
     rejected = np.asarray(writes * denied, float)
     available = pool + expired + freed + evicted_bytes
     reused = np.minimum(accepted, available)
+    # a pop drains its end node, writing (so copying) the pages it then frees: new allocations that land
+    # there copy nothing more; the pool, expiry and eviction free slots no write touched
+    copied = np.asarray(writes * c.shrink_copied, float) * keep
+    copied_share = np.divide(copied, available, out=np.zeros_like(copied), where=available > 0)
     return ChurnStep(
         used=used - expired - freed - evicted_bytes + accepted,
         pool=available - reused,
         evictable=np.maximum(0.0, evictable - evicted_keys),
         fresh=accepted - reused,
         reused=reused,
+        reused_uncopied=reused * (1.0 - np.minimum(copied_share, 1.0)),
         evicted_keys=evicted_keys,
         expired_keys=expired_keys,
         rejected_writes=rejected,

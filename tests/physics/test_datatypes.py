@@ -210,6 +210,9 @@ def test_command_effects():
     queue = one("list", 1000, 5000, 50)
     assert queue.effect("LPUSH").used_memory_delta == pytest.approx(-queue.effect("RPOP").used_memory_delta)
     assert 52 < queue.effect("LPUSH").used_memory_delta < 60  # entry + its share of node overhead
+    # pops free the node listpacks they drained (wrote); DEL frees memory it never wrote
+    assert queue.effect("RPOP").frees_written and queue.effect("LPOP").frees_written
+    assert not queue.effect("LPUSH").frees_written and not raw.effect("DEL").frees_written
     with pytest.raises(ValueError, match="HSET, HINCRBY, NEW, DEL, EXPIRE"):
         packed.effect("ZADD")
 

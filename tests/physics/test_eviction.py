@@ -159,3 +159,23 @@ def test_the_union_of_independent_page_sets_matches_a_monte_carlo():
     ]
     union, _ = union_pages(written, 0.0, reused, 0.0, pages)
     assert float(np.mean(sizes)) == pytest.approx(float(union), rel=0.01)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pool=st.floats(0.0, 1e5),
+    copied_share=st.floats(0.0, 1.0),
+    writes=st.floats(1.0, 1e3),
+    expire_keys=st.floats(0.0, 50.0),
+)
+def test_slots_a_pop_wrote_before_freeing_them_copy_nothing_when_reused(pool, copied_share, writes, expire_keys):
+    """A queue's pops free slots they wrote (so copied): pushes reusing them copy nothing more. The reuse that
+    copies is the reused bytes times the share of the available slots nobody wrote: the old pool, expiry."""
+    shrink = 100.0
+    c = Churn(100.0, shrink, expire_keys, expire_keys * 100.0, MAX, 100.0, shrink_copied=copied_share * shrink)
+    step = churn_step(c, np.array(MAX / 2), np.array(pool), np.array(np.inf), writes, 1.0)
+    freed, expired = writes * shrink, expire_keys * 100.0
+    untouched = (pool + expired + freed * (1 - copied_share)) / (pool + expired + freed)
+    assert float(step.reused_uncopied) == pytest.approx(float(step.reused) * untouched, rel=1e-9, abs=1e-9)
+    if copied_share == 1.0 and pool == 0.0 and expire_keys == 0.0:
+        assert float(step.reused_uncopied) == 0.0
