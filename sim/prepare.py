@@ -200,7 +200,7 @@ def _unvalidated(scenario: Scenario, platform: Platform, method: str, churn: Chu
     if churn.active:
         out.append(
             "memory churn (TTL expiry, eviction or refused writes at maxmemory, writes into freed slots "
-            "under a fork): checked by 4 harness runs only, copy-on-write within 2-29 %"
+            "under a fork): checked by 4 harness runs only, copy-on-write within 2-22 %"
         )
     if method == "forkless":
         out.append("forkless backup: no forkless server was run; the model follows Valkey's published design")

@@ -31,17 +31,25 @@ def prediction_scenario(record: dict) -> Scenario:
     """The record's scenario with what the run measured about its inputs.
 
     The write rate is the one the server served before the backup (the load generator's offered
-    load as the server took it); the key names' real length replaces the default key size.
+    load as the server took it); the key names' real length replaces the default key size; the
+    simulation starts when the run's write load did, its steady phase before the BGSAVE (the timeline's
+    first sample), so memory that grows or is refused before the fork does so in the model too.
     """
     load, fill = record["load"], record["fill"]
     writes = load.get("served_writes_per_sec_before") or load.get("target_writes_per_sec") or 0
     overrides: dict = {
         "workload": {"writes_per_sec": f"{float(writes):.3f}/s", "reads_per_sec": f"{1 / PING_INTERVAL_S:.0f}/s"},
-        "simulation": {"before": "1s", "after": "1s"},
+        "simulation": {"before": f"{steady_seconds(record):.1f}s", "after": "1s"},
     }
     if not typed(record):  # typed groups carry their own key sizes
         overrides["dataset"] = {"key_size": f"{max(1, round(fill['key_name_bytes_mean']))}B"}
     return parse_scenario(record["scenario_yaml"], source=record["id"], overrides=overrides)
+
+
+def steady_seconds(record: dict) -> float:
+    """Seconds the run's write load ran before its BGSAVE: the timeline starts then (t < 0), at least 1 s."""
+    timeline = record.get("timeline") or []
+    return max(1.0, round(-min((row["t"] for row in timeline), default=0.0), 1))
 
 
 def typed(record: dict) -> bool:

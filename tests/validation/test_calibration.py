@@ -16,7 +16,7 @@ from sim.platform import load_platform
 from sim.validation.calibrate import calibrate, split, training_split
 from sim.validation.cli import typed_training_ids
 from sim.validation.errors import confusion, error_table, summary_table
-from sim.validation.predict import predict
+from sim.validation.predict import predict, prediction_scenario
 
 RECORDS = REPO_ROOT / "reports" / "validation" / "records"
 TYPED_RECORDS = REPO_ROOT / "reports" / "validation" / "typed-records"
@@ -128,3 +128,13 @@ def test_prediction_runs_the_full_pipeline_of_rbsim_run(records):
     result = predict(records[0], load_platform("lab")).result
     assert result.summary["backups_kept"] >= 1 and result.summary["operations_blocked_s"] >= 0
     assert not result.timeline.empty  # the served write rate during the save is read from the timeline
+
+
+def test_a_prediction_replays_the_runs_steady_phase_before_the_fork(records):
+    """The harness writes for ~2 s before its BGSAVE (the timeline starts at t < 0): the model starts as
+    early, so memory grows (or is refused at maxmemory) before the fork as it did in the run."""
+    record = copy.deepcopy(records[0])
+    assert record["timeline"][0]["t"] == pytest.approx(-2.0, abs=0.05)
+    assert prediction_scenario(record).simulation.before == pytest.approx(2.0)
+    record["timeline"] = [row for row in record["timeline"] if row["t"] >= -0.5]
+    assert prediction_scenario(record).simulation.before == pytest.approx(1.0)  # at least 1 s
