@@ -50,6 +50,7 @@ class KeyModel:
     rdb_bytes: int
     lzf_bytes: int  # bytes the save compresses
     repetitive: bool  # every group's values compress well (the save's LZF pace)
+    rotated_queue_bytes: float  # copy-on-write LPUSH would add if the lists' head nodes were partly full
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class _Group:
     shrink_copied: float  # of shrink, bytes the freeing commands had written (list pops)
     expiring_keys: float  # per second
     payload: float  # value bytes a key holds
+    rotated_queue_bytes: float  # pages LPUSH would copy if the head nodes were half full, not full (bytes)
 
 
 def key_model(
@@ -134,6 +136,7 @@ def key_model(
         ),
         lzf_bytes=sum(lzf_scanned_bytes(g.keys, v, compression) for g, v in zip(groups, payloads, strict=True)),
         repetitive=all(g.value_pattern == "repetitive" for g in groups),
+        rotated_queue_bytes=sum(part.rotated_queue_bytes for part in parts),
     )
 
 
@@ -198,7 +201,21 @@ def _group(
         shrink_copied=shrink_copied,
         expiring_keys=expiry_per_sec(g.keys, g.ttl_share, g.ttl_mean_s or 0.0),
         payload=_payload(g),
+        rotated_queue_bytes=_rotated_queue_bytes(g, layouts, entries),
     )
+
+
+def _rotated_queue_bytes(g: KeyGroup, layouts, entries: list[MixEntry]) -> float:
+    """Lists are laid out as built by RPUSH, head node full, so LPUSH makes new nodes and copies no listpack.
+    In a queue that has rotated for a while the head node is half full on average and the first push
+    after the fork copies it: the most that adds, every list of the group reached (an upper bound)."""
+    if g.type != "list" or not any(e.command == "LPUSH" for e in entries):
+        return 0.0
+    total = 0.0
+    for share, layout in layouts:
+        packs = [a for a in layout.allocations if a.name in ("listpack", "ziplist") and a.per_key > 1]
+        total += sum(g.keys * share * a.size / 2 for a in packs)
+    return total
 
 
 def _growth_slots(parts: list[_Group]) -> dict[int, float]:

@@ -19,6 +19,7 @@ from .physics.save import effective_key_delay_us, save_seconds
 from .physics.throughput import ceiling_per_sec, io_thread_speedup
 from .platform import Platform, load_platform
 from .scenario import Node, Scenario, resolve_path
+from .units import format_bytes
 
 HUGE_PAGE = 2 * 1024 * 1024
 SMALL_PAGE = 4096
@@ -99,6 +100,12 @@ def prepare(scenario: Scenario, platform: Platform | None = None, source_dir: Pa
         warnings.append(
             f"used_memory ({used:,} B) exceeds maxmemory ({budget.maxmemory:,} B = node memory minus reserved): "
             "Redis would evict keys or refuse writes before this backup"
+        )
+    if model.rotated_queue_bytes:
+        warnings.append(
+            "lists are modelled as built by RPUSH (head nodes full, so LPUSH makes new nodes); in a queue that "
+            f"has rotated for a while LPUSH also copies each head node once: up to "
+            f"{format_bytes(model.rotated_queue_bytes)} more copy-on-write"
         )
     old_generation = platform_warning(node.type, platform.name)
     if old_generation:

@@ -171,3 +171,19 @@ def test_typed_groups_are_unvalidated_on_engines_no_harness_run_used(engine, unc
         "workload: {writes_per_sec: 1k}\n"
     )
     assert any(u.startswith("typed key groups") for u in s["unvalidated"]) == unchecked
+
+
+def test_lpush_onto_lists_built_by_rpush_warns_what_a_rotated_queue_would_add():
+    """Lists are laid out as RPUSH builds them (head nodes full): LPUSH copies no listpack. A rotated queue's
+    half-full head nodes would: the warning bounds that by half a node listpack per list."""
+    queue = "dataset: {groups: [{name: q, type: list, keys: 10k, elements: %d, element_size: 100B}]}\n"
+    mix = (
+        "workload: {writes_per_sec: 5k, mix: [{group: q, command: %s, share: 50%%}, "
+        "{group: q, command: RPOP, share: 50%%}]}\n"
+    )
+    p = prepare(scenario(queue % 400 + mix % "LPUSH"))
+    (line,) = [w for w in p.warnings if "built by RPUSH" in w]
+    bound = float(line.split("up to ")[1].split(" MiB")[0]) * 2**20
+    assert 10_000 * 2048 < bound <= 10_000 * 4096  # half of a node listpack of at most 8 KB (list-max-listpack-size -2)
+    for text in (queue % 400 + mix % "RPUSH", queue % 40 + mix % "LPUSH"):  # RPUSH only; one node with room
+        assert not any("built by RPUSH" in w for w in prepare(scenario(text)).warnings)
